@@ -1,0 +1,82 @@
+/**
+ * `deno task infer <bundle> <command>`: runs an exported bundle with
+ * onnxruntime only (no tfjs): classify lines, score a text's perplexity,
+ * generate a continuation, or stream words one at a time with carried state.
+ *
+ * @module
+ */
+
+import { Command } from "commander";
+import { classify, generate, openBundle, score, streamStep } from "../src/infer/bundle.ts";
+import type { LmState } from "../src/infer/onnx_runtime.ts";
+import { UserError } from "../src/errors.ts";
+import { integer, number, runCommand } from "./common.ts";
+
+async function readInput(file: string | undefined): Promise<string> {
+  if (file === undefined || file === "-") return await new Response(Deno.stdin.readable).text();
+  try {
+    return await Deno.readTextFile(file);
+  } catch {
+    throw new UserError(`${file}: cannot read this file; check the path`);
+  }
+}
+
+/** The `infer` command's parser, with one subcommand per use. */
+export function inferCommand(print: (line: string) => void = console.log): Command {
+  const program = new Command("infer").description("Run an exported bundle with onnxruntime.");
+  program.command("classify")
+    .description("classify each line of a file (or stdin)")
+    .argument("<bundle>", "bundle directory")
+    .argument("[file]", "text file, one text per line; - or nothing reads stdin")
+    .action(async (dir: string, file?: string) => {
+      const bundle = await openBundle(dir);
+      const lines = (await readInput(file)).split("\n").filter((l) => l.trim().length > 0);
+      if (lines.length === 0) throw new UserError(`${file ?? "stdin"} has no text lines to classify`);
+      for (const r of await classify(bundle, lines)) {
+        print(`${r.label}\t${(100 * r.probabilities[r.label]).toFixed(1)}%\t${r.text}`);
+      }
+    });
+  program.command("score")
+    .description("perplexity of a text file under a language model")
+    .argument("<bundle>", "bundle directory")
+    .argument("[file]", "text file, one sentence per line; - or nothing reads stdin")
+    .action(async (dir: string, file?: string) => {
+      const bundle = await openBundle(dir);
+      const r = await score(bundle, await readInput(file), file ?? "stdin");
+      print(`perplexity ${r.perplexity.toFixed(3)} over ${r.tokens} tokens`);
+    });
+  program.command("generate")
+    .description("continue a prompt by sampling from a language model")
+    .argument("<bundle>", "bundle directory")
+    .option("--prompt <text>", "words to start from", "")
+    .option("--length <n>", "words to generate", integer, 20)
+    .option("--temperature <t>", "sampling temperature", number, 1)
+    .option("--seed <n>", "sampling seed", integer, 1)
+    .action(async (dir: string, flags) => {
+      const bundle = await openBundle(dir);
+      const words = await generate(bundle, flags.prompt, flags);
+      const text = [flags.prompt, ...words].join(" ").split("<eos>").map((l) => l.trim());
+      print(text.join("\n").trim());
+    });
+  program.command("stream")
+    .description("feed words one at a time, carrying the recurrent state between calls")
+    .argument("<bundle>", "bundle directory")
+    .argument("<words...>", "words to feed, one call each")
+    .action(async (dir: string, words: string[]) => {
+      const bundle = await openBundle(dir);
+      let state: LmState | undefined;
+      for (const word of words) {
+        const step = await streamStep(bundle, word, state);
+        state = step.state;
+        const norm = Math.sqrt(state.h.reduce((s, v) => s + v * v, 0));
+        print(`${word}\t|h| ${norm.toFixed(3)}\tnext: ${step.next.map((n) => `${n.word} ${(100 * n.probability).toFixed(1)}%`).join(", ")}`);
+      }
+    });
+  return program;
+}
+
+if (import.meta.main) {
+  await runCommand(async () => {
+    await inferCommand().parseAsync(Deno.args, { from: "user" });
+  });
+}

@@ -1,0 +1,132 @@
+/**
+ * `deno task train`: trains a sparse LSTM language model or classifier and
+ * writes a checkpoint after every epoch. Re-running the same command after an
+ * interruption resumes from the last finished epoch.
+ *
+ * @module
+ */
+
+import { Command, Option } from "commander";
+import { BACKENDS } from "../src/backend/backend.ts";
+import { densityMethods } from "../src/core/density.ts";
+import { growersByName } from "../src/core/grow.ts";
+import { methodNames, methodsByName } from "../src/core/methods.ts";
+import { prunersByName } from "../src/core/prune.ts";
+import { redistributorsByName } from "../src/core/redistribute.ts";
+import { schedulesByName } from "../src/core/schedule.ts";
+import {
+  DEFAULT_CLASSIFIER_CONFIG,
+  DEFAULT_LM_CONFIG,
+  sparseConfigFor,
+  type TrainConfig,
+} from "../src/train/config.ts";
+import { DEFAULT_OPTIMIZER } from "../src/train/optimizer.ts";
+import { formatMetrics, train } from "../src/train/train.ts";
+import { integer, number, oneOf, runCommand } from "./common.ts";
+
+const names = (record: object) => Object.keys(record);
+
+/** The `train` command's parser. */
+export function trainCommand(): Command {
+  const lm = DEFAULT_LM_CONFIG;
+  return new Command("train")
+    .description(
+      "Train a sparse LSTM from scratch (ST-RNN: fixed nonzero count, prune and regrow every epoch).\n" +
+        "Defaults train a language model on the bundled fixtures/tinylm in about a minute.",
+    )
+    .addOption(new Option("--task <task>", "what to train").choices(["lm", "classifier"]).default("lm"))
+    .option("--data <dir>", "data directory (lm: {ptb.,}train/valid/test.txt; classifier: train/valid/test.tsv)")
+    .option("--out <file>", "checkpoint path (default runs/<task>/checkpoint.sparrow)")
+    .addOption(
+      new Option("--method <name>", methodNames.map((n) => `${n}: ${methodsByName[n].description}`).join("\n"))
+        .choices(methodNames).default("strnn"),
+    )
+    .option("--sparsity <s>", "fraction of zero weights in the sparse matrices, in [0, 1)", number, 0.8)
+    .option("--epsilon <e>", "Erdős–Rényi ε instead of --sparsity (every matrix keeps ε·(n_in+n_out) per gate)", number)
+    .addOption(new Option("--init <method>", "initial nonzero allocation (default: the method's)").choices(densityMethods))
+    .addOption(new Option("--prune <rule>", "prune rule (default: the method's)").choices(names(prunersByName)))
+    .addOption(new Option("--grow <rule>", "regrowth rule (default: the method's)").choices(names(growersByName)))
+    .option("--prune-rate <p>", "initial fraction pruned and regrown per update (default: the method's)", number)
+    .addOption(new Option("--schedule <name>", "prune-rate decay (default: the method's)").choices(names(schedulesByName)))
+    .option("--update-every <steps>", "topology update every this many steps (0 = once per epoch)", integer, 0)
+    .addOption(
+      new Option("--redistribution <name>", "regrowth across layers (default: the method's)")
+        .choices(names(redistributorsByName)),
+    )
+    .option("--sparse-embedding", "make the embedding sparse too", false)
+    .option("--sparse-decoder", "make the decoder (output layer) sparse too", false)
+    .option("--embed-size <n>", "embedding size", integer)
+    .option("--hidden-size <n>", "LSTM hidden size", integer)
+    .option("--layers <n>", "LSTM layers (language model)", integer)
+    .option("--dropout <p>", "dropout rate", number)
+    .option("--epochs <n>", "epochs", integer)
+    .option("--batch-size <n>", "batch size", integer)
+    .option("--bptt <n>", "truncated-BPTT length (language model)", integer, lm.bptt)
+    .option("--max-length <n>", "longest text in tokens (classifier)", integer)
+    .option("--max-vocab <n>", "largest vocabulary (classifier)", integer)
+    .addOption(new Option("--optimizer <name>", "optimizer").choices(["sgd", "adam"]).default("adam"))
+    .option("--lr <rate>", "learning rate", number)
+    .option("--lr-decay <factor>", "learning-rate factor applied after every epoch", number)
+    .option("--momentum <m>", "SGD momentum", number, DEFAULT_OPTIMIZER.sgd.momentum)
+    .option("--clip <norm>", "clip the global gradient norm (0 = off)", number)
+    .option("--seed <n>", "random seed (same seed, same masks and losses on wasm)", integer, lm.seed)
+    .addOption(new Option("--backend <name>", "tfjs backend").choices(BACKENDS).default("wasm"))
+    .option("--max-steps <n>", "stop every epoch after this many steps (smoke runs)", integer, 0)
+    .option("--log-every <n>", "progress line every this many steps (0 = per epoch only)", integer, lm.logEvery)
+    .option("--json", "print the final metrics as JSON", false);
+}
+
+// deno-lint-ignore no-explicit-any
+type Flags = Record<string, any>;
+
+/** The training configuration that `flags` describe. */
+export function configFromFlags(flags: Flags): TrainConfig {
+  const base = flags.task === "classifier" ? DEFAULT_CLASSIFIER_CONFIG : DEFAULT_LM_CONFIG;
+  const pick = <T>(value: T | undefined, fallback: T) => value ?? fallback;
+  return {
+    ...base,
+    data: pick(flags.data, base.data),
+    out: pick(flags.out, base.out),
+    model: {
+      embedSize: pick(flags.embedSize, base.model.embedSize),
+      hiddenSize: pick(flags.hiddenSize, base.model.hiddenSize),
+      layers: pick(flags.layers, base.model.layers),
+      dropout: pick(flags.dropout, base.model.dropout),
+    },
+    sparse: sparseConfigFor(flags.method, {
+      sparsity: flags.sparsity,
+      epsilon: flags.epsilon,
+      init: flags.init,
+      prune: flags.prune,
+      grow: flags.grow,
+      pruneRate: flags.pruneRate,
+      schedule: flags.schedule,
+      updateEvery: flags.updateEvery,
+      redistribution: flags.redistribution,
+      sparseEmbedding: flags.sparseEmbedding,
+      sparseDecoder: flags.sparseDecoder,
+    }),
+    epochs: pick(flags.epochs, base.epochs),
+    batchSize: pick(flags.batchSize, base.batchSize),
+    bptt: flags.bptt,
+    maxLength: pick(flags.maxLength, base.maxLength),
+    maxVocab: pick(flags.maxVocab, base.maxVocab),
+    optimizer: { ...DEFAULT_OPTIMIZER[flags.optimizer as "sgd" | "adam"], momentum: flags.momentum },
+    learningRate: pick(flags.lr, base.learningRate),
+    lrDecay: pick(flags.lrDecay, base.lrDecay),
+    clipNorm: pick(flags.clip, base.clipNorm),
+    seed: flags.seed,
+    backend: flags.backend,
+    maxSteps: flags.maxSteps,
+    logEvery: flags.logEvery,
+  };
+}
+
+if (import.meta.main) {
+  await runCommand(async () => {
+    const command = trainCommand().parse(Deno.args, { from: "user" });
+    const flags = command.opts();
+    const { metrics } = await train(configFromFlags(flags));
+    console.log(flags.json ? JSON.stringify(metrics) : `done: ${formatMetrics(metrics)}`);
+  });
+}

@@ -1,0 +1,341 @@
+/**
+ * Text-classification data: labelled texts, tokenised with {@link tokenize},
+ * encoded with a vocabulary built from the training split, and batched for a
+ * recurrent classifier.
+ *
+ * The file format is one example per line, `label<TAB>text`; blank lines are
+ * skipped. A directory holds `train.tsv` and `test.tsv`, and optionally
+ * `valid.tsv`. The vocabulary reserves id 0 for `<pad>` and id 1 for
+ * `<unk>`. Labels are the training split's distinct labels, sorted, and a
+ * label's id is its index in that list.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { check, UserError } from "../errors.ts";
+import type { Rng } from "../core/rng.ts";
+import { findOne, readText, requireDirectory, splitLines } from "./files.ts";
+import { DEFAULT_TEXT_SETTINGS, type TextSettings, tokenize } from "./text.ts";
+import { type SourceLocation, UNK, Vocabulary } from "./vocab.ts";
+
+/** The padding token, id 0. */
+export const PAD = "<pad>";
+
+/** The special tokens of a classification vocabulary, in id order. */
+export const CLASSIFICATION_SPECIALS: readonly string[] = [PAD, UNK];
+
+/** The splits of a classification dataset. */
+export type ClassificationSplitName = "train" | "valid" | "test";
+
+/** How texts are tokenised, counted and cut. */
+export interface ClassificationOptions {
+  /** The largest vocabulary, `<pad>` and `<unk>` included. */
+  maxVocab?: number;
+  /** Words seen fewer times than this in training map to `<unk>`. */
+  minCount?: number;
+  /** Texts longer than this many tokens keep only their first `maxLength`. */
+  maxLength?: number;
+  /** Tokenizer settings; {@link DEFAULT_TEXT_SETTINGS} unless given. */
+  text?: TextSettings;
+}
+
+/** One split, encoded. */
+export interface ClassificationSplit {
+  /** Token ids of each text (never empty, at most `maxLength` long). */
+  texts: Int32Array[];
+  /** Label id of each text. */
+  labels: Int32Array;
+}
+
+/** A dataset ready to train on. */
+export interface ClassificationData {
+  vocab: Vocabulary;
+  /** Label names; a label's id is its index. */
+  labels: string[];
+  /** The tokenizer settings used, to save with the model. */
+  text: TextSettings;
+  /** The truncation length used, if any, to save with the model. */
+  maxLength?: number;
+  /** Where the data came from, for a run's record. */
+  source: string;
+  train: ClassificationSplit;
+  valid?: ClassificationSplit;
+  test: ClassificationSplit;
+}
+
+/** Paths of `label<TAB>text` files; `valid` is optional. */
+export interface ClassificationFiles {
+  train: string;
+  valid?: string;
+  test: string;
+}
+
+/**
+ * Reads `train.tsv`, `test.tsv` and, when present, `valid.tsv` from `dir`.
+ */
+export async function readClassificationData(
+  dir: string,
+  options: ClassificationOptions = {},
+): Promise<ClassificationData> {
+  await requireDirectory(dir, "classification data directory");
+  const train = await findOne(dir, ["train.tsv"]);
+  const test = await findOne(dir, ["test.tsv"]);
+  const valid = await findOne(dir, ["valid.tsv"]);
+  for (const [split, path] of [["train", train], ["test", test]] as const) {
+    if (path === undefined) {
+      throw new UserError(
+        `no ${split} file in "${dir}": looked for ${
+          join(dir, `${split}.tsv`)
+        }; add one with lines of the form label<TAB>text`,
+      );
+    }
+  }
+  return await readClassificationFiles(
+    { train: train!, test: test!, ...(valid ? { valid } : {}) },
+    options,
+  );
+}
+
+/** Reads explicit `label<TAB>text` files (see {@link readClassificationData}). */
+export async function readClassificationFiles(
+  files: ClassificationFiles,
+  options: ClassificationOptions = {},
+): Promise<ClassificationData> {
+  const builder = new ClassificationBuilder(options);
+  const splits: [ClassificationSplitName, string | undefined][] = [
+    ["train", files.train],
+    ["valid", files.valid],
+    ["test", files.test],
+  ];
+  for (const [split, path] of splits) {
+    if (path === undefined) continue;
+    const lines = splitLines(await readText(path));
+    let examples = 0;
+    lines.forEach((line, i) => {
+      if (line.trim() === "") return;
+      const where = { file: path, line: i + 1 };
+      const tab = line.indexOf("\t");
+      if (tab < 0) {
+        throw new UserError(
+          `${where.file}:${where.line}: no TAB between label and text; write each line as label<TAB>text`,
+        );
+      }
+      builder.add(split, line.slice(0, tab).trim(), line.slice(tab + 1), where);
+      examples++;
+    });
+    check(
+      examples > 0,
+      `file "${path}" has no examples; add lines of the form label<TAB>text`,
+    );
+  }
+  return builder.finish(files.train);
+}
+
+/** One example as read, before encoding. */
+interface PendingExample {
+  /** Provisional ids, from {@link ClassificationBuilder}'s word table. */
+  words: Int32Array;
+  label: string;
+  /** Orders examples so the result does not depend on reading order. */
+  key: string;
+}
+
+/**
+ * Collects labelled texts from any source, in any order, and encodes them
+ * once all are read (the vocabulary needs the whole training split first).
+ * Words are interned as they arrive so each text is tokenised only once and
+ * held as integers, which matters for large corpora such as IMDB.
+ */
+export class ClassificationBuilder {
+  readonly #options: ClassificationOptions;
+  readonly #text: TextSettings;
+  readonly #wordIds = new Map<string, number>();
+  readonly #words: string[] = [];
+  readonly #pending: Record<ClassificationSplitName, PendingExample[]> = {
+    train: [],
+    valid: [],
+    test: [],
+  };
+  /** Where each label was first seen per split, for unknown-label errors. */
+  readonly #labelSeen = new Map<string, SourceLocation>();
+
+  /** Validates `options` and starts an empty dataset. */
+  constructor(options: ClassificationOptions = {}) {
+    const { maxLength } = options;
+    if (maxLength !== undefined) {
+      check(
+        Number.isInteger(maxLength) && maxLength >= 1,
+        `maximum text length ${maxLength} is not a positive integer; pass a whole number such as 400`,
+      );
+    }
+    this.#options = options;
+    this.#text = { ...(options.text ?? DEFAULT_TEXT_SETTINGS) };
+  }
+
+  /**
+   * Adds one example. `where` names it in errors; examples of a split are
+   * ordered by `key` (default: the location) when the data is finished.
+   */
+  add(
+    split: ClassificationSplitName,
+    label: string,
+    text: string,
+    where: SourceLocation,
+    key = `${where.file}\0${String(where.line).padStart(12, "0")}`,
+  ): void {
+    const place = `${where.file}:${where.line}`;
+    check(
+      label !== "",
+      `${place}: the label is empty; write each line as label<TAB>text`,
+    );
+    const tokens = tokenize(text, this.#text);
+    check(
+      tokens.length > 0,
+      `${place}: the text has no words; remove the line or give it some text`,
+    );
+    const words = new Int32Array(tokens.length);
+    for (let i = 0; i < tokens.length; i++) {
+      let id = this.#wordIds.get(tokens[i]);
+      if (id === undefined) {
+        id = this.#words.length;
+        this.#wordIds.set(tokens[i], id);
+        this.#words.push(tokens[i]);
+      }
+      words[i] = id;
+    }
+    this.#pending[split].push({ words, label, key });
+    const seenKey = `${split}\0${label}`;
+    if (!this.#labelSeen.has(seenKey)) this.#labelSeen.set(seenKey, where);
+  }
+
+  /** Builds the vocabulary and label list and encodes every split. */
+  finish(source: string): ClassificationData {
+    for (const list of Object.values(this.#pending)) {
+      list.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    }
+    const train = this.#pending.train;
+    check(
+      train.length > 0,
+      `no training examples in "${source}"; check that it holds the dataset`,
+    );
+    check(
+      this.#pending.test.length > 0,
+      `no test examples in "${source}"; check that it holds the dataset`,
+    );
+    const labels = [...new Set(train.map((example) => example.label))].sort();
+    check(
+      labels.length >= 2,
+      `the training data from "${source}" has only the label "${
+        labels[0]
+      }"; a classifier needs examples of at least two labels`,
+    );
+    for (const split of ["valid", "test"] as const) {
+      for (const example of this.#pending[split]) {
+        if (labels.includes(example.label)) continue;
+        const where = this.#labelSeen.get(`${split}\0${example.label}`)!;
+        throw new UserError(
+          `${where.file}:${where.line}: label "${example.label}" does not occur in the training data (labels: ${
+            labels.join(", ")
+          }); fix the label or add training examples for it`,
+        );
+      }
+    }
+
+    // Count by interned id (cheap) in the final order, then hand the
+    // vocabulary a word-keyed map in order of first occurrence.
+    const idCounts = new Int32Array(this.#words.length);
+    const firstSeen: number[] = [];
+    for (const example of train) {
+      for (const id of example.words) {
+        if (idCounts[id]++ === 0) firstSeen.push(id);
+      }
+    }
+    const counts = new Map(
+      firstSeen.map((id) => [this.#words[id], idCounts[id]] as const),
+    );
+    const vocab = Vocabulary.fromCounts(counts, {
+      maxSize: this.#options.maxVocab,
+      minCount: this.#options.minCount,
+      specials: CLASSIFICATION_SPECIALS,
+    });
+    const toVocab = Int32Array.from(this.#words, (word) => vocab.encode(word));
+    const labelIds = new Map(labels.map((label, i) => [label, i]));
+    const encode = (list: PendingExample[]): ClassificationSplit => ({
+      texts: list.map((example) => {
+        const kept = this.#options.maxLength === undefined
+          ? example.words
+          : example.words.subarray(0, this.#options.maxLength);
+        return kept.map((id) => toVocab[id]);
+      }),
+      labels: Int32Array.from(list, (example) => labelIds.get(example.label)!),
+    });
+    const valid = this.#pending.valid;
+    return {
+      vocab,
+      labels,
+      text: { ...this.#text },
+      ...(this.#options.maxLength !== undefined
+        ? { maxLength: this.#options.maxLength }
+        : {}),
+      source,
+      train: encode(train),
+      ...(valid.length > 0 ? { valid: encode(valid) } : {}),
+      test: encode(this.#pending.test),
+    };
+  }
+}
+
+/** One padded batch, time-major. */
+export interface ClassificationBatch {
+  /** Token ids `[T][B]`: `tokens[t * B + b]`, 0 (`<pad>`) past a text's end. */
+  tokens: Int32Array;
+  /** Number of real tokens of each text, `[B]` (each at least 1). */
+  lengths: Int32Array;
+  /** Label id of each text, `[B]`. */
+  labels: Int32Array;
+  /** Steps: the longest text in the batch. */
+  T: number;
+  /** Texts in the batch (the last batch may be smaller). */
+  B: number;
+}
+
+/** Number of batches {@link classificationBatches} yields. */
+export function batchCount(
+  split: ClassificationSplit,
+  batchSize: number,
+): number {
+  return Math.ceil(split.texts.length / batchSize);
+}
+
+/**
+ * Batches of up to `batchSize` texts, padded to the longest in each. With
+ * `rng` the order is shuffled (call once per epoch with the same generator
+ * for a new order each epoch); without it the split's order is kept, which
+ * evaluation wants. The last, smaller batch is kept so every text is seen.
+ */
+export function* classificationBatches(
+  split: ClassificationSplit,
+  batchSize: number,
+  rng?: Rng,
+): Generator<ClassificationBatch> {
+  check(
+    Number.isInteger(batchSize) && batchSize >= 1,
+    `batch size ${batchSize} is not a positive integer; pass a whole number such as 32`,
+  );
+  const order = Int32Array.from(split.texts, (_, i) => i);
+  if (rng) rng.shuffle(order);
+  for (let start = 0; start < order.length; start += batchSize) {
+    const members = order.subarray(start, start + batchSize);
+    const B = members.length;
+    const lengths = Int32Array.from(members, (i) => split.texts[i].length);
+    const labels = Int32Array.from(members, (i) => split.labels[i]);
+    const T = Math.max(...lengths);
+    const tokens = new Int32Array(T * B);
+    members.forEach((i, b) => {
+      const text = split.texts[i];
+      for (let t = 0; t < text.length; t++) tokens[t * B + b] = text[t];
+    });
+    yield { tokens, lengths, labels, T, B };
+  }
+}

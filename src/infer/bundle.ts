@@ -1,0 +1,220 @@
+/**
+ * Exported bundles on the inference side: open one, turn text into token
+ * ids the way training did, and classify, score, generate or stream with
+ * onnxruntime. This path never imports tfjs: a device needs only
+ * onnxruntime and the bundle.
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import { Rng } from "../core/rng.ts";
+import { parseTextSettings, tokenize } from "../data/text.ts";
+import { Vocabulary } from "../data/vocab.ts";
+import { check, UserError } from "../errors.ts";
+import type { ModelConfig } from "../model/config.ts";
+import { type LmState, openSession, type OnnxSession, runClassifier, runLanguageModel } from "./onnx_runtime.ts";
+
+/** The bundle format's name, checked when a bundle is opened. */
+export const BUNDLE_FORMAT = "sparrow-bundle";
+
+/** End of sentence, appended to every line of language-model text. */
+const EOS = "<eos>";
+
+/** A bundle's metadata.json. */
+export interface BundleMetadata {
+  format: typeof BUNDLE_FORMAT;
+  version: 1;
+  kind: ModelConfig["kind"];
+  model: ModelConfig;
+  files: { model: string; vocab: string };
+  labels?: string[];
+  tokenizer?: Record<string, unknown>;
+  /** How the weights are stored in the ONNX file. */
+  storage: string;
+  /** Nonzeros and sparsity of every weight matrix. */
+  layers: { name: string; shape: number[]; nonzeros: number; sparsity: number }[];
+  parameters: { total: number; nonzero: number };
+  parity: { maxAbsDiff: number; compared: number; samples: string; tolerance: number };
+  source: { checkpoint: string; epochs: number; metrics: Record<string, number> };
+  /** Size of the ONNX file. */
+  bytes: number;
+}
+
+/** An opened bundle. */
+export interface Bundle {
+  dir: string;
+  metadata: BundleMetadata;
+  vocab: Vocabulary;
+  session: OnnxSession;
+}
+
+/** Opens the bundle in `path` (its directory, or its model.onnx or metadata.json). */
+export async function openBundle(path: string): Promise<Bundle> {
+  let dir = path;
+  try {
+    if ((await Deno.stat(path)).isFile) dir = dirname(path);
+  } catch {
+    throw new UserError(`bundle ${path} does not exist; export one with \`deno task export <checkpoint> --out ${path}\``);
+  }
+  const metadata = await readJson(join(dir, "metadata.json"), dir) as BundleMetadata;
+  check(
+    metadata?.format === BUNDLE_FORMAT && metadata.version === 1,
+    `${join(dir, "metadata.json")} is not sparrow bundle metadata (version 1); export the bundle again`,
+  );
+  const vocab = Vocabulary.fromJSON(await readJson(join(dir, metadata.files.vocab), dir));
+  check(
+    vocab.size === metadata.model.vocabSize,
+    `${dir}: vocab.json has ${vocab.size} tokens but the model expects ${metadata.model.vocabSize}; export the bundle again`,
+  );
+  const session = await openSession(join(dir, metadata.files.model));
+  return { dir, metadata, vocab, session };
+}
+
+async function readJson(path: string, dir: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    throw new UserError(
+      `${dir} is not a complete sparrow bundle (${path} is missing); export it again with \`deno task export\``,
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UserError(`${path} is not valid JSON; export the bundle again`);
+  }
+}
+
+function requireKind(bundle: Bundle, kind: ModelConfig["kind"], command: string): void {
+  check(
+    bundle.metadata.kind === kind,
+    `${command} needs a ${kind === "lm" ? "language model" : "classifier"} bundle, but ${bundle.dir} holds a ${
+      bundle.metadata.kind === "lm" ? "language model" : "classifier"
+    }; use ${kind === "lm" ? "classify" : "score, generate or stream"} instead`,
+  );
+}
+
+/** Token ids of language-model text: words of each line, then `<eos>`. */
+export function encodeLmText(bundle: Bundle, text: string, source = "input"): number[] {
+  const ids: number[] = [];
+  text.split("\n").forEach((line, i) => {
+    const words = line.trim().split(/\s+/).filter((w) => w.length > 0);
+    if (words.length === 0) return;
+    for (const w of words) ids.push(bundle.vocab.encode(w, { file: source, line: i + 1 }));
+    ids.push(bundle.vocab.encode(EOS));
+  });
+  return ids;
+}
+
+/** Token ids of classifier text, tokenised with the settings saved at training. */
+export function encodeClassifierText(bundle: Bundle, text: string): number[] {
+  const settings = parseTextSettings(bundle.metadata.tokenizer);
+  const maxLength = Number(bundle.metadata.tokenizer?.maxLength ?? Infinity);
+  const ids = tokenize(text, settings).map((w) => bundle.vocab.encode(w)).slice(0, maxLength);
+  return ids.length > 0 ? ids : [bundle.vocab.encode(bundle.vocab.unkToken ?? bundle.vocab.tokens[0])];
+}
+
+function softmax(logits: Float32Array, offset: number, n: number, temperature = 1): Float64Array {
+  const out = new Float64Array(n);
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) max = Math.max(max, logits[offset + i] / temperature);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += out[i] = Math.exp(logits[offset + i] / temperature - max);
+  for (let i = 0; i < n; i++) out[i] /= sum;
+  return out;
+}
+
+/** One classified text. */
+export interface Classification {
+  text: string;
+  label: string;
+  probabilities: Record<string, number>;
+}
+
+/** Classifies each text (one per element). */
+export async function classify(bundle: Bundle, texts: string[]): Promise<Classification[]> {
+  requireKind(bundle, "classifier", "classify");
+  const labels = bundle.metadata.labels ?? [];
+  const results: Classification[] = [];
+  for (let start = 0; start < texts.length; start += 64) {
+    const chunk = texts.slice(start, start + 64);
+    const { logits } = await runClassifier(bundle.session, chunk.map((t) => encodeClassifierText(bundle, t)));
+    chunk.forEach((text, b) => {
+      const p = softmax(logits, b * labels.length, labels.length);
+      const best = p.indexOf(Math.max(...p));
+      results.push({ text, label: labels[best], probabilities: Object.fromEntries(labels.map((l, i) => [l, p[i]])) });
+    });
+  }
+  return results;
+}
+
+/** Perplexity of `text` under a language model, reading it as one stream. */
+export async function score(bundle: Bundle, text: string, source = "input"): Promise<{ tokens: number; perplexity: number }> {
+  requireKind(bundle, "lm", "score");
+  const ids = encodeLmText(bundle, text, source);
+  check(ids.length >= 2, `${source} has fewer than two tokens; give it at least one line of text`);
+  const V = bundle.metadata.model.vocabSize;
+  let state: LmState | undefined;
+  let nats = 0;
+  const chunk = 256;
+  for (let start = 0; start < ids.length - 1; start += chunk) {
+    const input = ids.slice(start, Math.min(start + chunk, ids.length - 1));
+    const result = await runLanguageModel(bundle.session, input.map((id) => [id]), state);
+    state = result.state;
+    input.forEach((_, t) => {
+      const p = softmax(result.logits, t * V, V);
+      nats -= Math.log(p[ids[start + t + 1]]);
+    });
+  }
+  return { tokens: ids.length - 1, perplexity: Math.exp(nats / (ids.length - 1)) };
+}
+
+/** Options of {@link generate}. */
+export interface GenerateOptions {
+  length: number;
+  temperature: number;
+  seed: number;
+}
+
+/** Continues `prompt` by sampling `length` words, one step at a time with carried state. */
+export async function generate(bundle: Bundle, prompt: string, options: GenerateOptions): Promise<string[]> {
+  requireKind(bundle, "lm", "generate");
+  check(options.temperature > 0, `--temperature must be positive, got ${options.temperature}`);
+  const V = bundle.metadata.model.vocabSize;
+  const rng = new Rng(options.seed);
+  const words = prompt.trim().split(/\s+/).filter((w) => w.length > 0);
+  const context = words.length > 0
+    ? words.map((w) => bundle.vocab.encode(w, { file: "prompt", line: 1 }))
+    : [bundle.vocab.encode(EOS)];
+  let result = await runLanguageModel(bundle.session, context.map((id) => [id]));
+  const out: string[] = [];
+  for (let i = 0; i < options.length; i++) {
+    const p = softmax(result.logits, (result.dims[0] - 1) * V, V, options.temperature);
+    let r = rng.next();
+    let next = 0;
+    while (next < V - 1 && (r -= p[next]) > 0) next++;
+    out.push(bundle.vocab.decode(next));
+    result = await runLanguageModel(bundle.session, [[next]], result.state);
+  }
+  return out;
+}
+
+/** One step of {@link streamStep}: the most likely next words and the carried state. */
+export interface StreamStep {
+  word: string;
+  next: { word: string; probability: number }[];
+  state: LmState;
+}
+
+/** Feeds one word, carrying `state` from the previous call, and returns the top next words. */
+export async function streamStep(bundle: Bundle, word: string, state?: LmState, top = 3): Promise<StreamStep> {
+  requireKind(bundle, "lm", "stream");
+  const V = bundle.metadata.model.vocabSize;
+  const id = bundle.vocab.encode(word, { file: "stream", line: 1 });
+  const result = await runLanguageModel(bundle.session, [[id]], state);
+  const p = softmax(result.logits, 0, V);
+  const order = [...p.keys()].sort((a, b) => p[b] - p[a]).slice(0, top);
+  return { word, next: order.map((i) => ({ word: bundle.vocab.decode(i), probability: p[i] })), state: result.state };
+}

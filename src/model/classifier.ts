@@ -1,0 +1,53 @@
+/**
+ * The LSTM text classifier as a function of its parameters: embedding →
+ * dropout → one LSTM layer over the real tokens of each sequence → dropout
+ * on the last state → linear head.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import type { ClassifierConfig } from "./config.ts";
+import { type DropoutPlan, embed, zeroState } from "./language_model.ts";
+import { lstmLayer } from "./lstm.ts";
+import type { Params } from "./params.ts";
+
+/**
+ * Class logits `[B, C]` for time-major padded `[T, B]` int32 tokens, where
+ * sequence b has `lengths[b]` real tokens.
+ */
+export function classifierForward(
+  config: ClassifierConfig,
+  params: Params,
+  tokens: tf.Tensor2D,
+  lengths: Int32Array,
+  drop?: DropoutPlan,
+): tf.Tensor2D {
+  const [T, B] = tokens.shape;
+  const stepMasks: tf.Tensor2D[] = [];
+  for (let t = 0; t < T; t++) {
+    const m = new Float32Array(B);
+    for (let b = 0; b < B; b++) m[b] = t < lengths[b] ? 1 : 0;
+    stepMasks.push(tf.tensor2d(m, [B, 1]));
+  }
+  let x = embed(params, tokens) as tf.Tensor;
+  if (drop && drop.rate > 0) x = tf.dropout(x, drop.rate, undefined, drop.seed);
+  let state = zeroState(config, B);
+  for (let l = 0; l < config.layers; l++) {
+    const layer = lstmLayer(
+      x as tf.Tensor3D,
+      {
+        W: params[`lstm.${l}.W`] as tf.Tensor2D,
+        R: params[`lstm.${l}.R`] as tf.Tensor2D,
+        b: params[`lstm.${l}.b`] as tf.Tensor1D,
+      },
+      state[l],
+      stepMasks,
+    );
+    state = [...state.slice(0, l), layer.final, ...state.slice(l + 1)];
+    x = layer.outputs;
+  }
+  let last = state[config.layers - 1].h as tf.Tensor;
+  if (drop && drop.rate > 0) last = tf.dropout(last, drop.rate, undefined, drop.seed + 1);
+  return tf.add(tf.matMul(last, params["decoder.W"]), params["decoder.b"]) as tf.Tensor2D;
+}

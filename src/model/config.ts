@@ -1,0 +1,105 @@
+/**
+ * Model configurations as plain typed data, and the names and shapes of every
+ * parameter they own. Training, checkpoints, export and the sparse-topology
+ * core all agree on parameters through {@link paramSpecs}.
+ *
+ * Weight layout (the same as tfjs and Keras): a layer computes `x @ W`, so a
+ * weight matrix is `[inputs, outputs]`, row-major. LSTM gate matrices are
+ * fused column-wise in the order **i, f, c, o** (input, forget, cell, output):
+ * `lstm.L.W` is `[in, 4H]`, `lstm.L.R` is `[H, 4H]`, `lstm.L.b` is `[4H]`.
+ * ONNX orders gates i, o, f, c; the exporter reorders them.
+ *
+ * @module
+ */
+
+/** The recurrent cell. Only LSTM exists today; GRU and RHN slot in here. */
+export type CellType = "lstm";
+
+/** A word-level language model: embedding, stacked LSTM, dropout, linear decoder. */
+export interface LanguageModelConfig {
+  kind: "lm";
+  cell: CellType;
+  vocabSize: number;
+  embedSize: number;
+  hiddenSize: number;
+  layers: number;
+  dropout: number;
+}
+
+/** A text classifier: embedding, one LSTM layer, linear head on the last state. */
+export interface ClassifierConfig {
+  kind: "classifier";
+  cell: CellType;
+  vocabSize: number;
+  embedSize: number;
+  hiddenSize: number;
+  layers: number;
+  numClasses: number;
+  dropout: number;
+}
+
+/** Either model kind. */
+export type ModelConfig = LanguageModelConfig | ClassifierConfig;
+
+/** What a parameter is, which decides whether it may be sparse. */
+export type ParamRole = "embedding" | "gate" | "decoder" | "bias";
+
+/** The name, shape and role of one parameter. */
+export interface ParamSpec {
+  name: string;
+  /** `[rows, cols]` for matrices, `[n]` for biases. */
+  shape: number[];
+  role: ParamRole;
+  /**
+   * How many gate matrices are fused column-wise into this one (4 for LSTM
+   * W and R, 1 otherwise). Erdős–Rényi densities are computed per gate
+   * matrix, as in the paper.
+   */
+  gates: number;
+}
+
+/** Number of gates fused into one matrix for a cell type. */
+export function gateCount(cell: CellType): number {
+  switch (cell) {
+    case "lstm":
+      return 4;
+  }
+}
+
+/** The size of the decoder's output: vocabulary for an LM, classes for a classifier. */
+export function outputSize(config: ModelConfig): number {
+  return config.kind === "lm" ? config.vocabSize : config.numClasses;
+}
+
+/** Every parameter of a model, in a fixed order. */
+export function paramSpecs(config: ModelConfig): ParamSpec[] {
+  const g = gateCount(config.cell);
+  const H = config.hiddenSize;
+  const specs: ParamSpec[] = [
+    {
+      name: "embedding",
+      shape: [config.vocabSize, config.embedSize],
+      role: "embedding",
+      gates: 1,
+    },
+  ];
+  for (let l = 0; l < config.layers; l++) {
+    const inputSize = l === 0 ? config.embedSize : H;
+    specs.push(
+      { name: `lstm.${l}.W`, shape: [inputSize, g * H], role: "gate", gates: g },
+      { name: `lstm.${l}.R`, shape: [H, g * H], role: "gate", gates: g },
+      { name: `lstm.${l}.b`, shape: [g * H], role: "bias", gates: g },
+    );
+  }
+  const out = outputSize(config);
+  specs.push(
+    { name: "decoder.W", shape: [H, out], role: "decoder", gates: 1 },
+    { name: "decoder.b", shape: [out], role: "bias", gates: 1 },
+  );
+  return specs;
+}
+
+/** Number of elements of a shape. */
+export function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}

@@ -1,0 +1,77 @@
+/**
+ * The stacked-LSTM language model as a function of its parameters:
+ * embedding → dropout → LSTM layers (dropout between) → dropout → decoder.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import type { LanguageModelConfig } from "./config.ts";
+import { type LstmState, lstmLayer } from "./lstm.ts";
+import type { Params } from "./params.ts";
+
+/** Dropout for one training step; `undefined` at evaluation. */
+export interface DropoutPlan {
+  rate: number;
+  /** Seed of this step's dropout masks, drawn from the run's Rng. */
+  seed: number;
+}
+
+/** Zero state for every layer. */
+export function zeroState(config: { layers: number; hiddenSize: number }, batch: number): LstmState[] {
+  return Array.from({ length: config.layers }, () => ({
+    h: tf.zeros([batch, config.hiddenSize]) as tf.Tensor2D,
+    c: tf.zeros([batch, config.hiddenSize]) as tf.Tensor2D,
+  }));
+}
+
+function dropout(x: tf.Tensor, plan: DropoutPlan | undefined, salt: number): tf.Tensor {
+  if (!plan || plan.rate === 0) return x;
+  return tf.dropout(x, plan.rate, undefined, plan.seed + salt);
+}
+
+/** Gathers embeddings for time-major `[T, B]` token ids: `[T, B, E]`. */
+export function embed(params: Params, tokens: tf.Tensor2D): tf.Tensor3D {
+  const [T, B] = tokens.shape;
+  const rows = tf.gather(params["embedding"], tf.reshape(tokens, [T * B]));
+  return tf.reshape(rows, [T, B, params["embedding"].shape[1]!]);
+}
+
+/**
+ * Logits `[T·B, V]` for time-major `[T, B]` int32 tokens, and the final state
+ * of every layer (carry it into the next BPTT window).
+ */
+export function languageModelForward(
+  config: LanguageModelConfig,
+  params: Params,
+  tokens: tf.Tensor2D,
+  state: LstmState[],
+  drop?: DropoutPlan,
+): { logits: tf.Tensor2D; state: LstmState[] } {
+  const [T, B] = tokens.shape;
+  let x = dropout(embed(params, tokens), drop, 0) as tf.Tensor3D;
+  const finals: LstmState[] = [];
+  for (let l = 0; l < config.layers; l++) {
+    const layer = lstmLayer(
+      x,
+      {
+        W: params[`lstm.${l}.W`] as tf.Tensor2D,
+        R: params[`lstm.${l}.R`] as tf.Tensor2D,
+        b: params[`lstm.${l}.b`] as tf.Tensor1D,
+      },
+      state[l],
+    );
+    finals.push(layer.final);
+    x = dropout(layer.outputs, drop, l + 1) as tf.Tensor3D;
+  }
+  const flat = tf.reshape(x, [T * B, config.hiddenSize]);
+  const logits = tf.add(tf.matMul(flat, params["decoder.W"]), params["decoder.b"]);
+  return { logits: logits as tf.Tensor2D, state: finals };
+}
+
+/** Mean cross-entropy (nats) of `[N, C]` logits against `[N]` int32 targets. */
+export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Scalar {
+  const logProbs = tf.logSoftmax(logits);
+  const picked = tf.mul(logProbs, tf.oneHot(targets, logits.shape[1]));
+  return tf.neg(tf.div(tf.sum(picked), logits.shape[0])) as tf.Scalar;
+}

@@ -1,0 +1,256 @@
+/**
+ * A plain TypeScript forward pass for both model kinds, computed in float64
+ * with explicit loops. It is slow and has no dependencies, which makes it the
+ * oracle that exported ONNX graphs (and any backend) are checked against.
+ *
+ * Weights use the layout described in `config.ts`: `x @ W`, gates fused
+ * column-wise in the order i, f, c, o, and `i=σ, f=σ, g=tanh, o=σ`,
+ * `c' = f·c + i·g`, `h' = o·tanh(c')`, with no forget-bias offset.
+ *
+ * @module
+ */
+
+import {
+  type ClassifierConfig,
+  type LanguageModelConfig,
+  type ModelConfig,
+  paramSpecs,
+  sizeOf,
+} from "./config.ts";
+import { check } from "../errors.ts";
+
+/** One named parameter: its shape and row-major values. */
+export interface WeightTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** All parameters of a model, keyed by the names from `paramSpecs`. */
+export type Weights = Record<string, WeightTensor>;
+
+/** Recurrent state of every layer, each `[layers, batch, hidden]` row-major. */
+export interface RecurrentState {
+  h: Float32Array;
+  c: Float32Array;
+}
+
+/** The result of {@link referenceLmForward}. */
+export interface LmForwardResult {
+  /** `[T, B, V]` row-major. */
+  logits: Float32Array;
+  /** Final state after the last step, to continue the sequence from. */
+  state: RecurrentState;
+}
+
+/**
+ * Checks that `weights` holds every parameter of `config` with the right
+ * shape, so a mismatched checkpoint fails with a message instead of NaNs.
+ */
+export function checkWeights(config: ModelConfig, weights: Weights): void {
+  for (const spec of paramSpecs(config)) {
+    const w = weights[spec.name];
+    check(
+      w !== undefined,
+      `Weights lack parameter ${spec.name}; use weights saved for this model config`,
+    );
+    check(
+      w.shape.length === spec.shape.length &&
+        w.shape.every((d, i) => d === spec.shape[i]) &&
+        w.data.length === sizeOf(spec.shape),
+      `Parameter ${spec.name} has shape [${w.shape}] but the config needs [${spec.shape}]; use weights saved for this model config`,
+    );
+  }
+}
+
+function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/** One LSTM layer's parameters with its sizes. */
+interface LstmLayer {
+  W: Float32Array;
+  R: Float32Array;
+  b: Float32Array;
+  inputSize: number;
+  hidden: number;
+}
+
+function lstmLayers(config: ModelConfig, weights: Weights): LstmLayer[] {
+  const layers: LstmLayer[] = [];
+  for (let l = 0; l < config.layers; l++) {
+    layers.push({
+      W: weights[`lstm.${l}.W`].data,
+      R: weights[`lstm.${l}.R`].data,
+      b: weights[`lstm.${l}.b`].data,
+      inputSize: l === 0 ? config.embedSize : config.hiddenSize,
+      hidden: config.hiddenSize,
+    });
+  }
+  return layers;
+}
+
+/** Advances one LSTM layer by one step; `h` and `c` are updated in place. */
+function lstmStep(
+  layer: LstmLayer,
+  x: Float64Array,
+  h: Float64Array,
+  c: Float64Array,
+): void {
+  const H = layer.hidden;
+  const G = 4 * H;
+  const z = new Float64Array(G);
+  for (let j = 0; j < G; j++) z[j] = layer.b[j];
+  for (let k = 0; k < layer.inputSize; k++) {
+    const xk = x[k];
+    if (xk === 0) continue;
+    const row = k * G;
+    for (let j = 0; j < G; j++) z[j] += xk * layer.W[row + j];
+  }
+  for (let k = 0; k < H; k++) {
+    const hk = h[k];
+    if (hk === 0) continue;
+    const row = k * G;
+    for (let j = 0; j < G; j++) z[j] += hk * layer.R[row + j];
+  }
+  for (let j = 0; j < H; j++) {
+    const i = sigmoid(z[j]);
+    const f = sigmoid(z[H + j]);
+    const g = Math.tanh(z[2 * H + j]);
+    const o = sigmoid(z[3 * H + j]);
+    c[j] = f * c[j] + i * g;
+    h[j] = o * Math.tanh(c[j]);
+  }
+}
+
+function embed(
+  config: ModelConfig,
+  weights: Weights,
+  token: number,
+): Float64Array {
+  check(
+    Number.isInteger(token) && token >= 0 && token < config.vocabSize,
+    `Token id ${token} is outside the vocabulary [0, ${config.vocabSize}); encode text with this model's vocabulary`,
+  );
+  const E = config.embedSize;
+  return Float64Array.from(
+    weights.embedding.data.subarray(token * E, (token + 1) * E),
+  );
+}
+
+/** Writes `h @ decoder.W + decoder.b` into `out` at `offset`. */
+function decode(
+  weights: Weights,
+  h: Float64Array,
+  out: Float32Array,
+  offset: number,
+): void {
+  const W = weights["decoder.W"];
+  const b = weights["decoder.b"].data;
+  const [H, outSize] = W.shape;
+  for (let j = 0; j < outSize; j++) {
+    let sum = b[j];
+    for (let k = 0; k < H; k++) sum += h[k] * W.data[k * outSize + j];
+    out[offset + j] = sum;
+  }
+}
+
+/**
+ * Runs the language model over `tokens` (`[T][B]`, time-major) starting from
+ * `state` (zeros when absent) and returns `[T, B, V]` logits and the final
+ * state, `[L, B, H]` each.
+ */
+export function referenceLmForward(
+  config: LanguageModelConfig,
+  weights: Weights,
+  tokens: number[][],
+  state?: RecurrentState,
+): LmForwardResult {
+  checkWeights(config, weights);
+  const T = tokens.length;
+  const B = T > 0 ? tokens[0].length : 0;
+  check(
+    tokens.every((row) => row.length === B),
+    "Token batch rows differ in length; pass a [T][B] array with B ids per step",
+  );
+  const L = config.layers;
+  const H = config.hiddenSize;
+  const V = config.vocabSize;
+  if (state) {
+    check(
+      state.h.length === L * B * H && state.c.length === L * B * H,
+      `State must hold [${L}, ${B}, ${H}] values per tensor; pass the state returned for this batch`,
+    );
+  }
+  const layers = lstmLayers(config, weights);
+  // h[l][b] and c[l][b] as float64 vectors, seeded from the given state.
+  const h: Float64Array[][] = [];
+  const c: Float64Array[][] = [];
+  for (let l = 0; l < L; l++) {
+    h.push([]);
+    c.push([]);
+    for (let b = 0; b < B; b++) {
+      const at = (l * B + b) * H;
+      h[l].push(
+        state
+          ? Float64Array.from(state.h.subarray(at, at + H))
+          : new Float64Array(H),
+      );
+      c[l].push(
+        state
+          ? Float64Array.from(state.c.subarray(at, at + H))
+          : new Float64Array(H),
+      );
+    }
+  }
+  const logits = new Float32Array(T * B * V);
+  for (let t = 0; t < T; t++) {
+    for (let b = 0; b < B; b++) {
+      let x = embed(config, weights, tokens[t][b]);
+      for (let l = 0; l < L; l++) {
+        lstmStep(layers[l], x, h[l][b], c[l][b]);
+        x = h[l][b];
+      }
+      decode(weights, x, logits, (t * B + b) * V);
+    }
+  }
+  const out: RecurrentState = {
+    h: new Float32Array(L * B * H),
+    c: new Float32Array(L * B * H),
+  };
+  for (let l = 0; l < L; l++) {
+    for (let b = 0; b < B; b++) {
+      out.h.set(h[l][b], (l * B + b) * H);
+      out.c.set(c[l][b], (l * B + b) * H);
+    }
+  }
+  return { logits, state: out };
+}
+
+/**
+ * Classifies each sequence (its own length, no padding) from the top layer's
+ * hidden state after its last token; returns `[B, C]` logits.
+ */
+export function referenceClassifierForward(
+  config: ClassifierConfig,
+  weights: Weights,
+  sequences: number[][],
+): Float32Array {
+  checkWeights(config, weights);
+  const C = config.numClasses;
+  const H = config.hiddenSize;
+  const layers = lstmLayers(config, weights);
+  const logits = new Float32Array(sequences.length * C);
+  sequences.forEach((sequence, b) => {
+    const h = layers.map(() => new Float64Array(H));
+    const c = layers.map(() => new Float64Array(H));
+    for (const token of sequence) {
+      let x = embed(config, weights, token);
+      layers.forEach((layer, l) => {
+        lstmStep(layer, x, h[l], c[l]);
+        x = h[l];
+      });
+    }
+    decode(weights, h[layers.length - 1], logits, b * C);
+  });
+  return logits;
+}

@@ -1,0 +1,169 @@
+/**
+ * Training configuration as plain typed data, with the defaults a user gets
+ * when a flag is not given, and validation that names the bad value and
+ * the fix.
+ *
+ * @module
+ */
+
+import type { BackendName } from "../backend/backend.ts";
+import type { DensityMethod } from "../core/density.ts";
+import type { GrowName } from "../core/grow.ts";
+import type { PruneName } from "../core/prune.ts";
+import type { RedistributeName } from "../core/redistribute.ts";
+import type { ScheduleName } from "../core/schedule.ts";
+import { type MethodName, methodPreset } from "../core/methods.ts";
+import { check } from "../errors.ts";
+import { DEFAULT_OPTIMIZER, type OptimizerConfig } from "./optimizer.ts";
+
+/** How the sparse topology is initialised and evolved. */
+export interface SparseConfig {
+  /** A named method; see src/core/methods.ts. */
+  method: MethodName;
+  /** Fraction of zeros in the sparse matrices, in [0, 1). */
+  sparsity: number;
+  /** Erdős–Rényi ε, an alternative to `sparsity` (then `init` is `er`). */
+  epsilon?: number;
+  init: DensityMethod;
+  prune: PruneName;
+  grow: GrowName;
+  /** Initial fraction of each layer pruned and regrown per update. */
+  pruneRate: number;
+  schedule: ScheduleName;
+  /** Topology update every this many steps; 0 = once per epoch. */
+  updateEvery: number;
+  redistribution: RedistributeName;
+  sparseEmbedding: boolean;
+  sparseDecoder: boolean;
+}
+
+/** Everything a training run needs. */
+export interface TrainConfig {
+  task: "lm" | "classifier";
+  /** Directory with the data files (see docs/data.md). */
+  data: string;
+  /** Checkpoint path; written after every epoch. */
+  out: string;
+  model: { embedSize: number; hiddenSize: number; layers: number; dropout: number };
+  sparse: SparseConfig;
+  epochs: number;
+  batchSize: number;
+  /** Truncated-BPTT length (language model). */
+  bptt: number;
+  /** Longest sequence in tokens (classifier); longer ones are cut. */
+  maxLength: number;
+  /** Largest vocabulary (classifier; 0 = all training words). */
+  maxVocab: number;
+  optimizer: OptimizerConfig;
+  learningRate: number;
+  /** Learning rate multiplier applied after each epoch. */
+  lrDecay: number;
+  /** Global gradient-norm clip (0 = off). */
+  clipNorm: number;
+  seed: number;
+  backend: BackendName;
+  /** Stop each epoch after this many steps (0 = whole epoch); for smoke runs. */
+  maxSteps: number;
+  /** Print progress every this many steps (0 = only per epoch). */
+  logEvery: number;
+}
+
+/**
+ * The sparse settings of a named method (its preset in src/core/methods.ts),
+ * with `overrides` applied on top. Settings a method does not use (the
+ * growth of `dense`, say) keep the ST-RNN values so the record stays complete.
+ */
+export function sparseConfigFor(
+  method: string,
+  overrides: Partial<SparseConfig> = {},
+): SparseConfig {
+  const preset = methodPreset(method);
+  return {
+    method: preset.name,
+    sparsity: 0.8,
+    init: preset.init ?? "uniform",
+    prune: preset.prune ?? "magnitude",
+    grow: preset.grow ?? "random",
+    pruneRate: preset.initialPruneRate,
+    schedule: preset.schedule ?? "cosine",
+    updateEvery: 0,
+    redistribution: preset.redistribute,
+    sparseEmbedding: false,
+    sparseDecoder: false,
+    ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
+  };
+}
+
+/** The paper's ST-RNN: Erdős–Rényi init, magnitude prune, random regrowth, cosine decay. */
+export const DEFAULT_SPARSE: SparseConfig = sparseConfigFor("strnn");
+
+/** Defaults for the language model, sized to train on the bundled data in about a minute. */
+export const DEFAULT_LM_CONFIG: TrainConfig = {
+  task: "lm",
+  data: "fixtures/tinylm",
+  out: "runs/lm/checkpoint.sparrow",
+  model: { embedSize: 64, hiddenSize: 128, layers: 2, dropout: 0.1 },
+  sparse: DEFAULT_SPARSE,
+  epochs: 6,
+  batchSize: 16,
+  bptt: 20,
+  maxLength: 0,
+  maxVocab: 0,
+  optimizer: DEFAULT_OPTIMIZER.adam,
+  learningRate: 0.005,
+  lrDecay: 0.8,
+  clipNorm: 0.25,
+  seed: 1,
+  backend: "wasm",
+  maxSteps: 0,
+  logEvery: 50,
+};
+
+/** Defaults for the classifier, sized to train on the bundled data in about a minute. */
+export const DEFAULT_CLASSIFIER_CONFIG: TrainConfig = {
+  ...DEFAULT_LM_CONFIG,
+  task: "classifier",
+  data: "fixtures/sentiment",
+  out: "runs/classifier/checkpoint.sparrow",
+  model: { embedSize: 64, hiddenSize: 64, layers: 1, dropout: 0.1 },
+  epochs: 8,
+  batchSize: 32,
+  maxLength: 60,
+  maxVocab: 20000,
+  learningRate: 0.01,
+  lrDecay: 0.9,
+  clipNorm: 1,
+};
+
+/** Throws a UserError naming the first invalid setting and its fix. */
+export function validateConfig(c: TrainConfig): void {
+  const positiveInt = (v: number, flag: string) =>
+    check(Number.isInteger(v) && v > 0, `${flag} must be a positive whole number, got ${v}`);
+  check(
+    Number.isFinite(c.sparse.sparsity) && c.sparse.sparsity >= 0 && c.sparse.sparsity < 1,
+    `--sparsity must be in [0, 1), got ${c.sparse.sparsity}; e.g. --sparsity 0.9 keeps 10% of the weights`,
+  );
+  if (c.sparse.epsilon !== undefined) {
+    check(c.sparse.epsilon > 0, `--epsilon must be positive, got ${c.sparse.epsilon}`);
+  }
+  check(
+    c.sparse.pruneRate >= 0 && c.sparse.pruneRate <= 1,
+    `--prune-rate must be in [0, 1], got ${c.sparse.pruneRate}`,
+  );
+  check(
+    Number.isInteger(c.sparse.updateEvery) && c.sparse.updateEvery >= 0,
+    `--update-every must be 0 (once per epoch) or a positive number of steps, got ${c.sparse.updateEvery}`,
+  );
+  positiveInt(c.model.embedSize, "--embed-size");
+  positiveInt(c.model.hiddenSize, "--hidden-size");
+  positiveInt(c.model.layers, "--layers");
+  check(c.task === "lm" || c.model.layers === 1, "the classifier has exactly one LSTM layer; drop --layers");
+  check(c.model.dropout >= 0 && c.model.dropout < 1, `--dropout must be in [0, 1), got ${c.model.dropout}`);
+  positiveInt(c.epochs, "--epochs");
+  positiveInt(c.batchSize, "--batch-size");
+  if (c.task === "lm") positiveInt(c.bptt, "--bptt");
+  else positiveInt(c.maxLength, "--max-length");
+  check(c.learningRate > 0, `--lr must be positive, got ${c.learningRate}`);
+  check(c.lrDecay > 0 && c.lrDecay <= 1, `--lr-decay must be in (0, 1], got ${c.lrDecay}`);
+  check(Number.isInteger(c.seed), `--seed must be a whole number, got ${c.seed}`);
+}

@@ -1,0 +1,163 @@
+import assert from "node:assert/strict";
+import { checkOnnxModel } from "../../../export/onnx/check.ts";
+import { buildOnnxModel } from "../../../export/onnx_model.ts";
+import {
+  decodeModel,
+  encodeModel,
+  type ModelProto,
+} from "../../../export/onnx/proto.ts";
+import {
+  type ClassifierConfig,
+  type LanguageModelConfig,
+  type ModelConfig,
+  paramSpecs,
+  sizeOf,
+} from "../../../src/model/config.ts";
+import type { Weights } from "../../../src/model/reference.ts";
+import { Rng } from "../../../src/core/rng.ts";
+
+const LM: LanguageModelConfig = {
+  kind: "lm",
+  cell: "lstm",
+  vocabSize: 13,
+  embedSize: 5,
+  hiddenSize: 7,
+  layers: 2,
+  dropout: 0,
+};
+
+const CLASSIFIER: ClassifierConfig = {
+  kind: "classifier",
+  cell: "lstm",
+  vocabSize: 13,
+  embedSize: 5,
+  hiddenSize: 7,
+  layers: 1,
+  numClasses: 3,
+  dropout: 0,
+};
+
+function weightsFor(config: ModelConfig): Weights {
+  const rng = new Rng(4);
+  const weights: Weights = {};
+  for (const spec of paramSpecs(config)) {
+    const data = Float32Array.from(
+      { length: sizeOf(spec.shape) },
+      () => rng.next() < 0.2 ? rng.normal() : 0,
+    );
+    weights[spec.name] = { shape: spec.shape, data };
+  }
+  return weights;
+}
+
+/** The LM's decoded model, changed by `edit`, re-encoded. */
+function brokenLm(edit: (model: ModelProto) => void): Uint8Array {
+  const model = decodeModel(
+    buildOnnxModel(LM, weightsFor(LM), { storage: "sparse" }),
+  );
+  edit(model);
+  return encodeModel(model);
+}
+
+Deno.test("exported models pass the check", () => {
+  for (const storage of ["dense", "sparse"] as const) {
+    assert.deepEqual(
+      checkOnnxModel(buildOnnxModel(LM, weightsFor(LM), { storage })),
+      [],
+    );
+    const classifier = buildOnnxModel(CLASSIFIER, weightsFor(CLASSIFIER), {
+      storage,
+    });
+    assert.deepEqual(checkOnnxModel(classifier), []);
+    assert.deepEqual(checkOnnxModel(classifier, "classifier"), []);
+  }
+});
+
+Deno.test("a node reading an undefined value is flagged", () => {
+  const bytes = brokenLm((model) => {
+    model.graph!.node = model.graph!.node!.filter((n) =>
+      n.op_type !== "Gather"
+    );
+  });
+  const problems = checkOnnxModel(bytes);
+  assert.ok(
+    problems.some((p) => /reads embedded/.test(p)),
+    problems.join("\n"),
+  );
+});
+
+Deno.test("nodes out of topological order are flagged", () => {
+  const bytes = brokenLm((model) => model.graph!.node!.reverse());
+  assert.ok(checkOnnxModel(bytes).some((p) => /not defined before/.test(p)));
+});
+
+Deno.test("a missing or renamed output is flagged", () => {
+  const bytes = brokenLm((model) => {
+    model.graph!.output![0].name = "scores";
+  });
+  const problems = checkOnnxModel(bytes);
+  assert.ok(problems.includes("missing graph output logits"));
+  assert.ok(problems.includes("unexpected graph output scores"));
+  assert.ok(problems.includes("graph output scores is never produced"));
+});
+
+Deno.test("a wrong input rank or type is flagged", () => {
+  const bytes = brokenLm((model) => {
+    const tokens = model.graph!.input![0].type!.tensor_type!;
+    tokens.elem_type = 1;
+    tokens.shape!.dim!.pop();
+  });
+  const problems = checkOnnxModel(bytes);
+  assert.ok(problems.some((p) => /tokens has element type 1/.test(p)));
+  assert.ok(problems.some((p) => /tokens has rank 1, expected 2/.test(p)));
+});
+
+Deno.test("an unsupported opset or old IR version is flagged", () => {
+  const bytes = brokenLm((model) => {
+    model.opset_import = [{ domain: "", version: 9 }];
+    model.ir_version = 4;
+  });
+  const problems = checkOnnxModel(bytes);
+  assert.ok(problems.some((p) => /opset 9/.test(p)));
+  assert.ok(problems.some((p) => /IR version 4/.test(p)));
+});
+
+Deno.test("tensor payloads that do not match their shapes are flagged", () => {
+  const bytes = brokenLm((model) => {
+    const axis = model.graph!.initializer![0];
+    axis.raw_data = axis.raw_data!.subarray(0, 4);
+    const sparse = model.graph!.sparse_initializer![0];
+    const raw = Uint8Array.from(sparse.indices!.raw_data!);
+    // Swap the first two indices so they are no longer ascending.
+    const first = raw.slice(0, 8);
+    raw.copyWithin(0, 8, 16);
+    raw.set(first, 8);
+    sparse.indices!.raw_data = raw;
+  });
+  const problems = checkOnnxModel(bytes);
+  assert.ok(problems.some((p) => /holds 4 bytes/.test(p)), problems.join("\n"));
+  assert.ok(problems.some((p) => /out of order/.test(p)), problems.join("\n"));
+});
+
+Deno.test("the contract follows the kind", () => {
+  const lm = buildOnnxModel(LM, weightsFor(LM));
+  assert.ok(
+    checkOnnxModel(lm, "classifier").includes("missing graph input lengths"),
+  );
+  const unlabelled = brokenLm((model) => {
+    model.metadata_props = [];
+  });
+  assert.ok(
+    checkOnnxModel(unlabelled).some((p) => /metadata kind is missing/.test(p)),
+  );
+  assert.deepEqual(checkOnnxModel(unlabelled, "lm"), []);
+});
+
+Deno.test("bytes that are not a model are flagged", () => {
+  const problems = checkOnnxModel(new Uint8Array([0x0a, 0xff, 0xff, 0x01]));
+  assert.equal(problems.length, 1);
+  assert.match(problems[0], /cannot decode/);
+  assert.ok(
+    checkOnnxModel(new Uint8Array()).includes("the model has no graph"),
+  );
+});

@@ -1,0 +1,157 @@
+import assert from "node:assert/strict";
+import {
+  openSession,
+  runClassifier,
+  runLanguageModel,
+} from "../../src/infer/onnx_runtime.ts";
+import { buildOnnxModel } from "../../export/onnx_model.ts";
+import {
+  type ClassifierConfig,
+  type LanguageModelConfig,
+  type ModelConfig,
+  paramSpecs,
+  sizeOf,
+} from "../../src/model/config.ts";
+import {
+  referenceClassifierForward,
+  type Weights,
+} from "../../src/model/reference.ts";
+import { Rng } from "../../src/core/rng.ts";
+import { UserError } from "../../src/errors.ts";
+
+const TOLERANCE = 1e-4;
+
+const LM: LanguageModelConfig = {
+  kind: "lm",
+  cell: "lstm",
+  vocabSize: 13,
+  embedSize: 5,
+  hiddenSize: 7,
+  layers: 2,
+  dropout: 0,
+};
+
+const CLASSIFIER: ClassifierConfig = {
+  kind: "classifier",
+  cell: "lstm",
+  vocabSize: 13,
+  embedSize: 5,
+  hiddenSize: 7,
+  layers: 1,
+  numClasses: 3,
+  dropout: 0,
+};
+
+function randomWeights(config: ModelConfig, density: number, seed: number) {
+  const rng = new Rng(seed);
+  const weights: Weights = {};
+  for (const spec of paramSpecs(config)) {
+    const data = new Float32Array(sizeOf(spec.shape));
+    for (let i = 0; i < data.length; i++) {
+      if (rng.next() < density) data[i] = rng.normal() * 0.8;
+    }
+    weights[spec.name] = { shape: spec.shape, data };
+  }
+  return weights;
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  return max;
+}
+
+Deno.test("streaming token by token equals the full-sequence run", async () => {
+  const session = await openSession(
+    buildOnnxModel(LM, randomWeights(LM, 0.3, 1)),
+  );
+  const rng = new Rng(2);
+  const T = 8;
+  const B = 2;
+  const tokens = Array.from(
+    { length: T },
+    () => Array.from({ length: B }, () => rng.int(LM.vocabSize)),
+  );
+  const full = await runLanguageModel(session, tokens);
+  const V = LM.vocabSize;
+  let state = undefined;
+  for (let t = 0; t < T; t++) {
+    const step = await runLanguageModel(session, [tokens[t]], state);
+    assert.deepEqual(step.dims, [1, B, V]);
+    const want = full.logits.subarray(t * B * V, (t + 1) * B * V);
+    assert.ok(maxAbsDiff(step.logits, want) <= TOLERANCE);
+    state = step.state;
+  }
+  assert.ok(maxAbsDiff(state!.h, full.state.h) <= TOLERANCE);
+  assert.ok(maxAbsDiff(state!.c, full.state.c) <= TOLERANCE);
+  // The state does matter: restarting from zeros changes the last step.
+  const cold = await runLanguageModel(session, [tokens[T - 1]]);
+  assert.ok(
+    maxAbsDiff(cold.logits, full.logits.subarray((T - 1) * B * V)) > 1e-3,
+  );
+});
+
+Deno.test("the classifier handles unequal lengths per example", async () => {
+  const weights = randomWeights(CLASSIFIER, 0.5, 3);
+  const session = await openSession(buildOnnxModel(CLASSIFIER, weights));
+  const rng = new Rng(4);
+  const sequences = [2, 11, 1, 5].map((n) =>
+    Array.from({ length: n }, () => rng.int(CLASSIFIER.vocabSize))
+  );
+  const batch = await runClassifier(session, sequences);
+  assert.deepEqual(batch.dims, [4, 3]);
+  const want = referenceClassifierForward(CLASSIFIER, weights, sequences);
+  assert.ok(maxAbsDiff(batch.logits, want) <= TOLERANCE);
+  // Padding never leaks in: each example alone gives the same logits.
+  for (let b = 0; b < sequences.length; b++) {
+    const alone = await runClassifier(session, [sequences[b]]);
+    assert.ok(
+      maxAbsDiff(alone.logits, batch.logits.subarray(b * 3, b * 3 + 3)) <=
+        TOLERANCE,
+    );
+  }
+});
+
+Deno.test("a session opens from a file path", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".onnx" });
+  try {
+    const weights = randomWeights(CLASSIFIER, 1, 5);
+    await Deno.writeFile(path, buildOnnxModel(CLASSIFIER, weights));
+    const session = await openSession(path);
+    const got = await runClassifier(session, [[1, 2, 3]]);
+    const want = referenceClassifierForward(CLASSIFIER, weights, [[1, 2, 3]]);
+    assert.ok(maxAbsDiff(got.logits, want) <= TOLERANCE);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("bad models and inputs raise UserError", async () => {
+  await assert.rejects(openSession("/nonexistent/model.onnx"), UserError);
+  await assert.rejects(openSession(new Uint8Array([1, 2, 3])), UserError);
+  const lm = await openSession(buildOnnxModel(LM, randomWeights(LM, 1, 6)));
+  const classifier = await openSession(
+    buildOnnxModel(CLASSIFIER, randomWeights(CLASSIFIER, 1, 6)),
+  );
+  await assert.rejects(runClassifier(lm, [[1]]), /not a sparrow classifier/);
+  await assert.rejects(
+    runLanguageModel(classifier, [[1]]),
+    /not a sparrow language model/,
+  );
+  await assert.rejects(runLanguageModel(lm, [[1, 2], [3]]), UserError);
+  await assert.rejects(runLanguageModel(lm, [[-1]]), /Token id -1/);
+  await assert.rejects(runLanguageModel(lm, [[LM.vocabSize]]), UserError);
+  await assert.rejects(
+    runLanguageModel(lm, [[1]], {
+      h: new Float32Array(3),
+      c: new Float32Array(3),
+    }),
+    /State must hold/,
+  );
+  await assert.rejects(
+    runClassifier(classifier, [[1], []]),
+    /Sequence 1 is empty/,
+  );
+  await assert.rejects(runClassifier(classifier, []), UserError);
+});
