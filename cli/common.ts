@@ -28,7 +28,9 @@ export async function runCommand(main: () => Promise<void>): Promise<void> {
 /** A commander option parser for a finite number. */
 export function number(value: string): number {
   const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError("expected a number");
+  if (value.trim() === "" || !Number.isFinite(n)) {
+    throw new InvalidArgumentError("expected a number");
+  }
   return n;
 }
 

@@ -31,7 +31,9 @@ export function inferCommand(print: (line: string) => void = console.log): Comma
     .action(async (dir: string, file?: string) => {
       const bundle = await openBundle(dir);
       const lines = (await readInput(file)).split("\n").filter((l) => l.trim().length > 0);
-      if (lines.length === 0) throw new UserError(`${file ?? "stdin"} has no text lines to classify`);
+      if (lines.length === 0) {
+        throw new UserError(`${file ?? "stdin"} has no text lines to classify`);
+      }
       for (const r of await classify(bundle, lines)) {
         print(`${r.label}\t${(100 * r.probabilities[r.label]).toFixed(1)}%\t${r.text}`);
       }
@@ -69,7 +71,11 @@ export function inferCommand(print: (line: string) => void = console.log): Comma
         const step = await streamStep(bundle, word, state);
         state = step.state;
         const norm = Math.sqrt(state.h.reduce((s, v) => s + v * v, 0));
-        print(`${word}\t|h| ${norm.toFixed(3)}\tnext: ${step.next.map((n) => `${n.word} ${(100 * n.probability).toFixed(1)}%`).join(", ")}`);
+        print(
+          `${word}\t|h| ${norm.toFixed(3)}\tnext: ${
+            step.next.map((n) => `${n.word} ${(100 * n.probability).toFixed(1)}%`).join(", ")
+          }`,
+        );
       }
     });
   return program;

@@ -34,21 +34,63 @@ export function trainCommand(): Command {
       "Train a sparse LSTM from scratch (ST-RNN: fixed nonzero count, prune and regrow every epoch).\n" +
         "Defaults train a language model on the bundled fixtures/tinylm in about a minute.",
     )
-    .addOption(new Option("--task <task>", "what to train").choices(["lm", "classifier"]).default("lm"))
-    .option("--data <dir>", "data directory (lm: {ptb.,}train/valid/test.txt; classifier: train/valid/test.tsv)")
+    .addOption(
+      new Option("--task <task>", "what to train").choices(["lm", "classifier"]).default("lm"),
+    )
+    .option(
+      "--data <dir>",
+      "data directory (lm: {ptb.,}train/valid/test.txt; classifier: train/valid/test.tsv)",
+    )
     .option("--out <file>", "checkpoint path (default runs/<task>/checkpoint.sparrow)")
     .addOption(
-      new Option("--method <name>", methodNames.map((n) => `${n}: ${methodsByName[n].description}`).join("\n"))
+      new Option(
+        "--method <name>",
+        methodNames.map((n) => `${n}: ${methodsByName[n].description}`).join("\n"),
+      )
         .choices(methodNames).default("strnn"),
     )
-    .option("--sparsity <s>", "fraction of zero weights in the sparse matrices, in [0, 1)", number, 0.8)
-    .option("--epsilon <e>", "Erdős–Rényi ε instead of --sparsity (every matrix keeps ε·(n_in+n_out) per gate)", number)
-    .addOption(new Option("--init <method>", "initial nonzero allocation (default: the method's)").choices(densityMethods))
-    .addOption(new Option("--prune <rule>", "prune rule (default: the method's)").choices(names(prunersByName)))
-    .addOption(new Option("--grow <rule>", "regrowth rule (default: the method's)").choices(names(growersByName)))
-    .option("--prune-rate <p>", "initial fraction pruned and regrown per update (default: the method's)", number)
-    .addOption(new Option("--schedule <name>", "prune-rate decay (default: the method's)").choices(names(schedulesByName)))
-    .option("--update-every <steps>", "topology update every this many steps (0 = once per epoch)", integer, 0)
+    .option(
+      "--sparsity <s>",
+      "fraction of zero weights in the sparse matrices, in [0, 1)",
+      number,
+      0.8,
+    )
+    .option(
+      "--epsilon <e>",
+      "Erdős–Rényi ε instead of --sparsity (every matrix keeps ε·(n_in+n_out) per gate)",
+      number,
+    )
+    .addOption(
+      new Option("--init <method>", "initial nonzero allocation (default: the method's)").choices(
+        densityMethods,
+      ),
+    )
+    .addOption(
+      new Option("--prune <rule>", "prune rule (default: the method's)").choices(
+        names(prunersByName),
+      ),
+    )
+    .addOption(
+      new Option("--grow <rule>", "regrowth rule (default: the method's)").choices(
+        names(growersByName),
+      ),
+    )
+    .option(
+      "--prune-rate <p>",
+      "initial fraction pruned and regrown per update (default: the method's)",
+      number,
+    )
+    .addOption(
+      new Option("--schedule <name>", "prune-rate decay (default: the method's)").choices(
+        names(schedulesByName),
+      ),
+    )
+    .option(
+      "--update-every <steps>",
+      "topology update every this many steps (0 = once per epoch)",
+      integer,
+      0,
+    )
     .addOption(
       new Option("--redistribution <name>", "regrowth across layers (default: the method's)")
         .choices(names(redistributorsByName)),
@@ -64,15 +106,27 @@ export function trainCommand(): Command {
     .option("--bptt <n>", "truncated-BPTT length (language model)", integer, lm.bptt)
     .option("--max-length <n>", "longest text in tokens (classifier)", integer)
     .option("--max-vocab <n>", "largest vocabulary (classifier)", integer)
-    .addOption(new Option("--optimizer <name>", "optimizer").choices(["sgd", "adam"]).default("adam"))
+    .addOption(
+      new Option("--optimizer <name>", "optimizer").choices(["sgd", "adam"]).default("adam"),
+    )
     .option("--lr <rate>", "learning rate", number)
     .option("--lr-decay <factor>", "learning-rate factor applied after every epoch", number)
     .option("--momentum <m>", "SGD momentum", number, DEFAULT_OPTIMIZER.sgd.momentum)
     .option("--clip <norm>", "clip the global gradient norm (0 = off)", number)
-    .option("--seed <n>", "random seed (same seed, same masks and losses on wasm)", integer, lm.seed)
+    .option(
+      "--seed <n>",
+      "random seed (same seed, same masks and losses on wasm)",
+      integer,
+      lm.seed,
+    )
     .addOption(new Option("--backend <name>", "tfjs backend").choices(BACKENDS).default("wasm"))
     .option("--max-steps <n>", "stop every epoch after this many steps (smoke runs)", integer, 0)
-    .option("--log-every <n>", "progress line every this many steps (0 = per epoch only)", integer, lm.logEvery)
+    .option(
+      "--log-every <n>",
+      "progress line every this many steps (0 = per epoch only)",
+      integer,
+      lm.logEvery,
+    )
     .option("--json", "print the final metrics as JSON", false);
 }
 
@@ -111,7 +165,10 @@ export function configFromFlags(flags: Flags): TrainConfig {
     bptt: flags.bptt,
     maxLength: pick(flags.maxLength, base.maxLength),
     maxVocab: pick(flags.maxVocab, base.maxVocab),
-    optimizer: { ...DEFAULT_OPTIMIZER[flags.optimizer as "sgd" | "adam"], momentum: flags.momentum },
+    optimizer: {
+      ...DEFAULT_OPTIMIZER[flags.optimizer as "sgd" | "adam"],
+      momentum: flags.momentum,
+    },
     learningRate: pick(flags.lr, base.learningRate),
     lrDecay: pick(flags.lrDecay, base.lrDecay),
     clipNorm: pick(flags.clip, base.clipNorm),

@@ -47,13 +47,17 @@ export async function exportBundle(
 
   const problems = checkOnnxModel(bytes, model.kind);
   if (problems.length > 0) {
-    throw new UserError(`export refused: the ONNX graph is malformed (${problems.join("; ")}); nothing was written`);
+    throw new UserError(
+      `export refused: the ONNX graph is malformed (${problems.join("; ")}); nothing was written`,
+    );
   }
   await useBackend("wasm");
   const parity = await checkParity(model, ckpt.params, bytes);
   if (!(parity.maxAbsDiff <= PARITY_TOLERANCE)) {
     throw new UserError(
-      `export refused: onnxruntime's logits differ from the trained model's by ${parity.maxAbsDiff.toExponential(2)} ` +
+      `export refused: onnxruntime's logits differ from the trained model's by ${
+        parity.maxAbsDiff.toExponential(2)
+      } ` +
         `(tolerance ${PARITY_TOLERANCE}); nothing was written. This is a bug in the exporter or a corrupt checkpoint`,
     );
   }
@@ -65,7 +69,10 @@ export async function exportBundle(
     return { name: s.name, shape: s.shape, nonzeros, sparsity: 1 - nonzeros / data.length };
   });
   const total = paramSpecs(model).reduce((n, s) => n + sizeOf(s.shape), 0);
-  const biases = paramSpecs(model).filter((s) => s.role === "bias").reduce((n, s) => n + sizeOf(s.shape), 0);
+  const biases = paramSpecs(model).filter((s) => s.role === "bias").reduce(
+    (n, s) => n + sizeOf(s.shape),
+    0,
+  );
   const metadata: BundleMetadata = {
     format: BUNDLE_FORMAT,
     version: 1,

@@ -36,7 +36,11 @@ export function sampleSequences(config: ModelConfig, seed = 7): number[][] {
 }
 
 /** Logits of the tfjs model (the trained reference) for equal-length LM sequences or classifier sequences. */
-export function tfjsLogits(config: ModelConfig, params: HostParams, sequences: number[][]): Float32Array {
+export function tfjsLogits(
+  config: ModelConfig,
+  params: HostParams,
+  sequences: number[][],
+): Float32Array {
   const vars = toVariables(params);
   try {
     return tf.tidy(() => {
@@ -81,7 +85,11 @@ export async function checkParity(
   try {
     if (config.kind === "classifier") {
       const { logits } = await runClassifier(session, sequences);
-      return { maxAbsDiff: maxAbsDiff(logits, expected), compared: expected.length, samples: "3 sequences of lengths 12, 5, 1" };
+      return {
+        maxAbsDiff: maxAbsDiff(logits, expected),
+        compared: expected.length,
+        samples: "3 sequences of lengths 12, 5, 1",
+      };
     }
     const T = sequences[0].length;
     const timeMajor = Array.from({ length: T }, (_, t) => sequences.map((s) => s[t]));
@@ -97,7 +105,8 @@ export async function checkParity(
     return {
       maxAbsDiff: Math.max(maxAbsDiff(full.logits, expected), maxAbsDiff(streamed, expected)),
       compared: 2 * expected.length,
-      samples: `${sequences.length} sequences of ${T} tokens, whole and streamed one token at a time`,
+      samples:
+        `${sequences.length} sequences of ${T} tokens, whole and streamed one token at a time`,
     };
   } finally {
     await session.release();

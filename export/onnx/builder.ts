@@ -24,8 +24,18 @@ import {
 /** A dimension: a fixed size, or a symbolic name such as `"batch"`. */
 export type Dim = number | string;
 
-/** Tensor payloads the builder can store, each mapped to its ONNX type. */
-export type TensorData = Float32Array | Int32Array | BigInt64Array;
+/**
+ * Tensor payloads the builder can store. Each maps to an ONNX type by
+ * default (see {@link dataTypeOf}); a `Uint16Array` can also carry float16
+ * bit patterns when the element type is given explicitly.
+ */
+export type TensorData =
+  | Float32Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Int8Array
+  | Uint16Array;
 
 /** An attribute value, tagged with its ONNX attribute type. */
 export type AttributeValue =
@@ -89,6 +99,11 @@ export interface BuildOptions {
   docString?: string;
   /** Stored in `metadata_props`, readable by any ONNX runtime. */
   metadata?: Record<string, string>;
+  /**
+   * Operator sets of other domains the graph uses, e.g.
+   * `{ domain: "com.microsoft", version: 1 }` for onnxruntime's contrib ops.
+   */
+  extraOpsets?: { domain: string; version: number }[];
 }
 
 /** Options for {@link GraphBuilder.addNode}. */
@@ -99,21 +114,27 @@ export interface NodeOptions {
   domain?: string;
 }
 
-/** The ONNX element type of a typed array. */
+/** The ONNX element type a typed array is stored as by default. */
 export function dataTypeOf(data: TensorData): number {
   if (data instanceof Float32Array) return DataType.FLOAT;
   if (data instanceof Int32Array) return DataType.INT32;
+  if (data instanceof Uint8Array) return DataType.UINT8;
+  if (data instanceof Int8Array) return DataType.INT8;
+  if (data instanceof Uint16Array) return DataType.UINT16;
   return DataType.INT64;
 }
 
 /**
  * A dense `TensorProto` holding `data` as little-endian `raw_data`, which
  * avoids per-element varints and 64-bit number handling in protobufjs.
+ * `dataType` overrides the default element type of the array; only a
+ * `Uint16Array` holding float16 bit patterns needs it.
  */
 export function tensorProto(
   name: string,
   data: TensorData,
   dims: readonly number[],
+  dataType: number = dataTypeOf(data),
 ): TensorProto {
   const count = dims.reduce((a, b) => a * b, 1);
   if (count !== data.length) {
@@ -121,23 +142,33 @@ export function tensorProto(
       `Tensor ${name}: ${data.length} values do not fill shape [${dims}]`,
     );
   }
+  const natural = dataTypeOf(data);
+  if (
+    dataType !== natural &&
+    !(dataType === DataType.FLOAT16 && natural === DataType.UINT16)
+  ) {
+    throw new Error(
+      `Tensor ${name}: a ${data.constructor.name} cannot hold element type ${dataType}`,
+    );
+  }
   return {
     name,
     dims: [...dims],
-    data_type: dataTypeOf(data),
+    data_type: dataType,
     raw_data: littleEndianBytes(data),
   };
 }
 
 /**
- * The sparse form of a dense float tensor: its nonzero values (a tensor named
+ * The sparse form of a dense tensor: its nonzero values (a tensor named
  * `name`) and their ascending linear indices as int64, as `sparse_initializer`
- * entries expect.
+ * entries expect. `dataType` is needed only for float16 bit patterns.
  */
 export function sparseTensorProto(
   name: string,
-  dense: Float32Array,
+  dense: TensorData,
   dims: readonly number[],
+  dataType: number = dataTypeOf(dense),
 ): SparseTensorProto {
   const count = dims.reduce((a, b) => a * b, 1);
   if (count !== dense.length) {
@@ -145,35 +176,56 @@ export function sparseTensorProto(
       `Tensor ${name}: ${dense.length} values do not fill shape [${dims}]`,
     );
   }
-  let nnz = 0;
-  for (const v of dense) if (v !== 0) nnz++;
-  const values = new Float32Array(nnz);
-  const indices = new BigInt64Array(nnz);
-  let k = 0;
+  const positions: number[] = [];
+  // Float16 bit patterns are nonzero when their magnitude bits are; -0 is zero.
+  const isZero = dataType === DataType.FLOAT16
+    ? (v: number | bigint) => (Number(v) & 0x7fff) === 0
+    : (v: number | bigint) => v == 0;
   for (let i = 0; i < dense.length; i++) {
-    if (dense[i] !== 0) {
-      values[k] = dense[i];
-      indices[k] = BigInt(i);
-      k++;
-    }
+    if (!isZero(dense[i])) positions.push(i);
   }
+  const values = selectEntries(dense, positions);
+  const indices = BigInt64Array.from(positions, (i) => BigInt(i));
   return {
-    values: tensorProto(name, values, [nnz]),
-    indices: tensorProto(`${name}.indices`, indices, [nnz]),
+    values: tensorProto(name, values, [positions.length], dataType),
+    indices: tensorProto(`${name}.indices`, indices, [positions.length]),
     dims: [...dims],
   };
 }
 
+/** The entries of `data` at `positions`, in an array of the same type. */
+function selectEntries(data: TensorData, positions: number[]): TensorData {
+  if (data instanceof BigInt64Array) {
+    return BigInt64Array.from(positions, (i) => data[i]);
+  }
+  const out = new (data.constructor as
+    | Float32ArrayConstructor
+    | Int32ArrayConstructor
+    | Uint8ArrayConstructor
+    | Int8ArrayConstructor
+    | Uint16ArrayConstructor)(positions.length);
+  positions.forEach((p, k) => out[k] = data[p]);
+  return out;
+}
+
 function littleEndianBytes(data: TensorData): Uint8Array {
+  if (data instanceof Uint8Array || data instanceof Int8Array) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+      .slice();
+  }
   const bytes = new Uint8Array(data.byteLength);
   const view = new DataView(bytes.buffer);
   // DataView pins the byte order, so the file is the same on any host.
   if (data instanceof Float32Array) {
-    data.forEach((v, i) => view.setFloat32(i * 4, v, true));
+    for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i], true);
   } else if (data instanceof Int32Array) {
-    data.forEach((v, i) => view.setInt32(i * 4, v, true));
+    for (let i = 0; i < data.length; i++) view.setInt32(i * 4, data[i], true);
+  } else if (data instanceof Uint16Array) {
+    for (let i = 0; i < data.length; i++) view.setUint16(i * 2, data[i], true);
   } else {
-    data.forEach((v, i) => view.setBigInt64(i * 8, v, true));
+    for (let i = 0; i < data.length; i++) {
+      view.setBigInt64(i * 8, data[i], true);
+    }
   }
   return bytes;
 }
@@ -296,28 +348,36 @@ export class GraphBuilder {
     return name;
   }
 
-  /** Adds a dense constant tensor and returns its name. */
+  /**
+   * Adds a dense constant tensor and returns its name. `dataType` is needed
+   * only for float16 bit patterns in a `Uint16Array`.
+   */
   addInitializer(
     name: string,
     data: TensorData,
     dims: readonly number[],
+    dataType?: number,
   ): string {
     this.#define(name);
-    this.#initializers.push(tensorProto(name, data, dims));
+    this.#initializers.push(tensorProto(name, data, dims, dataType));
     return name;
   }
 
   /**
-   * Adds a float constant stored as a `sparse_initializer` (only its nonzero
+   * Adds a constant stored as a `sparse_initializer` (only its nonzero
    * entries and their linear indices); runtimes densify it at load time.
+   * `dataType` is needed only for float16 bit patterns in a `Uint16Array`.
    */
   addSparseInitializer(
     name: string,
-    dense: Float32Array,
+    dense: TensorData,
     dims: readonly number[],
+    dataType?: number,
   ): string {
     this.#define(name);
-    this.#sparseInitializers.push(sparseTensorProto(name, dense, dims));
+    this.#sparseInitializers.push(
+      sparseTensorProto(name, dense, dims, dataType),
+    );
     return name;
   }
 
@@ -378,7 +438,10 @@ export class GraphBuilder {
   build(options: BuildOptions): ModelProto {
     const model: ModelProto = {
       ir_version: options.irVersion ?? irVersionForOpset(options.opsetVersion),
-      opset_import: [{ domain: "", version: options.opsetVersion }],
+      opset_import: [
+        { domain: "", version: options.opsetVersion },
+        ...(options.extraOpsets ?? []),
+      ],
       producer_name: options.producerName,
       graph: this.buildGraph(),
       metadata_props: Object.entries(options.metadata ?? {}).map((

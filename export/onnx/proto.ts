@@ -21,10 +21,12 @@ export const DataType = {
   FLOAT: 1,
   UINT8: 2,
   INT8: 3,
+  UINT16: 4,
   INT32: 6,
   INT64: 7,
   STRING: 8,
   BOOL: 9,
+  FLOAT16: 10,
   DOUBLE: 11,
 } as const;
 

@@ -74,7 +74,8 @@ export async function useBackend(name: BackendName): Promise<void> {
       `backend "${name}" failed to start on this machine` +
         (name === "webgpu"
           ? " (no WebGPU adapter: install a Vulkan driver, e.g. Debian's mesa-vulkan-drivers)"
-          : "") + "; try --backend wasm",
+          : "") +
+        "; try --backend wasm",
     );
   }
   await tf.ready();

@@ -93,9 +93,7 @@ function copyBox(
 function sliceKernel({ inputs, attrs, backend }: KernelArgs): TensorInfo {
   const x = inputs.x;
   const begin = attrs.begin as number[];
-  const size = (attrs.size as number[]).map((s, d) =>
-    s === -1 ? x.shape[d] - begin[d] : s
-  );
+  const size = (attrs.size as number[]).map((s, d) => s === -1 ? x.shape[d] - begin[d] : s);
   return copyBox(backend, x, begin, size);
 }
 

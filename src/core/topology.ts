@@ -81,7 +81,9 @@ export function updateTopology(
     const { weights, mask } = layer;
     const active = countActive(mask);
     activeBefore.push(active);
-    eligible.push(mask.map((m) => (m === 0 ? 1 : 0)));
+    const free = new Uint8Array(mask.length);
+    for (let i = 0; i < mask.length; i++) free[i] = mask[i] === 0 ? 1 : 0;
+    eligible.push(free);
     meanMomentum.push(
       layer.momentum && meanAbsOverActive(layer.momentum, mask, active),
     );
@@ -181,4 +183,34 @@ function meanAbsOverActive(
     if (mask[i] !== 0) sum += Math.abs(values[i]);
   }
   return sum / active;
+}
+
+/** One layer's part in {@link pruneToCounts}. */
+export interface PruneTarget {
+  /** Nonzeros the layer keeps; pruning never adds connections. */
+  nonzeros: number;
+}
+
+/**
+ * Prunes each layer down to `targets[l].nonzeros` active weights with
+ * `prune`, without regrowth: the step of gradual magnitude pruning (the
+ * `gmp` baseline). Layers already at or below their target are left alone.
+ * Returns the pruned positions per layer, for zeroing optimizer state.
+ */
+export function pruneToCounts(
+  layers: readonly TopologyLayer[],
+  targets: readonly PruneTarget[],
+  prune: PruneFn,
+): Int32Array[] {
+  return layers.map((layer, l) => {
+    const { weights, mask } = layer;
+    const count = Math.max(0, countActive(mask) - targets[l].nonzeros);
+    const drop = prune(weights, mask, count);
+    checkPicked(layer, "prune", drop, count, (i) => mask[i] === 1);
+    for (const i of drop) {
+      weights[i] = 0;
+      mask[i] = 0;
+    }
+    return drop;
+  });
 }

@@ -13,7 +13,13 @@ import { parseTextSettings, tokenize } from "../data/text.ts";
 import { Vocabulary } from "../data/vocab.ts";
 import { check, UserError } from "../errors.ts";
 import type { ModelConfig } from "../model/config.ts";
-import { type LmState, openSession, type OnnxSession, runClassifier, runLanguageModel } from "./onnx_runtime.ts";
+import {
+  type LmState,
+  type OnnxSession,
+  openSession,
+  runClassifier,
+  runLanguageModel,
+} from "./onnx_runtime.ts";
 
 /** The bundle format's name, checked when a bundle is opened. */
 export const BUNDLE_FORMAT = "sparrow-bundle";
@@ -55,12 +61,16 @@ export async function openBundle(path: string): Promise<Bundle> {
   try {
     if ((await Deno.stat(path)).isFile) dir = dirname(path);
   } catch {
-    throw new UserError(`bundle ${path} does not exist; export one with \`deno task export <checkpoint> --out ${path}\``);
+    throw new UserError(
+      `bundle ${path} does not exist; export one with \`deno task export <checkpoint> --out ${path}\``,
+    );
   }
   const metadata = await readJson(join(dir, "metadata.json"), dir) as BundleMetadata;
   check(
     metadata?.format === BUNDLE_FORMAT && metadata.version === 1,
-    `${join(dir, "metadata.json")} is not sparrow bundle metadata (version 1); export the bundle again`,
+    `${
+      join(dir, "metadata.json")
+    } is not sparrow bundle metadata (version 1); export the bundle again`,
   );
   const vocab = Vocabulary.fromJSON(await readJson(join(dir, metadata.files.vocab), dir));
   check(
@@ -90,7 +100,9 @@ async function readJson(path: string, dir: string): Promise<unknown> {
 function requireKind(bundle: Bundle, kind: ModelConfig["kind"], command: string): void {
   check(
     bundle.metadata.kind === kind,
-    `${command} needs a ${kind === "lm" ? "language model" : "classifier"} bundle, but ${bundle.dir} holds a ${
+    `${command} needs a ${
+      kind === "lm" ? "language model" : "classifier"
+    } bundle, but ${bundle.dir} holds a ${
       bundle.metadata.kind === "lm" ? "language model" : "classifier"
     }; use ${kind === "lm" ? "classify" : "score, generate or stream"} instead`,
   );
@@ -113,7 +125,9 @@ export function encodeClassifierText(bundle: Bundle, text: string): number[] {
   const settings = parseTextSettings(bundle.metadata.tokenizer);
   const maxLength = Number(bundle.metadata.tokenizer?.maxLength ?? Infinity);
   const ids = tokenize(text, settings).map((w) => bundle.vocab.encode(w)).slice(0, maxLength);
-  return ids.length > 0 ? ids : [bundle.vocab.encode(bundle.vocab.unkToken ?? bundle.vocab.tokens[0])];
+  return ids.length > 0
+    ? ids
+    : [bundle.vocab.encode(bundle.vocab.unkToken ?? bundle.vocab.tokens[0])];
 }
 
 function softmax(logits: Float32Array, offset: number, n: number, temperature = 1): Float64Array {
@@ -140,18 +154,29 @@ export async function classify(bundle: Bundle, texts: string[]): Promise<Classif
   const results: Classification[] = [];
   for (let start = 0; start < texts.length; start += 64) {
     const chunk = texts.slice(start, start + 64);
-    const { logits } = await runClassifier(bundle.session, chunk.map((t) => encodeClassifierText(bundle, t)));
+    const { logits } = await runClassifier(
+      bundle.session,
+      chunk.map((t) => encodeClassifierText(bundle, t)),
+    );
     chunk.forEach((text, b) => {
       const p = softmax(logits, b * labels.length, labels.length);
       const best = p.indexOf(Math.max(...p));
-      results.push({ text, label: labels[best], probabilities: Object.fromEntries(labels.map((l, i) => [l, p[i]])) });
+      results.push({
+        text,
+        label: labels[best],
+        probabilities: Object.fromEntries(labels.map((l, i) => [l, p[i]])),
+      });
     });
   }
   return results;
 }
 
 /** Perplexity of `text` under a language model, reading it as one stream. */
-export async function score(bundle: Bundle, text: string, source = "input"): Promise<{ tokens: number; perplexity: number }> {
+export async function score(
+  bundle: Bundle,
+  text: string,
+  source = "input",
+): Promise<{ tokens: number; perplexity: number }> {
   requireKind(bundle, "lm", "score");
   const ids = encodeLmText(bundle, text, source);
   check(ids.length >= 2, `${source} has fewer than two tokens; give it at least one line of text`);
@@ -179,7 +204,11 @@ export interface GenerateOptions {
 }
 
 /** Continues `prompt` by sampling `length` words, one step at a time with carried state. */
-export async function generate(bundle: Bundle, prompt: string, options: GenerateOptions): Promise<string[]> {
+export async function generate(
+  bundle: Bundle,
+  prompt: string,
+  options: GenerateOptions,
+): Promise<string[]> {
   requireKind(bundle, "lm", "generate");
   check(options.temperature > 0, `--temperature must be positive, got ${options.temperature}`);
   const V = bundle.metadata.model.vocabSize;
@@ -209,12 +238,21 @@ export interface StreamStep {
 }
 
 /** Feeds one word, carrying `state` from the previous call, and returns the top next words. */
-export async function streamStep(bundle: Bundle, word: string, state?: LmState, top = 3): Promise<StreamStep> {
+export async function streamStep(
+  bundle: Bundle,
+  word: string,
+  state?: LmState,
+  top = 3,
+): Promise<StreamStep> {
   requireKind(bundle, "lm", "stream");
   const V = bundle.metadata.model.vocabSize;
   const id = bundle.vocab.encode(word, { file: "stream", line: 1 });
   const result = await runLanguageModel(bundle.session, [[id]], state);
   const p = softmax(result.logits, 0, V);
   const order = [...p.keys()].sort((a, b) => p[b] - p[a]).slice(0, top);
-  return { word, next: order.map((i) => ({ word: bundle.vocab.decode(i), probability: p[i] })), state: result.state };
+  return {
+    word,
+    next: order.map((i) => ({ word: bundle.vocab.decode(i), probability: p[i] })),
+    state: result.state,
+  };
 }

@@ -7,7 +7,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import type { LanguageModelConfig } from "./config.ts";
-import { type LstmState, lstmLayer } from "./lstm.ts";
+import { lstmLayer, type LstmState } from "./lstm.ts";
 import type { Params } from "./params.ts";
 
 /** Dropout for one training step; `undefined` at evaluation. */
@@ -18,7 +18,10 @@ export interface DropoutPlan {
 }
 
 /** Zero state for every layer. */
-export function zeroState(config: { layers: number; hiddenSize: number }, batch: number): LstmState[] {
+export function zeroState(
+  config: { layers: number; hiddenSize: number },
+  batch: number,
+): LstmState[] {
   return Array.from({ length: config.layers }, () => ({
     h: tf.zeros([batch, config.hiddenSize]) as tf.Tensor2D,
     c: tf.zeros([batch, config.hiddenSize]) as tf.Tensor2D,

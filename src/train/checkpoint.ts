@@ -12,7 +12,12 @@
  */
 
 import { UserError } from "../errors.ts";
-import { type Container, decodeContainer, encodeContainer, readContainer } from "../io/container.ts";
+import {
+  type Container,
+  decodeContainer,
+  encodeContainer,
+  readContainer,
+} from "../io/container.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { type ModelConfig, paramSpecs, sizeOf } from "../model/config.ts";
 import type { HostParams } from "../model/params.ts";
@@ -32,6 +37,11 @@ export interface Progress {
   rngState: number;
   /** Steps taken by the optimizer (Adam's bias correction needs it). */
   optimizerSteps: number;
+  /** Tokens and sequences trained on so far, for the FLOPs report. */
+  tokens: number;
+  sequences: number;
+  /** Topology updates so far (RigL pays a dense gradient at each). */
+  topologyUpdates: number;
   /** One entry per completed epoch. */
   history: Record<string, number>[];
   /** True once training has finished all its epochs. */
@@ -95,10 +105,14 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
 function fromContainer(container: Container<CheckpointMeta>, source: string): Checkpoint {
   const meta = container.metadata;
   const bad = (why: string): never => {
-    throw new UserError(`${source} is not a usable sparrow checkpoint (${why}): train again with \`deno task train\``);
+    throw new UserError(
+      `${source} is not a usable sparrow checkpoint (${why}): train again with \`deno task train\``,
+    );
   };
   if (!meta || meta.format !== CHECKPOINT_FORMAT) bad("it is not a checkpoint");
-  if (meta.version !== CHECKPOINT_VERSION) bad(`version ${meta.version}, expected ${CHECKPOINT_VERSION}`);
+  if (meta.version !== CHECKPOINT_VERSION) {
+    bad(`version ${meta.version}, expected ${CHECKPOINT_VERSION}`);
+  }
   const ckpt: Checkpoint = { meta, params: {}, masks: {}, optimizer: {} };
   for (const [key, t] of Object.entries(container.tensors)) {
     const slash = key.indexOf("/");
@@ -106,12 +120,16 @@ function fromContainer(container: Container<CheckpointMeta>, source: string): Ch
     const name = key.slice(slash + 1);
     if (group === "param") ckpt.params[name] = { shape: t.shape, data: t.data as Float32Array };
     else if (group === "mask") ckpt.masks[name] = t.data as Uint8Array;
-    else if (group === "optim") ckpt.optimizer[name] = { shape: t.shape, data: t.data as Float32Array };
+    else if (group === "optim") {
+      ckpt.optimizer[name] = { shape: t.shape, data: t.data as Float32Array };
+    }
   }
   for (const spec of paramSpecs(meta.model)) {
     const p = ckpt.params[spec.name];
     if (!p) bad(`parameter ${spec.name} is missing`);
-    if (p.shape.join() !== spec.shape.join()) bad(`parameter ${spec.name} has shape [${p.shape}], expected [${spec.shape}]`);
+    if (p.shape.join() !== spec.shape.join()) {
+      bad(`parameter ${spec.name} has shape [${p.shape}], expected [${spec.shape}]`);
+    }
     const mask = ckpt.masks[spec.name];
     if (mask && mask.length !== sizeOf(spec.shape)) bad(`mask of ${spec.name} has the wrong size`);
   }

@@ -157,8 +157,14 @@ export function validateConfig(c: TrainConfig): void {
   positiveInt(c.model.embedSize, "--embed-size");
   positiveInt(c.model.hiddenSize, "--hidden-size");
   positiveInt(c.model.layers, "--layers");
-  check(c.task === "lm" || c.model.layers === 1, "the classifier has exactly one LSTM layer; drop --layers");
-  check(c.model.dropout >= 0 && c.model.dropout < 1, `--dropout must be in [0, 1), got ${c.model.dropout}`);
+  check(
+    c.task === "lm" || c.model.layers === 1,
+    "the classifier has exactly one LSTM layer; drop --layers",
+  );
+  check(
+    c.model.dropout >= 0 && c.model.dropout < 1,
+    `--dropout must be in [0, 1), got ${c.model.dropout}`,
+  );
   positiveInt(c.epochs, "--epochs");
   positiveInt(c.batchSize, "--batch-size");
   if (c.task === "lm") positiveInt(c.bptt, "--bptt");

@@ -8,7 +8,14 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { countActive } from "../core/mask.ts";
-import { type TopologyOptions, type TopologyReport, updateTopology } from "../core/topology.ts";
+import { magnitudePrune } from "../core/prune.ts";
+import {
+  pruneToCounts,
+  type TopologyLayer,
+  type TopologyOptions,
+  type TopologyReport,
+  updateTopology,
+} from "../core/topology.ts";
 import type { Params } from "../model/params.ts";
 import type { Optimizer } from "./optimizer.ts";
 
@@ -62,26 +69,61 @@ export class SparseWeights {
     options: UpdateOptions,
     gradients?: Record<string, tf.Tensor>,
   ): Promise<TopologyReport> {
-    const layers = [];
+    const layers = await this.#hostLayers(
+      params,
+      options.useMomentum ? optimizer : undefined,
+      gradients,
+    );
+    const report = updateTopology(layers, options);
+    await this.#writeBack(params, optimizer, layers, report.layers.map((l) => l.pruned));
+    return report;
+  }
+
+  /**
+   * Prunes every sparse parameter down to `1 - sparsity` of its entries by
+   * magnitude, without regrowth (gradual magnitude pruning). Returns the
+   * number of connections removed.
+   */
+  async pruneToSparsity(params: Params, optimizer: Optimizer, sparsity: number): Promise<number> {
+    const layers = await this.#hostLayers(params);
+    const targets = layers.map((l) => ({ nonzeros: Math.round((1 - sparsity) * l.mask.length) }));
+    const pruned = pruneToCounts(layers, targets, magnitudePrune);
+    await this.#writeBack(params, optimizer, layers, pruned);
+    return pruned.reduce((n, p) => n + p.length, 0);
+  }
+
+  async #hostLayers(
+    params: Params,
+    momentumFrom?: Optimizer,
+    gradients?: Record<string, tf.Tensor>,
+  ): Promise<TopologyLayer[]> {
+    const layers: TopologyLayer[] = [];
     for (const [name, mask] of this.masks) {
-      const momentumSlot = options.useMomentum ? optimizer.momentumSlot(name) : undefined;
+      const momentum = momentumFrom?.momentumSlot(name);
       layers.push({
         name,
         weights: (await params[name].data()) as Float32Array,
         mask,
         gradient: gradients?.[name] ? (await gradients[name].data()) as Float32Array : undefined,
-        momentum: momentumSlot ? (await momentumSlot.data()) as Float32Array : undefined,
+        momentum: momentum ? (await momentum.data()) as Float32Array : undefined,
       });
     }
-    const report = updateTopology(layers, options);
+    return layers;
+  }
+
+  async #writeBack(
+    params: Params,
+    optimizer: Optimizer,
+    layers: TopologyLayer[],
+    pruned: Int32Array[],
+  ): Promise<void> {
     for (const [l, layer] of layers.entries()) {
       const name = layer.name;
       params[name].assign(tf.tensor(layer.weights, params[name].shape));
       this.#device.get(name)!.dispose();
       this.#device.set(name, tf.keep(tf.tensor(Float32Array.from(layer.mask), params[name].shape)));
-      await optimizer.zeroAt(name, report.layers[l].pruned);
+      await optimizer.zeroAt(name, pruned[l]);
     }
-    return report;
   }
 
   /** Frees the device masks. */

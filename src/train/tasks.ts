@@ -9,16 +9,27 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../core/rng.ts";
 import {
-  type ClassificationData,
+  batchCount,
   classificationBatches,
+  type ClassificationData,
   type ClassificationSplit,
   readClassificationData,
-  batchCount,
 } from "../data/classification.ts";
-import { batchify, bpttWindows, type LanguageModelData, readLanguageModelData, windowCount } from "../data/lm.ts";
+import {
+  batchify,
+  bpttWindows,
+  type LanguageModelData,
+  readLanguageModelData,
+  windowCount,
+} from "../data/lm.ts";
 import { classifierForward } from "../model/classifier.ts";
 import type { ClassifierConfig, LanguageModelConfig, ModelConfig } from "../model/config.ts";
-import { crossEntropy, type DropoutPlan, languageModelForward, zeroState } from "../model/language_model.ts";
+import {
+  crossEntropy,
+  type DropoutPlan,
+  languageModelForward,
+  zeroState,
+} from "../model/language_model.ts";
 import type { LstmState } from "../model/lstm.ts";
 import type { Params } from "../model/params.ts";
 import type { TrainConfig } from "./config.ts";
@@ -51,7 +62,9 @@ export interface Task {
 
 /** Builds the task a config asks for, reading its data. */
 export async function loadTask(config: TrainConfig): Promise<Task> {
-  if (config.task === "lm") return languageModelTask(config, await readLanguageModelData(config.data));
+  if (config.task === "lm") {
+    return languageModelTask(config, await readLanguageModelData(config.data));
+  }
   const data = await readClassificationData(config.data, {
     maxLength: config.maxLength,
     ...(config.maxVocab > 0 ? { maxVocab: config.maxVocab } : {}),
@@ -107,7 +120,12 @@ export function languageModelTask(config: TrainConfig, data: LanguageModelData):
       let count = 0;
       for (const w of bpttWindows(streams, config.bptt)) {
         const [nats, next] = tf.tidy(() => {
-          const out = languageModelForward(model, params, tf.tensor2d(w.input, [w.T, w.B], "int32"), evalState);
+          const out = languageModelForward(
+            model,
+            params,
+            tf.tensor2d(w.input, [w.T, w.B], "int32"),
+            evalState,
+          );
           const loss = crossEntropy(out.logits, tf.tensor1d(w.target, "int32"));
           return [loss, out.state.flatMap((s) => [s.h, s.c])] as const;
         });
@@ -135,7 +153,9 @@ export function classifierTask(config: TrainConfig, data: ClassificationData): T
     numClasses: data.labels.length,
     ...config.model,
   };
-  const toBatch = (b: { tokens: Int32Array; T: number; B: number; labels: Int32Array; lengths: Int32Array }) => ({
+  const toBatch = (
+    b: { tokens: Int32Array; T: number; B: number; labels: Int32Array; lengths: Int32Array },
+  ) => ({
     tokens: b.tokens,
     T: b.T,
     B: b.B,
@@ -143,7 +163,13 @@ export function classifierTask(config: TrainConfig, data: ClassificationData): T
     lengths: b.lengths,
   });
   const logitsOf = (params: Params, batch: Batch, drop?: DropoutPlan) =>
-    classifierForward(model, params, tf.tensor2d(batch.tokens, [batch.T, batch.B], "int32"), batch.lengths!, drop);
+    classifierForward(
+      model,
+      params,
+      tf.tensor2d(batch.tokens, [batch.T, batch.B], "int32"),
+      batch.lengths!,
+      drop,
+    );
   const evaluateSplit = async (params: Params, split: ClassificationSplit) => {
     let correct = 0;
     let nats = 0;

@@ -1,33 +1,43 @@
 /**
  * The training loop: one function, readable top to bottom.
  *
- * Each step: forward and loss, gradients, (clip), mask the gradients of
- * sparse weights unless the method keeps dense momentum, optimizer step,
+ * Each step: forward and loss, gradients, clip, mask the gradients of
+ * sparse weights (unless the method keeps dense momentum), optimizer step,
  * re-apply masks. After each epoch (or every `updateEvery` steps) the sparse
- * topology is updated: prune the smallest weights, regrow as many. After each
- * epoch: evaluate and write a checkpoint atomically, so an interrupted run
- * resumes from its last finished epoch.
+ * topology is updated: prune the smallest weights and regrow as many (or,
+ * for gmp, prune towards the schedule's sparsity). After each epoch:
+ * evaluate and write a checkpoint atomically, so an interrupted run resumes
+ * from its last finished epoch.
  *
  * @module
  */
 
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../backend/backend.ts";
-import { initMasks } from "../core/init.ts";
-import { methodPreset } from "../core/methods.ts";
+import { sparseParams } from "../core/density.ts";
 import { growersByName } from "../core/grow.ts";
+import { initMasks } from "../core/init.ts";
+import { methodPreset, smallDenseHiddenSize } from "../core/methods.ts";
 import { prunersByName } from "../core/prune.ts";
 import { redistributorsByName } from "../core/redistribute.ts";
 import { Rng } from "../core/rng.ts";
-import { schedulesByName } from "../core/schedule.ts";
+import { gmpSparsity, schedulesByName } from "../core/schedule.ts";
 import { UserError } from "../errors.ts";
-import { paramSpecs } from "../model/config.ts";
+import { type ModelConfig, paramSpecs, sizeOf } from "../model/config.ts";
 import { initParams, toHost, toVariables } from "../model/params.ts";
-import { type Checkpoint, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import {
+  type Checkpoint,
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  loadCheckpoint,
+  type Progress,
+  saveCheckpoint,
+} from "./checkpoint.ts";
 import { type TrainConfig, validateConfig } from "./config.ts";
 import { clipByGlobalNorm, Optimizer } from "./optimizer.ts";
+import { formatReport, type RunReport, runReport } from "./report.ts";
 import { SparseWeights } from "./sparse_weights.ts";
-import { loadTask } from "./tasks.ts";
+import { loadTask, type Task } from "./tasks.ts";
 
 /** Where progress lines go; the CLI prints them, tests collect them. */
 export type Log = (line: string) => void;
@@ -37,14 +47,19 @@ export interface TrainResult {
   checkpoint: Checkpoint;
   /** Metrics of the last epoch. */
   metrics: Record<string, number>;
+  /** Parameters and FLOPs, absolute and relative to dense. */
+  report: RunReport;
 }
 
 /** Trains a model as `config` says and returns its final checkpoint. */
 export async function train(config: TrainConfig, log: Log = console.log): Promise<TrainResult> {
   validateConfig(config);
   await useBackend(config.backend);
-  const task = await loadTask(config);
   const method = methodPreset(config.sparse.method);
+  const fullSize = await loadTask(config);
+  const task = method.name === "small-dense"
+    ? await smallDenseTask(config, fullSize.model)
+    : fullSize;
   const specs = paramSpecs(task.model);
 
   // Fresh start, or resume an unfinished run from its last checkpoint.
@@ -53,69 +68,130 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
   const hostParams = previous?.params ?? initParams(task.model, rng);
   const masks = previous
     ? new Map(Object.entries(previous.masks))
-    : method.kind === "dynamic"
-    ? initMasks(specs, {
-      method: config.sparse.epsilon !== undefined ? "er" : config.sparse.init,
-      target: config.sparse.epsilon !== undefined ? { epsilon: config.sparse.epsilon } : { sparsity: config.sparse.sparsity },
-      sparseEmbedding: config.sparse.sparseEmbedding,
-      sparseDecoder: config.sparse.sparseDecoder,
-    }, rng)
-    : new Map<string, Uint8Array>();
+    : initialMasks(config, task.model, rng);
   const params = toVariables(hostParams);
   const sparse = new SparseWeights(masks, Object.fromEntries(specs.map((s) => [s.name, s.shape])));
   sparse.applyMasks(params);
   const optimizer = new Optimizer(config.optimizer, params);
-  const progress = previous?.meta.progress ?? { epoch: 0, step: 0, rngState: rng.state, optimizerSteps: 0, history: [], done: false };
+  const progress: Progress = previous?.meta.progress ?? {
+    epoch: 0,
+    step: 0,
+    rngState: rng.state,
+    optimizerSteps: 0,
+    tokens: 0,
+    sequences: 0,
+    topologyUpdates: 0,
+    history: [],
+    done: false,
+  };
   if (previous) {
     optimizer.load(previous.optimizer, progress.optimizerSteps);
     rng = Rng.fromState(progress.rngState);
     log(`resuming ${config.out} after epoch ${progress.epoch} (step ${progress.step})`);
   }
-  log(describeRun(config, task.model.kind, sparse.nonzeros(), specs));
+  log(describeRun(config, task.model, sparse.nonzeros()));
 
-  const totalSteps = config.epochs * stepsPerEpoch(config, task.stepsPerEpoch);
-  const schedule = schedulesByName[config.sparse.schedule](config.sparse.pruneRate);
-  const isUpdateStep = (step: number) => config.sparse.updateEvery > 0 && step % config.sparse.updateEvery === 0;
+  const stepsPerEpoch = config.maxSteps > 0
+    ? Math.min(config.maxSteps, task.stepsPerEpoch)
+    : task.stepsPerEpoch;
+  const totalSteps = config.epochs * stepsPerEpoch;
+  const gmpSchedule = {
+    initialSparsity: 0,
+    finalSparsity: config.sparse.sparsity,
+    startStep: 0,
+    // The last epoch fine-tunes at the final sparsity.
+    endStep: config.epochs > 1
+      ? (config.epochs - 1) * stepsPerEpoch
+      : Math.floor(0.75 * totalSteps),
+  };
+  const pruneRate = method.kind === "dynamic"
+    ? schedulesByName[config.sparse.schedule](config.sparse.pruneRate)
+    : () => 0;
+  const hasUpdates = method.kind !== "dense";
+  let lastGrads: Record<string, tf.Tensor> | undefined;
+
+  async function updateTopology(step: number): Promise<void> {
+    progress.topologyUpdates++;
+    if (method.kind === "gradual") {
+      const target = gmpSparsity(step, gmpSchedule);
+      const removed = await sparse.pruneToSparsity(params, optimizer, target);
+      log(
+        `  gmp prune at step ${step}: sparsity ${
+          (100 * target).toFixed(1)
+        }%, ${removed} connections removed`,
+      );
+      return;
+    }
+    const report = await sparse.update(params, optimizer, {
+      pruneRate: pruneRate(step, totalSteps),
+      prune: prunersByName[config.sparse.prune],
+      grow: growersByName[config.sparse.grow],
+      redistribute: redistributorsByName[config.sparse.redistribution],
+      rng,
+      useMomentum: config.sparse.grow === "momentum" || config.sparse.redistribution === "momentum",
+    }, lastGrads);
+    const moved = report.layers.reduce((n, l) => n + l.grown.length, 0);
+    log(
+      `  topology update at step ${step}: prune rate ${
+        report.pruneRate.toFixed(3)
+      }, ${moved} connections moved`,
+    );
+  }
+
   let metrics: Record<string, number> = {};
-
   for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
     const lr = config.learningRate * config.lrDecay ** epoch;
     const started = performance.now();
     let tokens = 0, lossSum = 0, steps = 0;
-    let lastGrads: Record<string, tf.Tensor> | undefined;
     for (const batch of task.batches(rng)) {
-      if (config.maxSteps > 0 && steps >= config.maxSteps) break;
+      if (steps >= stepsPerEpoch) break;
       const drop = { rate: config.model.dropout, seed: rng.seed() };
       const { value, grads } = tf.variableGrads(() => task.loss(params, batch, drop));
       const clipped = clipByGlobalNorm(grads, config.clipNorm);
       tf.tidy(() =>
-        optimizer.apply(params, method.needs.denseMomentumEveryStep ? clipped : sparse.maskGradients(clipped), lr)
+        optimizer.apply(
+          params,
+          method.needs.denseMomentumEveryStep ? clipped : sparse.maskGradients(clipped),
+          lr,
+        )
       );
       sparse.applyMasks(params);
       progress.step++, steps++, tokens += batch.T * batch.B;
+      progress.tokens += batch.T * batch.B, progress.sequences += batch.B;
       lossSum += (await value.data())[0];
       // RigL grows by the dense gradient: keep the latest one for the next update.
       if (lastGrads) tf.dispose(Object.values(lastGrads));
       lastGrads = method.needs.denseGradientAtUpdate ? clipped : undefined;
       const kept = new Set(Object.values(lastGrads ?? {}));
-      tf.dispose([value, ...Object.values(grads), ...Object.values(clipped)].filter((t) => !kept.has(t)));
-      if (method.kind === "dynamic" && isUpdateStep(progress.step) && progress.step < totalSteps) {
+      tf.dispose(
+        [value, ...Object.values(grads), ...Object.values(clipped)].filter((t) => !kept.has(t)),
+      );
+      const updateDue = config.sparse.updateEvery > 0 &&
+        progress.step % config.sparse.updateEvery === 0;
+      if (hasUpdates && updateDue && progress.step < totalSteps) {
         await updateTopology(progress.step);
       }
       if (config.logEvery > 0 && steps % config.logEvery === 0) {
         const seconds = (performance.now() - started) / 1000;
-        log(`epoch ${epoch + 1} step ${steps}/${task.stepsPerEpoch} loss ${(lossSum / steps).toFixed(3)} ` +
-          `${Math.round(tokens / seconds)} tok/s`);
+        log(
+          `epoch ${epoch + 1} step ${steps}/${stepsPerEpoch} loss ${
+            (lossSum / steps).toFixed(3)
+          } ` +
+            `${Math.round(tokens / seconds)} tok/s`,
+        );
       }
     }
     const lastEpoch = epoch === config.epochs - 1;
-    if (method.kind === "dynamic" && config.sparse.updateEvery === 0 && !lastEpoch) {
+    if (hasUpdates && config.sparse.updateEvery === 0 && !lastEpoch) {
       await updateTopology(progress.step);
     }
-    if (lastGrads) tf.dispose(Object.values(lastGrads));
-    metrics = { epoch: epoch + 1, train_loss: lossSum / Math.max(steps, 1), ...(await task.evaluate(params, "valid")) };
-    if (lastEpoch) Object.assign(metrics, await task.evaluate(params, "test"));
-    metrics.seconds = (performance.now() - started) / 1000;
+    metrics = {
+      epoch: epoch + 1,
+      train_loss: lossSum / Math.max(steps, 1),
+      ...(await task.evaluate(params, "valid")),
+      ...(lastEpoch ? await task.evaluate(params, "test") : {}),
+      seconds: (performance.now() - started) / 1000,
+    };
     log(`epoch ${epoch + 1}/${config.epochs} ` + formatMetrics(metrics));
     progress.history.push(metrics);
     progress.epoch = epoch + 1;
@@ -124,25 +200,22 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
     progress.done = lastEpoch;
     await saveCheckpoint(config.out, await snapshot());
     log(`checkpoint written to ${config.out}`);
-
-    async function updateTopology(step: number) {
-      const report = await sparse.update(params, optimizer, {
-        pruneRate: schedule(step, totalSteps),
-        prune: prunersByName[config.sparse.prune],
-        grow: growersByName[config.sparse.grow],
-        redistribute: redistributorsByName[config.sparse.redistribution],
-        rng,
-        useMomentum: config.sparse.grow === "momentum" || config.sparse.redistribution === "momentum",
-      }, lastGrads);
-      const moved = report.layers.reduce((n, l) => n + l.grown.length, 0);
-      log(`  topology update at step ${step}: prune rate ${report.pruneRate.toFixed(3)}, ${moved} connections moved`);
-    }
   }
+  if (lastGrads) tf.dispose(Object.values(lastGrads));
 
+  const report = runReport(task.model, fullSize.model, sparse.nonzeros(), {
+    method: method.name,
+    tokens: progress.tokens,
+    steps: Math.max(progress.step, 1),
+    sequences: progress.sequences,
+    topologyUpdates: progress.topologyUpdates,
+    gmp: gmpSchedule,
+  });
+  log(formatReport(report));
   const checkpoint = await snapshot();
   tf.dispose(Object.values(params));
   sparse.dispose();
-  return { checkpoint, metrics };
+  return { checkpoint, metrics, report };
 
   async function snapshot(): Promise<Checkpoint> {
     return {
@@ -163,12 +236,49 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
   }
 }
 
-function stepsPerEpoch(config: TrainConfig, steps: number): number {
-  return config.maxSteps > 0 ? Math.min(config.maxSteps, steps) : steps;
+/**
+ * The starting masks: a random sparse topology for dynamic methods, all
+ * ones for gmp (it starts dense and prunes), none for dense methods.
+ */
+function initialMasks(config: TrainConfig, model: ModelConfig, rng: Rng): Map<string, Uint8Array> {
+  const method = methodPreset(config.sparse.method);
+  const specs = paramSpecs(model);
+  const which = {
+    sparseEmbedding: config.sparse.sparseEmbedding,
+    sparseDecoder: config.sparse.sparseDecoder,
+  };
+  if (method.kind === "gradual") {
+    return new Map(
+      sparseParams(specs, which).map((s) => [s.name, new Uint8Array(sizeOf(s.shape)).fill(1)]),
+    );
+  }
+  if (method.kind === "dense") return new Map();
+  const { epsilon } = config.sparse;
+  return initMasks(specs, {
+    ...which,
+    method: epsilon !== undefined ? "er" : config.sparse.init,
+    target: epsilon !== undefined ? { epsilon } : { sparsity: config.sparse.sparsity },
+  }, rng);
+}
+
+/**
+ * The small-dense baseline: the same task with the hidden size shrunk so the
+ * dense model has as many parameters as the sparse one has nonzeros.
+ */
+async function smallDenseTask(config: TrainConfig, fullSize: ModelConfig): Promise<Task> {
+  const sparseConfig = { ...config, sparse: { ...config.sparse, method: "strnn" as const } };
+  const masks = initialMasks(sparseConfig, fullSize, new Rng(config.seed));
+  const specs = paramSpecs(fullSize);
+  const nonzeros = specs.reduce((n, s) => {
+    const mask = masks.get(s.name);
+    return n + (mask ? mask.reduce((a, b) => a + b, 0) : sizeOf(s.shape));
+  }, 0);
+  const hiddenSize = smallDenseHiddenSize(fullSize, nonzeros);
+  return await loadTask({ ...config, model: { ...config.model, hiddenSize } });
 }
 
 /** The checkpoint to resume from, if `config.out` holds an unfinished run of the same model. */
-async function resumable(config: TrainConfig, model: unknown): Promise<Checkpoint | undefined> {
+async function resumable(config: TrainConfig, model: ModelConfig): Promise<Checkpoint | undefined> {
   try {
     await Deno.stat(config.out);
   } catch {
@@ -176,9 +286,12 @@ async function resumable(config: TrainConfig, model: unknown): Promise<Checkpoin
   }
   const ckpt = await loadCheckpoint(config.out);
   if (ckpt.meta.progress.done) return undefined;
-  if (JSON.stringify(ckpt.meta.model) !== JSON.stringify(model)) {
+  const sameRun = JSON.stringify(ckpt.meta.model) === JSON.stringify(model) &&
+    JSON.stringify(ckpt.meta.training.sparse) === JSON.stringify(config.sparse);
+  if (!sameRun) {
     throw new UserError(
-      `${config.out} holds an unfinished run of a different model; pass another --out or delete that file to start over`,
+      `${config.out} holds an unfinished run of a different model or method; ` +
+        `pass another --out, or delete that file to start over`,
     );
   }
   return ckpt;
@@ -186,24 +299,32 @@ async function resumable(config: TrainConfig, model: unknown): Promise<Checkpoin
 
 function describeRun(
   config: TrainConfig,
-  kind: string,
+  model: ModelConfig,
   nonzeros: Record<string, number>,
-  specs: ReturnType<typeof paramSpecs>,
 ): string {
-  const sizes = Object.fromEntries(specs.map((s) => [s.name, s.shape.reduce((a, b) => a * b, 1)]));
-  const sparseSize = Object.keys(nonzeros).reduce((n, k) => n + sizes[k], 0);
+  const specs = paramSpecs(model);
+  const sparseSize = specs.filter((s) => s.name in nonzeros).reduce(
+    (n, s) => n + sizeOf(s.shape),
+    0,
+  );
   const active = Object.values(nonzeros).reduce((a, b) => a + b, 0);
-  const total = Object.values(sizes).reduce((a, b) => a + b, 0);
+  const total = specs.reduce((n, s) => n + sizeOf(s.shape), 0);
   const sparsity = sparseSize > 0 ? 1 - active / sparseSize : 0;
-  return `training ${kind} with ${config.sparse.method} on ${config.data} (backend ${config.backend}): ` +
-    `${total} parameters, sparse matrices ${(100 * sparsity).toFixed(2)}% sparse ` +
-    `(${active} of ${sparseSize} connections active)`;
+  return `training ${model.kind} (hidden ${model.hiddenSize}) with ${config.sparse.method} on ${config.data} ` +
+    `(backend ${config.backend}): ${total} parameters` +
+    (sparseSize > 0
+      ? `, sparse matrices ${
+        (100 * sparsity).toFixed(2)
+      }% sparse (${active} of ${sparseSize} connections active)`
+      : ", all dense");
 }
 
 /** `key value` pairs of a metrics record, perplexities and accuracies rounded sensibly. */
 export function formatMetrics(metrics: Record<string, number>): string {
   return Object.entries(metrics)
     .filter(([k]) => k !== "epoch")
-    .map(([k, v]) => `${k} ${k.endsWith("acc") ? (100 * v).toFixed(1) + "%" : v.toFixed(k === "seconds" ? 1 : 3)}`)
+    .map(([k, v]) =>
+      `${k} ${k.endsWith("acc") ? (100 * v).toFixed(1) + "%" : v.toFixed(k === "seconds" ? 1 : 3)}`
+    )
     .join("  ");
 }

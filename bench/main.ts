@@ -1,0 +1,34 @@
+/**
+ * `deno task bench [name...]`: runs the named benchmarks (all by default).
+ * Each prints ratios measured side by side in one run (sparse vs dense,
+ * ours vs the baseline): absolute times on shared machines are noisy.
+ *
+ * @module
+ */
+
+import { runCommand } from "../cli/common.ts";
+import { UserError } from "../src/errors.ts";
+
+/** Benchmarks by name; each module exports `main(args: string[])`. */
+const BENCHMARKS: Record<string, () => Promise<{ main: (args: string[]) => Promise<void> }>> = {
+  export: () => import("./export.ts"),
+  train: () => import("./train.ts"),
+};
+
+if (import.meta.main) {
+  await runCommand(async () => {
+    const [first, ...rest] = Deno.args;
+    const names = first && !first.startsWith("-") ? [first] : Object.keys(BENCHMARKS);
+    const args = first && !first.startsWith("-") ? rest : Deno.args;
+    for (const name of names) {
+      const load = BENCHMARKS[name];
+      if (!load) {
+        throw new UserError(
+          `unknown benchmark "${name}": choose one of ${Object.keys(BENCHMARKS).join(", ")}`,
+        );
+      }
+      console.log(`== bench ${name}`);
+      await (await load()).main(args);
+    }
+  });
+}

@@ -1,0 +1,364 @@
+/**
+ * How a weight tensor is stored in an ONNX file, and the graph ops that turn
+ * it back into the dense tensor the compute ops read.
+ *
+ * - `dense`: a plain initializer, every entry stored.
+ * - `sparse-init`: a spec-compliant `sparse_initializer`, nonzero values
+ *   plus int64 linear indices (8 bytes of index per nonzero).
+ * - `packed`: the nonzero values plus the gaps between their linear indices
+ *   as uint8 or uint16, rebuilt by `Cast → CumSum → ScatterElements` into a
+ *   `ConstantOfShape` of zeros. A gap too wide for the code is bridged by a
+ *   filler entry whose value is zero.
+ * - `bitmask`: one bit per entry plus the nonzero values, rebuilt by
+ *   `BitShift → Mod → CumSum → Mul → Gather`.
+ *
+ * Every op in the `packed` and `bitmask` decodes reads only constants, so
+ * onnxruntime folds them into a dense initializer when it loads the model:
+ * the file is small, and the running graph is the same as a dense one.
+ * `sparse-init` is densified by the runtime itself.
+ *
+ * Values can be kept as float32, as float16 (cast back to float32 inside the
+ * graph, also folded at load) or, for quantized weights, as int8 codes.
+ *
+ * @module
+ */
+
+import { DataType } from "./proto.ts";
+import { GraphBuilder, intAttr, tensorAttr, tensorProto } from "./builder.ts";
+import { toFloat16Array } from "./float16.ts";
+
+/** Storage modes of a single tensor. */
+export type StorageMode = "dense" | "sparse-init" | "packed" | "bitmask";
+
+/** Storage modes plus `auto`: packed where that is smaller, else dense. */
+export type StorageChoice = StorageMode | "auto";
+
+/** Every storage mode, in the order documentation lists them. */
+export const STORAGE_MODES: readonly StorageMode[] = [
+  "dense",
+  "sparse-init",
+  "packed",
+  "bitmask",
+];
+
+/** Precision of stored float values. */
+export type ValuePrecision = "fp32" | "fp16";
+
+/** Data a tensor can be stored from: float weights or int8 quantized codes. */
+export type StorableData = Float32Array | Int8Array;
+
+/** What {@link storeTensor} added. */
+export interface StoredTensor {
+  /** The graph value holding the dense tensor (float32, or int8 for codes). */
+  value: string;
+  /** The storage mode used (never `auto`). */
+  storage: StorageMode;
+  /** Bytes of tensor payload written to the file for this tensor. */
+  bytes: number;
+}
+
+/** Nonzero positions of a tensor, in ascending linear order. */
+function nonzeroPositions(data: StorableData): number[] {
+  const positions: number[] = [];
+  for (let i = 0; i < data.length; i++) if (data[i] !== 0) positions.push(i);
+  return positions;
+}
+
+/** Linear positions and gap codes of a packed tensor. */
+export interface PackedIndices {
+  /** Entries to store: the nonzeros plus zero-valued fillers, ascending. */
+  positions: number[];
+  /** `positions[0]`, then the gaps between neighbours; each ≤ `maxGap`. */
+  gaps: Uint8Array | Uint16Array;
+}
+
+/**
+ * Codes ascending `nonzeros` as gaps of at most `maxGap` (255 or 65535),
+ * inserting filler positions wherever a gap is wider. The first gap is
+ * measured from position 0, so a running sum of the gaps gives back every
+ * position.
+ */
+export function packIndices(
+  nonzeros: readonly number[],
+  maxGap: 255 | 65535,
+): PackedIndices {
+  const positions: number[] = [];
+  const gaps: number[] = [];
+  let previous = 0;
+  for (const position of nonzeros) {
+    while (position - previous > maxGap) {
+      previous += maxGap;
+      positions.push(previous);
+      gaps.push(maxGap);
+    }
+    positions.push(position);
+    gaps.push(position - previous);
+    previous = position;
+  }
+  return {
+    positions,
+    gaps: maxGap === 255 ? Uint8Array.from(gaps) : Uint16Array.from(gaps),
+  };
+}
+
+/**
+ * The mask of nonzero entries, eight per byte, least significant bit
+ * first: entry `i` is bit `i % 8` of byte `floor(i / 8)`.
+ */
+export function packBits(data: StorableData): Uint8Array {
+  const bytes = new Uint8Array(Math.ceil(data.length / 8));
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] !== 0) bytes[i >> 3] |= 1 << (i & 7);
+  }
+  return bytes;
+}
+
+function valueBytes(data: StorableData, precision: ValuePrecision): number {
+  if (data instanceof Int8Array) return 1;
+  return precision === "fp16" ? 2 : 4;
+}
+
+/** The payload bytes of each storage mode for one tensor, without writing it. */
+export function storageBytes(
+  data: StorableData,
+  precision: ValuePrecision,
+): Record<StorageMode, number> {
+  const positions = nonzeroPositions(data);
+  return storageBytesOf(data, positions, precision);
+}
+
+function storageBytesOf(
+  data: StorableData,
+  positions: number[],
+  precision: ValuePrecision,
+): Record<StorageMode, number> {
+  const v = valueBytes(data, precision);
+  const nnz = positions.length;
+  return {
+    dense: data.length * v,
+    "sparse-init": nnz * (v + 8),
+    packed: packedChoice(positions, v).bytes,
+    bitmask: Math.ceil(data.length / 8) + (nnz + 1) * v,
+  };
+}
+
+/** Which gap width packs `positions` smallest, and its size. */
+function packedChoice(
+  positions: number[],
+  valueSize: number,
+): { maxGap: 255 | 65535; bytes: number } {
+  const narrow = packedEntries(positions, 255) * (valueSize + 1);
+  const wide = packedEntries(positions, 65535) * (valueSize + 2);
+  return narrow <= wide
+    ? { maxGap: 255, bytes: narrow }
+    : { maxGap: 65535, bytes: wide };
+}
+
+function packedEntries(positions: number[], maxGap: number): number {
+  let entries = 0;
+  let previous = 0;
+  for (const p of positions) {
+    entries += 1 + Math.max(0, Math.ceil((p - previous) / maxGap) - 1);
+    previous = p;
+  }
+  return entries;
+}
+
+/** An int64 constant (shapes, axes). */
+export function int64Constant(
+  graph: GraphBuilder,
+  base: string,
+  values: readonly number[],
+  dims: readonly number[] = [values.length],
+): string {
+  return graph.addInitializer(
+    graph.uniqueName(base),
+    BigInt64Array.from(values, (v) => BigInt(v)),
+    dims,
+  );
+}
+
+/**
+ * Adds `values` (already selected entries) as a constant of the model's
+ * value type and returns the name of a float32 (or int8) tensor.
+ */
+function addValues(
+  graph: GraphBuilder,
+  name: string,
+  values: StorableData,
+  precision: ValuePrecision,
+  dims: readonly number[] = [values.length],
+): string {
+  if (values instanceof Int8Array || precision === "fp32") {
+    return graph.addInitializer(graph.uniqueName(name), values, dims);
+  }
+  const half = graph.addInitializer(
+    graph.uniqueName(`${name}.fp16`),
+    toFloat16Array(values),
+    dims,
+    DataType.FLOAT16,
+  );
+  return castToFloat(graph, half, name);
+}
+
+function castToFloat(graph: GraphBuilder, input: string, name: string): string {
+  return graph.addNode("Cast", [input], [graph.uniqueName(name)], {
+    to: intAttr(DataType.FLOAT),
+  })[0];
+}
+
+function select(data: StorableData, positions: number[]): StorableData {
+  const out = data instanceof Int8Array
+    ? new Int8Array(positions.length)
+    : new Float32Array(positions.length);
+  positions.forEach((p, k) => out[k] = data[p]);
+  return out;
+}
+
+/** `ConstantOfShape` zeros of `count` entries, of the data's element type. */
+function zeros(graph: GraphBuilder, name: string, count: number, int8: boolean): string {
+  const shape = int64Constant(graph, `${name}.size`, [count]);
+  const zero = int8
+    ? tensorProto("zero", new Int8Array(1), [1])
+    : tensorProto("zero", new Float32Array(1), [1]);
+  return graph.addNode("ConstantOfShape", [shape], [graph.uniqueName(`${name}.zeros`)], {
+    value: tensorAttr(zero),
+  })[0];
+}
+
+function reshape(graph: GraphBuilder, input: string, dims: readonly number[], name: string): string {
+  const shape = int64Constant(graph, `${name}.shape`, dims);
+  return graph.addNode("Reshape", [input, shape], [name])[0];
+}
+
+/** Options of {@link storeTensor}. */
+export interface StoreOptions {
+  storage: StorageChoice;
+  /** Float values as fp32 or fp16; int8 data is always stored as int8. */
+  values: ValuePrecision;
+}
+
+/**
+ * Adds tensor `data` of shape `dims` to `graph`, stored as `options.storage`
+ * says, and returns the graph value that holds it densely under the name
+ * `name` (uniquified if taken).
+ */
+export function storeTensor(
+  graph: GraphBuilder,
+  name: string,
+  data: StorableData,
+  dims: readonly number[],
+  options: StoreOptions,
+): StoredTensor {
+  const count = dims.reduce((a, b) => a * b, 1);
+  if (count !== data.length) {
+    throw new Error(`Tensor ${name}: ${data.length} values do not fill shape [${dims}]`);
+  }
+  const positions = nonzeroPositions(data);
+  const sizes = storageBytesOf(data, positions, options.values);
+  const storage = options.storage === "auto"
+    ? (sizes.packed < sizes.dense ? "packed" : "dense")
+    : options.storage;
+  const int8 = data instanceof Int8Array;
+  const fp16 = !int8 && options.values === "fp16";
+  let value: string;
+  switch (storage) {
+    case "dense":
+      value = addValues(graph, name, data, options.values, dims);
+      break;
+    case "sparse-init": {
+      if (fp16) {
+        const half = graph.addSparseInitializer(
+          graph.uniqueName(`${name}.fp16`),
+          toFloat16Array(data as Float32Array),
+          dims,
+          DataType.FLOAT16,
+        );
+        value = castToFloat(graph, half, name);
+      } else {
+        value = graph.addSparseInitializer(graph.uniqueName(name), data, dims);
+      }
+      break;
+    }
+    case "packed":
+      value = addPacked(graph, name, data, dims, positions, options.values);
+      break;
+    case "bitmask":
+      value = addBitmask(graph, name, data, dims, positions, options.values);
+      break;
+  }
+  return { value, storage, bytes: sizes[storage] };
+}
+
+function addPacked(
+  graph: GraphBuilder,
+  name: string,
+  data: StorableData,
+  dims: readonly number[],
+  nonzeros: number[],
+  precision: ValuePrecision,
+): string {
+  const int8 = data instanceof Int8Array;
+  const empty = zeros(graph, name, data.length, int8);
+  if (nonzeros.length === 0) return reshape(graph, empty, dims, graph.uniqueName(name));
+  const { maxGap } = packedChoice(nonzeros, valueBytes(data, precision));
+  const { positions, gaps } = packIndices(nonzeros, maxGap);
+  const gapCodes = graph.addInitializer(graph.uniqueName(`${name}.gaps`), gaps, [gaps.length]);
+  const [wide] = graph.addNode("Cast", [gapCodes], [graph.uniqueName(`${name}.gaps64`)], {
+    to: intAttr(DataType.INT64),
+  });
+  const axis = int64Constant(graph, `${name}.axis`, [0], []);
+  const [indices] = graph.addNode("CumSum", [wide, axis], [graph.uniqueName(`${name}.indices`)]);
+  const values = addValues(graph, `${name}.values`, select(data, positions), precision);
+  const [flat] = graph.addNode(
+    "ScatterElements",
+    [empty, indices, values],
+    [graph.uniqueName(`${name}.flat`)],
+    { axis: intAttr(0) },
+  );
+  return reshape(graph, flat, dims, graph.uniqueName(name));
+}
+
+function addBitmask(
+  graph: GraphBuilder,
+  name: string,
+  data: StorableData,
+  dims: readonly number[],
+  nonzeros: number[],
+  precision: ValuePrecision,
+): string {
+  const int8 = data instanceof Int8Array;
+  // A leading zero value lets every masked-out entry gather index 0.
+  const padded = int8 ? new Int8Array(nonzeros.length + 1) : new Float32Array(nonzeros.length + 1);
+  nonzeros.forEach((p, k) => padded[k + 1] = data[p]);
+  const values = addValues(graph, `${name}.values`, padded, precision);
+  const bytes = packBits(data);
+  const mask = graph.addInitializer(graph.uniqueName(`${name}.mask`), bytes, [bytes.length, 1]);
+  const shifts = graph.addInitializer(
+    graph.uniqueName(`${name}.shifts`),
+    Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7]),
+    [1, 8],
+  );
+  const [shifted] = graph.addNode("BitShift", [mask, shifts], [graph.uniqueName(`${name}.shifted`)], {
+    direction: { type: "string", value: "RIGHT" },
+  });
+  const two = graph.addInitializer(graph.uniqueName(`${name}.two`), Uint8Array.from([2]), []);
+  const [bits8] = graph.addNode("Mod", [shifted, two], [graph.uniqueName(`${name}.bits8`)]);
+  let flatBits = reshape(graph, bits8, [bytes.length * 8], graph.uniqueName(`${name}.bitrow`));
+  if (bytes.length * 8 !== data.length) {
+    const start = int64Constant(graph, `${name}.start`, [0]);
+    const end = int64Constant(graph, `${name}.end`, [data.length]);
+    [flatBits] = graph.addNode("Slice", [flatBits, start, end], [graph.uniqueName(`${name}.bitcut`)]);
+  }
+  const [bits] = graph.addNode("Cast", [flatBits], [graph.uniqueName(`${name}.bits`)], {
+    to: intAttr(DataType.INT32),
+  });
+  const axis = int64Constant(graph, `${name}.axis`, [0], []);
+  const [counts] = graph.addNode("CumSum", [bits, axis], [graph.uniqueName(`${name}.counts`)]);
+  // Entry i takes value number counts[i] (1-based) when its bit is set, else the leading zero.
+  const [slots] = graph.addNode("Mul", [counts, bits], [graph.uniqueName(`${name}.slots`)]);
+  const [flat] = graph.addNode("Gather", [values, slots], [graph.uniqueName(`${name}.flat`)], {
+    axis: intAttr(0),
+  });
+  return reshape(graph, flat, dims, graph.uniqueName(name));
+}

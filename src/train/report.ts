@@ -1,0 +1,90 @@
+/**
+ * The end-of-run report, as the paper's Tables 2–3 compare methods:
+ * parameters (total, nonzeros per layer), inference FLOPs per token and
+ * training FLOPs for the whole run, each absolute and relative to the same
+ * model trained dense. Conventions: docs/flops.md.
+ *
+ * @module
+ */
+
+import {
+  type InferenceFlops,
+  inferenceFlops,
+  type NonzeroCounts,
+  type ParameterReport,
+  parameterReport,
+  type TrainingFlops,
+  trainingFlops,
+  type TrainingRun,
+} from "../core/flops.ts";
+import type { ModelConfig } from "../model/config.ts";
+
+/** Everything a run reports about its cost. */
+export interface RunReport {
+  parameters: ParameterReport;
+  inference: InferenceFlops & {
+    /** Per-token FLOPs of the reference model trained dense. */
+    denseReferencePerToken: number;
+    /** `perToken / denseReferencePerToken`. */
+    normalized: number;
+  };
+  training: TrainingFlops;
+}
+
+/**
+ * The report of a run of `model` with final `nonzeros`. `reference` is the
+ * dense model it is compared with: the model itself, except for
+ * small-dense, which is compared with the full-size model.
+ */
+export function runReport(
+  model: ModelConfig,
+  reference: ModelConfig,
+  nonzeros: NonzeroCounts,
+  run: TrainingRun,
+): RunReport {
+  const inference = inferenceFlops(model, nonzeros);
+  const denseReferencePerToken = inferenceFlops(reference).maskedDensePerToken;
+  return {
+    parameters: parameterReport(model, nonzeros),
+    inference: {
+      ...inference,
+      denseReferencePerToken,
+      normalized: inference.perToken / denseReferencePerToken,
+    },
+    training: trainingFlops(model, nonzeros, run, reference),
+  };
+}
+
+const count = (n: number) => n.toLocaleString("en-US");
+const flops = (n: number) => n.toExponential(3);
+const ratio = (r: number) => `${r.toFixed(3)}x`;
+
+/** The report as an aligned text table. */
+export function formatReport(r: RunReport): string {
+  const rows = r.parameters.params.map((p) => [
+    p.name,
+    count(p.size),
+    count(p.nonzeros),
+    `${(100 * (1 - p.nonzeros / p.size)).toFixed(2)}%`,
+  ]);
+  const header = ["parameter", "size", "nonzeros", "sparsity"];
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)));
+  const line = (cells: string[]) => "  " + cells.map((x, c) => x.padStart(widths[c])).join("  ");
+  return [
+    `parameters: ${count(r.parameters.total)} total, ${count(r.parameters.nonzeros)} nonzero ` +
+    `(${(100 * r.parameters.sparsity).toFixed(2)}% sparse)`,
+    line(header),
+    ...rows.map(line),
+    `inference FLOPs per token: ${flops(r.inference.perToken)} needed = ${
+      ratio(r.inference.normalized)
+    } dense; ` +
+    `masked-dense execution ${flops(r.inference.maskedDensePerToken)} = ` +
+    `${ratio(r.inference.maskedDensePerToken / r.inference.denseReferencePerToken)}`,
+    `training FLOPs (whole run): ${flops(r.training.total)} needed = ${
+      ratio(r.training.normalized)
+    } dense; ` +
+    `masked-dense execution ${flops(r.training.maskedDense)} = ${
+      ratio(r.training.maskedDenseNormalized)
+    }`,
+  ].join("\n");
+}
