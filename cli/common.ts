@@ -40,13 +40,3 @@ export function integer(value: string): number {
   if (!Number.isInteger(n)) throw new InvalidArgumentError("expected a whole number");
   return n;
 }
-
-/** A commander option parser that accepts only `choices`. */
-export function oneOf<T extends string>(choices: readonly T[]): (value: string) => T {
-  return (value) => {
-    if (!choices.includes(value as T)) {
-      throw new InvalidArgumentError(`choose one of ${choices.join(", ")}`);
-    }
-    return value as T;
-  };
-}

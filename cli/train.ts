@@ -22,7 +22,7 @@ import {
 } from "../src/train/config.ts";
 import { DEFAULT_OPTIMIZER } from "../src/train/optimizer.ts";
 import { formatMetrics, train } from "../src/train/train.ts";
-import { integer, number, oneOf, runCommand } from "./common.ts";
+import { integer, number, runCommand } from "./common.ts";
 
 const names = (record: object) => Object.keys(record);
 

@@ -72,6 +72,8 @@ const ELEMENT_BYTES: Record<number, number> = {
   [DataType.UINT8]: 1,
   [DataType.INT8]: 1,
   [DataType.BOOL]: 1,
+  [DataType.UINT16]: 2,
+  [DataType.FLOAT16]: 2,
 };
 
 /**
@@ -193,9 +195,17 @@ function checkContract(
   checkValues("output", graph.output ?? [], contract.outputs, problems);
 }
 
-/** Nodes must be topologically sorted and every name defined exactly once. */
-function checkDataflow(graph: GraphProto, problems: string[]): void {
-  const defined = new Set<string>();
+/**
+ * Nodes must be topologically sorted and every name defined exactly once.
+ * A subgraph (a `Scan` or `Loop` body) may read every name its parent has
+ * defined before the node that owns it, and must not define them again.
+ */
+function checkDataflow(
+  graph: GraphProto,
+  problems: string[],
+  outer: ReadonlySet<string> = new Set(),
+): void {
+  const defined = new Set<string>(outer);
   const define = (name: string, what: string) => {
     if (defined.has(name)) problems.push(`${what} ${name} is defined twice`);
     defined.add(name);
@@ -214,6 +224,9 @@ function checkDataflow(graph: GraphProto, problems: string[]): void {
           `${label} reads ${input}, which is not defined before it`,
         );
       }
+    }
+    for (const attribute of node.attribute ?? []) {
+      if (attribute.g) checkDataflow(attribute.g, problems, defined);
     }
     for (const output of node.output ?? []) {
       if (output !== "") define(output, `${label} output`);

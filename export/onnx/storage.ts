@@ -164,18 +164,30 @@ function packedEntries(positions: number[], maxGap: number): number {
   return entries;
 }
 
-/** An int64 constant (shapes, axes). */
+const int64Constants = new WeakMap<GraphBuilder, Map<string, string>>();
+
+/**
+ * An int64 constant (a shape, an axis list) named after `base`. Equal
+ * constants in one graph share a single initializer.
+ */
 export function int64Constant(
   graph: GraphBuilder,
   base: string,
   values: readonly number[],
   dims: readonly number[] = [values.length],
 ): string {
-  return graph.addInitializer(
+  let known = int64Constants.get(graph);
+  if (!known) int64Constants.set(graph, known = new Map());
+  const key = `${values.join(",")}:${dims.join(",")}`;
+  const existing = known.get(key);
+  if (existing) return existing;
+  const name = graph.addInitializer(
     graph.uniqueName(base),
     BigInt64Array.from(values, (v) => BigInt(v)),
     dims,
   );
+  known.set(key, name);
+  return name;
 }
 
 /**
@@ -361,4 +373,76 @@ function addBitmask(
     axis: intAttr(0),
   });
   return reshape(graph, flat, dims, graph.uniqueName(name));
+}
+
+/** A stored tensor of an export, as the bundle metadata lists it. */
+export interface TensorRecord {
+  /** Parameter-derived name, e.g. `lstm.0.W` or `lstm.0.cols`. */
+  name: string;
+  /** A {@link StorageMode}, or the compute mode's own layout (e.g. `coo`). */
+  storage: string;
+  /** Payload bytes in the file. */
+  bytes: number;
+}
+
+/**
+ * Adds an export's tensors to one graph under one set of storage options
+ * and keeps a record of what each took, for the bundle metadata.
+ */
+export class WeightStore {
+  /** One entry per stored tensor, in the order they were added. */
+  readonly records: TensorRecord[] = [];
+
+  constructor(readonly graph: GraphBuilder, readonly options: StoreOptions) {}
+
+  /** Stores a weight (float or int8 codes) in the export's storage mode. */
+  weight(name: string, data: StorableData, dims: number[]): string {
+    const stored = storeTensor(this.graph, name, data, dims, this.options);
+    this.records.push({ name, storage: stored.storage, bytes: stored.bytes });
+    return stored.value;
+  }
+
+  /**
+   * Stores float values densely at the export's value precision (for
+   * tensors that are already compact, such as a sparse layout's values).
+   */
+  values(name: string, data: Float32Array, dims: number[], layout: string): string {
+    const value = addValues(this.graph, name, data, this.options.values, dims);
+    this.records.push({
+      name,
+      storage: layout,
+      bytes: data.length * valueBytes(data, this.options.values),
+    });
+    return value;
+  }
+
+  /**
+   * Stores non-negative integers in the narrowest unsigned type that holds
+   * them and returns an int64 `[n]` value (the widening `Cast` folds at load).
+   * `ascending` indices are stored as gaps from their predecessor, which
+   * keeps them narrow (a row index of sorted entries, say).
+   */
+  indices(name: string, values: readonly number[], layout: string, ascending = false): string {
+    const codes = ascending ? values.map((v, i) => i === 0 ? v : v - values[i - 1]) : values;
+    const largest = codes.reduce((a, b) => Math.max(a, b), 0);
+    const data = largest <= 0xff
+      ? Uint8Array.from(codes)
+      : largest <= 0xffff
+      ? Uint16Array.from(codes)
+      : Int32Array.from(codes);
+    const stored = this.graph.addInitializer(
+      this.graph.uniqueName(`${name}.codes`),
+      data,
+      [data.length],
+    );
+    this.records.push({ name, storage: layout, bytes: data.byteLength });
+    let [wide] = this.graph.addNode("Cast", [stored], [this.graph.uniqueName(`${name}.int64`)], {
+      to: intAttr(DataType.INT64),
+    });
+    if (ascending) {
+      const axis = int64Constant(this.graph, `${name}.axis`, [0], []);
+      [wide] = this.graph.addNode("CumSum", [wide, axis], [this.graph.uniqueName(name)]);
+    }
+    return wide;
+  }
 }

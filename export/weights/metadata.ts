@@ -138,7 +138,9 @@ export function checkMetadata(metadata: unknown, source: string): SparseWeightsM
     const entry: unknown = meta.params[spec.name];
     if (!isObject(entry)) return bad(`parameter ${spec.name} is missing`);
     const shape = entry.shape;
-    if (!Array.isArray(shape) || shape.join() !== spec.shape.join()) {
+    const sameShape = Array.isArray(shape) && shape.length === spec.shape.length &&
+      shape.every((d, i) => d === spec.shape[i]);
+    if (!sameShape) {
       bad(`parameter ${spec.name} has shape [${shape}], expected [${spec.shape}]`);
     }
     const layout = spec.shape.length === 2 ? meta.sparseFormat : "dense";

@@ -19,7 +19,12 @@
 
 import { UserError } from "../../src/errors.ts";
 import { writeFileAtomic } from "../../src/io/atomic.ts";
-import { type Container, decodeContainer, type Dtype, encodeContainer } from "../../src/io/container.ts";
+import {
+  type Container,
+  decodeContainer,
+  type Dtype,
+  encodeContainer,
+} from "../../src/io/container.ts";
 import { paramSpecs, sizeOf } from "../../src/model/config.ts";
 import type { HostParams } from "../../src/model/params.ts";
 import { type Checkpoint, loadCheckpoint } from "../../src/train/checkpoint.ts";
@@ -190,19 +195,27 @@ function fromContainer(container: Container, source: string): SparseWeights {
       continue;
     }
     const parts: MatrixParts = {};
+    const prefix = `${spec.name}/`;
+    for (const name of Object.keys(container.tensors)) {
+      if (!name.startsWith(prefix)) continue;
+      const part = name.slice(prefix.length);
+      if (!Object.hasOwn(entry.parts, part)) {
+        throw tensorError(source, name, "is in the file but not in the metadata's parts");
+      }
+      parts[part] = take(name)!;
+    }
     for (const [part, dtype] of Object.entries(entry.parts)) {
-      const t = take(`${spec.name}/${part}`);
-      if (!t) throw tensorError(source, `${spec.name}/${part}`, "is missing");
+      const t = Object.hasOwn(parts, part) ? parts[part] : undefined;
+      if (!t) throw tensorError(source, `${prefix}${part}`, "is missing");
       if (t.dtype !== dtype) {
         throw tensorError(
           source,
-          `${spec.name}/${part}`,
+          `${prefix}${part}`,
           `is ${t.dtype}, but the metadata says ${dtype}`,
         );
       }
-      parts[part] = t;
     }
-    const [rows, cols] = entry.shape;
+    const [rows, cols] = spec.shape;
     const ctx = { source, name: spec.name };
     const decoded = decodeMatrix(entry.layout, parts, rows, cols, ctx);
     const nnz = countActiveEntries(decoded.active);

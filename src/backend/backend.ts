@@ -16,7 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { UserError } from "../errors.ts";
-import { installWasmFixes } from "./wasm_fixes.ts";
+import { installWasmFixes, type WasmFix } from "./wasm_fixes.ts";
 
 /** The backends `--backend` accepts. */
 export const BACKENDS = ["wasm", "webgpu", "cpu", "tensorflow"] as const;
@@ -46,15 +46,21 @@ async function importTensorflowBinding(): Promise<string> {
   );
 }
 
-/** Starts `name` as tfjs's backend; resolves once it is ready. */
-export async function useBackend(name: BackendName): Promise<void> {
+/**
+ * Starts `name` as tfjs's backend; resolves once it is ready. `wasmFixes`
+ * chooses which wasm kernel fixes to install (all by default).
+ */
+export async function useBackend(
+  name: BackendName,
+  wasmFixes?: readonly WasmFix[],
+): Promise<void> {
   if (!BACKENDS.includes(name)) {
     throw new UserError(
       `unknown backend "${name}": choose one of ${BACKENDS.join(", ")}`,
     );
   }
   tf.env().set("IS_TEST", false);
-  if (name === "wasm") installWasmFixes();
+  if (name === "wasm") installWasmFixes(wasmFixes);
   if (name === "webgpu") {
     if (!("gpu" in navigator)) {
       throw new UserError(

@@ -197,20 +197,32 @@ function replaceKernel(kernelName: string, kernelFunc: tf.KernelFunc): void {
   tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc, setupFunc: stock?.setupFunc });
 }
 
-let installed = false;
+/** The fixes, by name; benchmarks switch them off one at a time. */
+export type WasmFix = "segmentSum" | "matMul" | "slice";
 
-/** Installs the fixed kernels into tfjs's wasm backend (idempotent). */
-export function installWasmFixes(): void {
-  if (installed) return;
-  installed = true;
-  const stockMatMul = tf.getKernel("BatchMatMul", "wasm")!.kernelFunc;
-  const transpose = tf.getKernel("Transpose", "wasm")!.kernelFunc;
-  replaceKernel("BatchMatMul", fastTransposedMatMul(stockMatMul, transpose));
-  replaceKernel("Slice", sliceKernel as unknown as tf.KernelFunc);
-  replaceKernel("SplitV", splitKernel as unknown as tf.KernelFunc);
-  replaceKernel("Unpack", unstackKernel as unknown as tf.KernelFunc);
-  replaceKernel(
-    "UnsortedSegmentSum",
-    unsortedSegmentSumKernel as unknown as tf.KernelFunc,
-  );
+const installed = new Set<WasmFix>();
+
+/**
+ * Installs the fixed kernels into tfjs's wasm backend (idempotent). By
+ * default all of them; `bench/train.ts` measures stock kernels by leaving
+ * some out.
+ */
+export function installWasmFixes(
+  fixes: readonly WasmFix[] = ["segmentSum", "matMul", "slice"],
+): void {
+  for (const fix of fixes) {
+    if (installed.has(fix)) continue;
+    installed.add(fix);
+    if (fix === "segmentSum") {
+      replaceKernel("UnsortedSegmentSum", unsortedSegmentSumKernel as unknown as tf.KernelFunc);
+    } else if (fix === "matMul") {
+      const stockMatMul = tf.getKernel("BatchMatMul", "wasm")!.kernelFunc;
+      const transpose = tf.getKernel("Transpose", "wasm")!.kernelFunc;
+      replaceKernel("BatchMatMul", fastTransposedMatMul(stockMatMul, transpose));
+    } else {
+      replaceKernel("Slice", sliceKernel as unknown as tf.KernelFunc);
+      replaceKernel("SplitV", splitKernel as unknown as tf.KernelFunc);
+      replaceKernel("Unpack", unstackKernel as unknown as tf.KernelFunc);
+    }
+  }
 }

@@ -171,7 +171,7 @@ function isZero(block: Uint8Array): boolean {
 class ByteReader {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   readonly #label: string;
-  #chunk = new Uint8Array(0);
+  #chunk: Uint8Array = new Uint8Array(0);
   #at = 0;
   #done = false;
 

@@ -11,9 +11,11 @@
  * ```
  *
  * The header is `{"metadata": any JSON, "tensors": {name: {"dtype", "shape",
- * "offsets": [begin, end]}}, "crc32": n}` with offsets relative to the start
- * of the data section and `crc32` (IEEE) over the whole data section, so a
- * truncated or corrupted file is detected rather than read as wrong numbers.
+ * "offsets": [begin, end]}}, "crc32": n, "headerCrc32": m}` with offsets
+ * relative to the start of the data section, `crc32` (IEEE) over the whole
+ * data section and `headerCrc32` over the UTF-8 of
+ * `JSON.stringify({metadata, tensors})`, so a truncated or corrupted file is
+ * detected rather than read as wrong numbers.
  *
  * @module
  */
@@ -106,10 +108,12 @@ export function encodeContainer<M>(container: Container<M>): Uint8Array {
     const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     data.set(bytes, entries[name].offsets[0]);
   }
+  const covered = JSON.stringify({ metadata: container.metadata, tensors: entries });
   const header = JSON.stringify({
     metadata: container.metadata,
     tensors: entries,
     crc32: crc32(data),
+    headerCrc32: crc32(new TextEncoder().encode(covered)),
   });
   let headerBytes = new TextEncoder().encode(header);
   const padded = align8(headerBytes.length);
@@ -147,6 +151,7 @@ export function decodeContainer<M = unknown>(
     metadata: M;
     tensors: Record<string, { dtype: Dtype; shape: number[]; offsets: [number, number] }>;
     crc32: number;
+    headerCrc32: number;
   };
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + headerLength)));
@@ -156,20 +161,27 @@ export function decodeContainer<M = unknown>(
   if (typeof header !== "object" || header === null || typeof header.tensors !== "object") {
     fail("header has no tensor table");
   }
+  const covered = JSON.stringify({ metadata: header.metadata, tensors: header.tensors });
+  if (crc32(new TextEncoder().encode(covered)) !== header.headerCrc32) {
+    fail("header checksum mismatch: the header is corrupt");
+  }
   // Copy the data section so typed-array views are aligned whatever the source offset.
   const data = bytes.slice(16 + headerLength);
   if (crc32(data) !== header.crc32) fail("checksum mismatch: the file is truncated or corrupt");
   const tensors: Record<string, StoredTensor> = {};
   for (const [name, entry] of Object.entries(header.tensors)) {
+    if (typeof entry !== "object" || entry === null) fail(`tensor ${name} has no entry`);
     const { dtype, shape, offsets } = entry;
-    if (!(dtype in BYTES)) fail(`tensor ${name} has unknown dtype ${dtype}`);
+    if (!Object.hasOwn(BYTES, dtype)) fail(`tensor ${name} has unknown dtype ${dtype}`);
     if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
       fail(`tensor ${name} has a bad shape`);
     }
     const count = shape.reduce((a, b) => a * b, 1);
+    if (!Array.isArray(offsets) || offsets.length !== 2) fail(`tensor ${name} has no offsets`);
     const [begin, end] = offsets;
     if (
-      !Number.isInteger(begin) || begin % 8 !== 0 || end - begin !== count * BYTES[dtype] ||
+      !Number.isInteger(begin) || begin < 0 || begin % 8 !== 0 ||
+      end - begin !== count * BYTES[dtype] ||
       end > data.length
     ) {
       fail(`tensor ${name} has offsets outside the data`);

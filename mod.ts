@@ -1,0 +1,85 @@
+/**
+ * sparrow: train sparse recurrent networks from scratch (ST-RNN, Liu et al.
+ * 2021) and ship them as compact ONNX models for onnxruntime.
+ *
+ * Training, export and inference in a few lines:
+ *
+ * ```ts
+ * import { DEFAULT_LM_CONFIG, exportBundle, openBundle, score, train } from "./mod.ts";
+ *
+ * const out = await Deno.makeTempDir();
+ * const { metrics } = await train({
+ *   ...DEFAULT_LM_CONFIG,
+ *   data: "fixtures/tinylm",
+ *   out: `${out}/checkpoint.sparrow`,
+ *   model: { embedSize: 16, hiddenSize: 32, layers: 1, dropout: 0 },
+ *   epochs: 1,
+ *   maxSteps: 5,
+ *   logEvery: 0,
+ * }, () => {});
+ * console.log(metrics.valid_ppl);
+ *
+ * await exportBundle(`${out}/checkpoint.sparrow`, `${out}/bundle`);
+ * const bundle = await openBundle(`${out}/bundle`);
+ * const { perplexity } = await score(bundle, "the fund in texas plans to add N jobs\n");
+ * console.log(perplexity > 1);
+ * await bundle.session.release();
+ * ```
+ *
+ * The sparse-topology core runs on plain typed arrays, with no backend:
+ *
+ * ```ts
+ * import { allocateNonzeros, magnitudePrune, noRedistribution, randomGrow, randomMask, Rng, updateTopology } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const rng = new Rng(1);
+ * const [layer] = allocateNonzeros([{ name: "W", shape: [64, 256], gates: 4 }], { sparsity: 0.9 }, "uniform");
+ * const mask = randomMask(layer.size, layer.nonzeros, rng);
+ * const weights = Float32Array.from(mask, (m) => m * rng.normal());
+ * updateTopology([{ name: "W", weights, mask }], {
+ *   pruneRate: 0.3,
+ *   prune: magnitudePrune,
+ *   grow: randomGrow,
+ *   redistribute: noRedistribution,
+ *   rng,
+ * });
+ * assert.equal(mask.reduce((a, b) => a + b, 0), layer.nonzeros); // the count never changes
+ * ```
+ *
+ * @module
+ */
+
+// The sparse-topology core: masks, allocation, prune/grow strategies, schedules, FLOPs.
+export * from "./src/core/mod.ts";
+// Data readers.
+// DATA export * from "./src/data/mod.ts";
+// Models and their configuration.
+export * from "./src/model/config.ts";
+export { type HostParams, type HostTensor, initParams } from "./src/model/params.ts";
+// Training.
+export { BACKENDS, type BackendName, useBackend } from "./src/backend/backend.ts";
+export {
+  DEFAULT_CLASSIFIER_CONFIG,
+  DEFAULT_LM_CONFIG,
+  DEFAULT_SPARSE,
+  type SparseConfig,
+  sparseConfigFor,
+  type TrainConfig,
+  validateConfig,
+} from "./src/train/config.ts";
+export { DEFAULT_OPTIMIZER, type OptimizerConfig } from "./src/train/optimizer.ts";
+export { type Log, train, type TrainResult } from "./src/train/train.ts";
+export { formatReport, type RunReport, runReport } from "./src/train/report.ts";
+export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
+// Export and inference.
+export { exportBundle, type ExportOptions } from "./export/bundle.ts";
+export {
+  type Bundle,
+  type BundleMetadata,
+  classify,
+  generate,
+  openBundle,
+  score,
+  streamStep,
+} from "./src/infer/bundle.ts";
+export { UserError } from "./src/errors.ts";

@@ -1,0 +1,195 @@
+import assert from "node:assert/strict";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Rng } from "../../src/core/rng.ts";
+import { UserError } from "../../src/errors.ts";
+import {
+  batchCount,
+  classificationBatches,
+  PAD,
+  readClassificationData,
+  readClassificationFiles,
+} from "../../src/data/classification.ts";
+import { UNK } from "../../src/data/vocab.ts";
+
+const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), "../../fixtures");
+const BAD = join(FIXTURES, "bad");
+
+async function tempDataset(files: Record<string, string>): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "sparrow-cls-" });
+  for (const [name, text] of Object.entries(files)) {
+    await Deno.writeTextFile(join(dir, name), text);
+  }
+  return dir;
+}
+
+function rejectsWith(pattern: RegExp) {
+  return (err: unknown) => err instanceof UserError && pattern.test(err.message);
+}
+
+const TRAIN = [
+  "pos\tGood, good fun.",
+  "neg\tNot good at all",
+  "",
+  "neutral\tfun",
+  "pos\tgood",
+].join("\n");
+
+Deno.test("reads labels, vocabulary with <pad>=0 and <unk>=1, and encodes texts", async () => {
+  const dir = await tempDataset({
+    "train.tsv": TRAIN,
+    "test.tsv": "neg\tgood movie\n",
+  });
+  try {
+    const data = await readClassificationData(dir);
+    assert.deepEqual(data.labels, ["neg", "neutral", "pos"]);
+    // good:4, fun:2, then ",", ".", not, at, all once each in reading order.
+    assert.deepEqual(data.vocab.tokens, [
+      PAD,
+      UNK,
+      "good",
+      "fun",
+      ",",
+      ".",
+      "not",
+      "at",
+      "all",
+    ]);
+    assert.deepEqual(data.train.labels, Int32Array.from([2, 0, 1, 2]));
+    assert.deepEqual([...data.train.texts[0]], [2, 4, 2, 3, 5]);
+    // "movie" never occurs in training, so it is <unk>.
+    assert.deepEqual([...data.test.texts[0]], [2, 1]);
+    assert.equal(data.valid, undefined);
+    assert.equal(data.text.lowercase, true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("maxLength truncates, maxVocab and minCount shrink the vocabulary", async () => {
+  const dir = await tempDataset({
+    "train.tsv": TRAIN,
+    "valid.tsv": "pos\tgood fun good fun\n",
+    "test.tsv": "neg\tall\n",
+  });
+  try {
+    const data = await readClassificationData(dir, { maxLength: 2, maxVocab: 4 });
+    assert.deepEqual(data.vocab.tokens, [PAD, UNK, "good", "fun"]);
+    assert.equal(data.maxLength, 2);
+    assert.deepEqual([...data.train.texts[1]], [1, 2]); // "not good"
+    assert.deepEqual([...data.valid!.texts[0]], [2, 3]);
+    const counted = await readClassificationData(dir, { minCount: 2 });
+    assert.deepEqual(counted.vocab.tokens, [PAD, UNK, "good", "fun"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("batches are time-major, padded with 0, with lengths and labels", async () => {
+  const dir = await tempDataset({ "train.tsv": TRAIN, "test.tsv": "neg\tgood\n" });
+  try {
+    const data = await readClassificationData(dir);
+    const batches = [...classificationBatches(data.train, 3)];
+    assert.equal(batches.length, batchCount(data.train, 3));
+    const [first, last] = batches;
+    assert.equal(first.B, 3);
+    assert.equal(first.T, 5);
+    assert.deepEqual([...first.lengths], [5, 4, 1]);
+    assert.deepEqual([...first.labels], [2, 0, 1]);
+    for (let b = 0; b < first.B; b++) {
+      const text = data.train.texts[b];
+      for (let t = 0; t < first.T; t++) {
+        const expected = t < text.length ? text[t] : 0;
+        assert.equal(first.tokens[t * first.B + b], expected);
+      }
+    }
+    // The last batch keeps the one leftover text.
+    assert.equal(last.B, 1);
+    assert.deepEqual([...last.tokens], [...data.train.texts[3]]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("shuffled batches visit every example once, reproducibly per seed", async () => {
+  const data = await readClassificationData(join(FIXTURES, "sentiment"));
+  const epoch = (rng: Rng) => {
+    const seen: number[] = [];
+    for (const batch of classificationBatches(data.train, 64, rng)) {
+      for (let b = 0; b < batch.B; b++) {
+        seen.push(batch.labels[b] * 1000 + batch.lengths[b]);
+      }
+    }
+    return seen;
+  };
+  const rng = new Rng(7);
+  const first = epoch(rng);
+  const second = epoch(rng);
+  const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+  assert.equal(first.length, data.train.texts.length);
+  assert.deepEqual(sorted(first), sorted(second));
+  assert.notDeepEqual(first, second);
+  assert.deepEqual(epoch(new Rng(7)), first);
+});
+
+Deno.test("the sentiment fixture is balanced pos/neg with train, valid and test", async () => {
+  const data = await readClassificationData(join(FIXTURES, "sentiment"));
+  assert.deepEqual(data.labels, ["neg", "pos"]);
+  for (const split of [data.train, data.valid!, data.test]) {
+    const positives = split.labels.filter((label) => label === 1).length;
+    assert.equal(positives * 2, split.labels.length);
+  }
+  assert.ok(data.train.texts.length >= 1000);
+});
+
+Deno.test("errors: a line without a TAB names file:line and the fix", async () => {
+  await assert.rejects(
+    readClassificationData(join(BAD, "tsv_no_tab")),
+    rejectsWith(/tsv_no_tab\/train\.tsv:2: no TAB .*label<TAB>text/),
+  );
+});
+
+Deno.test("errors: a test label that training never saw", async () => {
+  await assert.rejects(
+    readClassificationData(join(BAD, "tsv_unknown_label")),
+    rejectsWith(/test\.tsv:2: label "mixed" does not occur in the training data \(labels: neg, pos\)/),
+  );
+});
+
+Deno.test("errors: empty file, missing file, one label, empty text", async () => {
+  await assert.rejects(
+    readClassificationData(join(BAD, "tsv_empty")),
+    rejectsWith(/tsv_empty\/test\.tsv" has no examples/),
+  );
+  await assert.rejects(
+    readClassificationData(join(BAD, "lm_oov")),
+    rejectsWith(/no train file .*train\.tsv/),
+  );
+  await assert.rejects(
+    readClassificationFiles({
+      train: join(BAD, "tsv_unknown_label", "train.tsv"),
+      test: join(BAD, "nothing.tsv"),
+    }),
+    rejectsWith(/nothing\.tsv" does not exist/),
+  );
+  const dir = await tempDataset({
+    "train.tsv": "pos\ta\npos\tb\n",
+    "test.tsv": "pos\t...\n",
+    "other.tsv": "pos\ta\nneg\t<br />\n",
+  });
+  try {
+    await assert.rejects(
+      readClassificationData(dir),
+      rejectsWith(/only the label "pos"/),
+    );
+    await assert.rejects(
+      readClassificationFiles({
+        train: join(dir, "other.tsv"),
+        test: join(dir, "test.tsv"),
+      }),
+      rejectsWith(/other\.tsv:2: the text has no words/),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { UserError } from "../../src/errors.ts";
+import {
+  DEFAULT_TEXT_SETTINGS,
+  parseTextSettings,
+  tokenize,
+} from "../../src/data/text.ts";
+
+Deno.test("tokenize lowercases, drops <br /> and splits off punctuation", () => {
+  assert.deepEqual(
+    tokenize("Great film!<br /><br />I didn't like the END, though..."),
+    [
+      "great",
+      "film",
+      "!",
+      "i",
+      "didn't",
+      "like",
+      "the",
+      "end",
+      ",",
+      "though",
+      ".",
+      ".",
+      ".",
+    ],
+  );
+});
+
+Deno.test("tokenize keeps accented words and numbers whole", () => {
+  assert.deepEqual(tokenize("Café 1984 was well-made"), [
+    "café",
+    "1984",
+    "was",
+    "well",
+    "-",
+    "made",
+  ]);
+  assert.deepEqual(tokenize("   "), []);
+});
+
+Deno.test("settings switch lowercasing and break removal off", () => {
+  const settings = { scheme: "words", lowercase: false, htmlBreaks: false } as const;
+  assert.deepEqual(tokenize("A<br/>B", settings), ["A", "<", "br", "/", ">", "B"]);
+});
+
+Deno.test("settings round-trip through JSON and bad ones are rejected", () => {
+  const saved = JSON.parse(JSON.stringify(DEFAULT_TEXT_SETTINGS));
+  assert.deepEqual(parseTextSettings(saved), DEFAULT_TEXT_SETTINGS);
+  assert.throws(() => parseTextSettings(null), UserError);
+  assert.throws(
+    () => parseTextSettings({ ...saved, scheme: "bpe" }),
+    /unknown tokenizer scheme "bpe"/,
+  );
+  assert.throws(() => parseTextSettings({ ...saved, lowercase: "yes" }), UserError);
+});
