@@ -52,7 +52,7 @@
 // The sparse-topology core: masks, allocation, prune/grow strategies, schedules, FLOPs.
 export * from "./src/core/mod.ts";
 // Data readers.
-// DATA export * from "./src/data/mod.ts";
+export * from "./src/data/mod.ts";
 // Models and their configuration.
 export * from "./src/model/config.ts";
 export { type HostParams, type HostTensor, initParams } from "./src/model/params.ts";

@@ -1,15 +1,26 @@
 /**
  * `deno task export <checkpoint>`: writes an ONNX bundle (model.onnx,
  * vocab.json, metadata.json) after checking it in onnxruntime against the
- * trained model.
+ * trained model. See docs/export.md for the modes and their trade-offs.
  *
  * @module
  */
 
 import { Command, Option } from "commander";
-import { exportBundle } from "../export/bundle.ts";
+import { bundleMetadata, exportBundle, writeBundle } from "../export/bundle.ts";
+import {
+  COMPUTE_MODES,
+  type ComputeMode,
+  STORAGE_CHOICES,
+  type StorageChoice,
+  VALUE_PRECISIONS,
+  type ValuePrecision,
+} from "../export/onnx_model.ts";
+import { chooseTarget, formatTargetTable, targetMetadata } from "../export/target.ts";
+import { UserError } from "../src/errors.ts";
 import type { BundleMetadata } from "../src/infer/bundle.ts";
-import { runCommand } from "./common.ts";
+import { loadCheckpoint } from "../src/train/checkpoint.ts";
+import { number, runCommand } from "./common.ts";
 
 /** The `export` command's parser. */
 export function exportCommand(): Command {
@@ -22,36 +33,106 @@ export function exportCommand(): Command {
     .addOption(
       new Option(
         "--storage <mode>",
-        "weights as dense or sparse_initializer (auto: sparse below 1/3 density)",
-      )
-        .choices(["auto", "dense", "sparse"]).default("auto"),
+        "how weights sit in the file (auto: packed where smaller than dense, else dense)",
+      ).choices([...STORAGE_CHOICES]),
+    )
+    .addOption(
+      new Option(
+        "--compute <mode>",
+        "how the LSTM runs: the standard op, a Scan over nonzeros, or int8 (approximate)",
+      ).choices([...COMPUTE_MODES]),
+    )
+    .addOption(
+      new Option("--values <precision>", "precision of stored float values (fp16 halves them)")
+        .choices([...VALUE_PRECISIONS]),
+    )
+    .option(
+      "--tolerance <x>",
+      "largest accepted max |Δlogit| against the trained model (default 1e-4; 5e-2 for int8)",
+      number,
+    )
+    .addOption(
+      new Option(
+        "--target <target>",
+        "auto: measure every format on this machine and keep the fastest within tolerance",
+      ).choices(["auto"]),
     );
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(2)} MB`;
 }
 
 /** One paragraph summarising an export for the terminal. */
 export function describeExport(dir: string, m: BundleMetadata): string {
   const sparse = m.layers.filter((l) => l.sparsity > 0);
+  const storages = new Map<string, number>();
+  for (const t of m.tensors ?? []) storages.set(t.storage, (storages.get(t.storage) ?? 0) + 1);
+  const kind = m.kind === "lm" ? "language model" : "classifier";
   return [
-    `exported ${
-      m.kind === "lm" ? "language model" : "classifier"
-    } to ${dir}/model.onnx (${m.bytes} bytes, storage ${m.storage})`,
+    `exported ${kind} to ${dir}/model.onnx (${m.bytes} bytes, ${megabytes(m.bytes)})`,
+    `  storage ${m.storage} (${[...storages].map(([s, n]) => `${n} ${s}`).join(", ")}), ` +
+    `compute ${m.compute ?? "op"}, values ${m.values ?? "fp32"}` +
+    (m.foldedAtLoad === undefined
+      ? ""
+      : m.foldedAtLoad
+      ? "; weight decoding folds at load"
+      : "; WARNING: some weight decoding runs on every call"),
     `  parameters ${m.parameters.total}, nonzero ${m.parameters.nonzero} (${
       (100 * (1 - m.parameters.nonzero / m.parameters.total)).toFixed(1)
-    }% sparse overall)`,
+    }% sparse overall)` +
+    (m.flops ? `; ${m.flops.perToken} FLOPs per token with sparse kernels` : ""),
     ...sparse.map((l) => `  ${l.name} [${l.shape}] ${(100 * l.sparsity).toFixed(1)}% sparse`),
     `  onnxruntime parity: max |Δlogit| ${
       m.parity.maxAbsDiff.toExponential(2)
     } ≤ ${m.parity.tolerance} over ${m.parity.compared} logits (${m.parity.samples})`,
+    ...(m.approximation
+      ? [
+        `  approximate: ${m.approximation.note}; weights move by up to ${
+          m.approximation.maxWeightError.toExponential(2)
+        }`,
+      ]
+      : []),
   ].join("\n");
+}
+
+/** Flags of the export command, as commander parses them. */
+interface ExportFlags {
+  out?: string;
+  storage?: StorageChoice;
+  compute?: ComputeMode;
+  values?: ValuePrecision;
+  tolerance?: number;
+  target?: "auto";
+}
+
+async function exportWithTarget(checkpoint: string, out: string, flags: ExportFlags) {
+  if (flags.storage || flags.compute || flags.values) {
+    throw new UserError(
+      "--target auto chooses storage, compute and values itself; drop --storage, --compute and --values",
+    );
+  }
+  const ckpt = await loadCheckpoint(checkpoint);
+  const choice = await chooseTarget(ckpt.meta.model, ckpt.params, {
+    tolerance: flags.tolerance,
+    log: (line) => console.error(line),
+  });
+  console.log(formatTargetTable(choice));
+  const options = { ...choice.chosen.format, extra: { target: targetMetadata(choice) } };
+  const metadata = await bundleMetadata(ckpt, checkpoint, choice.verified, options);
+  await writeBundle(out, ckpt, choice.verified.build.bytes, metadata);
+  return metadata;
 }
 
 if (import.meta.main) {
   await runCommand(async () => {
     const command = exportCommand().parse(Deno.args, { from: "user" });
     const [checkpoint] = command.args;
-    const flags = command.opts();
+    const flags = command.opts<ExportFlags>();
     const out = flags.out ?? checkpoint.replace(/[^/]*$/, "") + "bundle";
-    const metadata = await exportBundle(checkpoint, out, { storage: flags.storage });
+    const metadata = flags.target === "auto"
+      ? await exportWithTarget(checkpoint, out, flags)
+      : await exportBundle(checkpoint, out, flags);
     console.log(describeExport(out, metadata));
   });
 }

@@ -26,6 +26,12 @@ import { integer, number, runCommand } from "./common.ts";
 
 const names = (record: object) => Object.keys(record);
 
+/** "(default lm: X, classifier: Y)" for settings whose default depends on the task. */
+function byTask(pick: (c: TrainConfig) => unknown): string {
+  const lm = pick(DEFAULT_LM_CONFIG), classifier = pick(DEFAULT_CLASSIFIER_CONFIG);
+  return lm === classifier ? `(default: ${lm})` : `(default lm: ${lm}, classifier: ${classifier})`;
+}
+
 /** The `train` command's parser. */
 export function trainCommand(): Command {
   const lm = DEFAULT_LM_CONFIG;
@@ -39,9 +45,11 @@ export function trainCommand(): Command {
     )
     .option(
       "--data <dir>",
-      "data directory (lm: {ptb.,}train/valid/test.txt; classifier: train/valid/test.tsv)",
+      `data directory (lm: {ptb.,}train/valid/test.txt; classifier: train/valid/test.tsv) ${
+        byTask((c) => c.data)
+      }`,
     )
-    .option("--out <file>", "checkpoint path (default runs/<task>/checkpoint.sparrow)")
+    .option("--out <file>", `checkpoint path ${byTask((c) => c.out)}`)
     .addOption(
       new Option(
         "--method <name>",
@@ -97,22 +105,38 @@ export function trainCommand(): Command {
     )
     .option("--sparse-embedding", "make the embedding sparse too", false)
     .option("--sparse-decoder", "make the decoder (output layer) sparse too", false)
-    .option("--embed-size <n>", "embedding size", integer)
-    .option("--hidden-size <n>", "LSTM hidden size", integer)
-    .option("--layers <n>", "LSTM layers (language model)", integer)
-    .option("--dropout <p>", "dropout rate", number)
-    .option("--epochs <n>", "epochs", integer)
-    .option("--batch-size <n>", "batch size", integer)
+    .option("--embed-size <n>", `embedding size ${byTask((c) => c.model.embedSize)}`, integer)
+    .option("--hidden-size <n>", `LSTM hidden size ${byTask((c) => c.model.hiddenSize)}`, integer)
+    .option("--layers <n>", `LSTM layers ${byTask((c) => c.model.layers)}`, integer)
+    .option("--dropout <p>", `dropout rate ${byTask((c) => c.model.dropout)}`, number)
+    .option("--epochs <n>", `epochs ${byTask((c) => c.epochs)}`, integer)
+    .option("--batch-size <n>", `batch size ${byTask((c) => c.batchSize)}`, integer)
     .option("--bptt <n>", "truncated-BPTT length (language model)", integer, lm.bptt)
-    .option("--max-length <n>", "longest text in tokens (classifier)", integer)
-    .option("--max-vocab <n>", "largest vocabulary (classifier)", integer)
+    .option(
+      "--max-length <n>",
+      `longest text in tokens (classifier) ${byTask((c) => c.maxLength)}`,
+      integer,
+    )
+    .option(
+      "--max-vocab <n>",
+      `largest vocabulary (classifier) ${byTask((c) => c.maxVocab)}`,
+      integer,
+    )
     .addOption(
       new Option("--optimizer <name>", "optimizer").choices(["sgd", "adam"]).default("adam"),
     )
-    .option("--lr <rate>", "learning rate", number)
-    .option("--lr-decay <factor>", "learning-rate factor applied after every epoch", number)
+    .option("--lr <rate>", `learning rate ${byTask((c) => c.learningRate)}`, number)
+    .option(
+      "--lr-decay <factor>",
+      `learning-rate factor applied after every epoch ${byTask((c) => c.lrDecay)}`,
+      number,
+    )
     .option("--momentum <m>", "SGD momentum", number, DEFAULT_OPTIMIZER.sgd.momentum)
-    .option("--clip <norm>", "clip the global gradient norm (0 = off)", number)
+    .option(
+      "--clip <norm>",
+      `clip the global gradient norm, 0 = off ${byTask((c) => c.clipNorm)}`,
+      number,
+    )
     .option(
       "--seed <n>",
       "random seed (same seed, same masks and losses on wasm)",

@@ -3,34 +3,243 @@
  * needs nothing else to run:
  *
  * ```text
- * <out>/model.onnx      the graph and weights (standard ONNX ops)
+ * <out>/model.onnx      the graph and weights
  * <out>/vocab.json      the vocabulary, a JSON array of tokens in id order
- * <out>/metadata.json   kind, config, labels, tokenizer, sparsity, parity
+ * <out>/metadata.json   kind, config, labels, tokenizer, modes, sparsity,
+ *                       FLOPs, parity
  * ```
  *
  * Nothing is written unless the model passes the structural check and the
- * parity check against the trained tfjs model. Each file is written
- * atomically, metadata.json last, so a bundle with metadata is complete.
+ * parity check against the trained tfjs model, within the tolerance of its
+ * modes (see `parity.ts`). Each file is written atomically, metadata.json
+ * last, so a bundle with metadata is complete.
  *
  * @module
  */
 
 import { join } from "node:path";
 import { useBackend } from "../src/backend/backend.ts";
+import { inferenceFlops, type NonzeroCounts, parameterReport } from "../src/core/flops.ts";
 import { UserError } from "../src/errors.ts";
 import { writeFileAtomic } from "../src/io/atomic.ts";
-import { paramSpecs, sizeOf } from "../src/model/config.ts";
+import { type ModelConfig, paramSpecs } from "../src/model/config.ts";
+import type { HostParams } from "../src/model/params.ts";
 import { type Checkpoint, loadCheckpoint } from "../src/train/checkpoint.ts";
 import { BUNDLE_FORMAT, type BundleMetadata } from "../src/infer/bundle.ts";
 import { checkOnnxModel } from "./onnx/check.ts";
-import { buildOnnxModel, type WeightStorage } from "./onnx_model.ts";
-import { checkParity, PARITY_TOLERANCE } from "./parity.ts";
+import { float16RoundingError } from "./onnx/float16.ts";
+import { optimizedGraph } from "./onnx/fold.ts";
+import { quantizationError, quantizeColumns } from "./onnx/quantize.ts";
+import {
+  buildOnnx,
+  type ComputeMode,
+  type OnnxBuild,
+  type OnnxExportOptions,
+  type StorageChoice,
+  type ValuePrecision,
+} from "./onnx_model.ts";
+import { checkParity, type ParityReport, parityTolerance } from "./parity.ts";
 
 /** Options of {@link exportBundle}. */
 export interface ExportOptions {
-  storage?: WeightStorage;
+  /** Weight storage; `auto` by default. */
+  storage?: StorageChoice;
+  /** LSTM compute mode; `op` by default. */
+  compute?: ComputeMode;
+  /** Float value precision; `fp32` by default. */
+  values?: ValuePrecision;
+  /**
+   * The largest max-abs logit difference to accept; by default 1e-4, or
+   * 5e-2 with `compute: "int8"` (see `parity.ts`).
+   */
+  tolerance?: number;
   /** Replaces the graph builder; tests use it to plant a broken model. */
-  build?: typeof buildOnnxModel;
+  build?: typeof buildOnnx;
+  /** Extra metadata to record (e.g. the `--target auto` table). */
+  extra?: Partial<BundleMetadata>;
+}
+
+/** A model built and verified, not yet written. */
+export interface VerifiedExport {
+  build: OnnxBuild;
+  parity: ParityReport & { tolerance: number };
+  /** Where the export is approximate by design: what, and the weight error. */
+  approximation?: { note: string; maxWeightError: number };
+}
+
+/** The resolved modes of an export. */
+function modesOf(options: OnnxExportOptions) {
+  return {
+    storage: options.storage ?? "auto",
+    compute: options.compute ?? "op",
+    values: options.values ?? "fp32",
+  } as const;
+}
+
+/** How far fp16 values or int8 codes move the weights of the LSTM (and other) matrices. */
+function approximationOf(
+  model: ModelConfig,
+  params: HostParams,
+  compute: ComputeMode,
+  values: ValuePrecision,
+): VerifiedExport["approximation"] {
+  if (compute !== "int8" && values !== "fp16") return undefined;
+  let worst = 0;
+  const notes: string[] = [];
+  if (values === "fp16") {
+    for (const spec of paramSpecs(model)) {
+      worst = Math.max(worst, float16RoundingError(params[spec.name].data));
+    }
+    notes.push("weights stored as float16");
+  }
+  if (compute === "int8") {
+    for (const spec of paramSpecs(model)) {
+      if (!spec.name.startsWith("lstm.") || spec.role === "bias") continue;
+      const [rows, cols] = spec.shape;
+      const data = params[spec.name].data;
+      worst = Math.max(worst, quantizationError(data, quantizeColumns(data, rows, cols), cols));
+    }
+    notes.push(
+      "LSTM weights int8 (one scale per gate column) and activations quantized on the fly by " +
+        "onnxruntime's DynamicQuantizeLSTM: approximate, onnxruntime only",
+    );
+  }
+  return { note: notes.join("; "), maxWeightError: worst };
+}
+
+function refusal(
+  parity: ParityReport,
+  tolerance: number,
+  modes: ReturnType<typeof modesOf>,
+  approximation: VerifiedExport["approximation"],
+): UserError {
+  const diff = parity.maxAbsDiff.toExponential(2);
+  if (modes.compute === "int8") {
+    return new UserError(
+      `export refused: with --compute int8 onnxruntime's logits differ from the trained model's by ${diff}, ` +
+        `over the tolerance ${tolerance}; nothing was written. Export with --compute op for exact results`,
+    );
+  }
+  if (modes.values === "fp16") {
+    return new UserError(
+      `export refused: with --values fp16 the logits differ from the trained model's by ${diff} ` +
+        `(float16 rounding moves weights by up to ${approximation!.maxWeightError.toExponential(2)}), ` +
+        `over the tolerance ${tolerance}; nothing was written. Export with --values fp32`,
+    );
+  }
+  return new UserError(
+    `export refused: onnxruntime's logits differ from the trained model's by ${diff} ` +
+      `(tolerance ${tolerance}); nothing was written. This is a bug in the exporter or a corrupt checkpoint`,
+  );
+}
+
+/**
+ * Builds a model and runs every check an export must pass: the structural
+ * check and parity with the trained tfjs model within its modes' tolerance.
+ * Throws a {@link UserError} explaining the failure otherwise.
+ */
+export async function buildVerified(
+  model: ModelConfig,
+  params: HostParams,
+  options: ExportOptions = {},
+): Promise<VerifiedExport> {
+  const modes = modesOf(options);
+  const build = (options.build ?? buildOnnx)(model, params, modes);
+  const problems = checkOnnxModel(build.bytes, model.kind);
+  if (problems.length > 0) {
+    throw new UserError(
+      `export refused: the ONNX graph is malformed (${problems.join("; ")}); nothing was written`,
+    );
+  }
+  await useBackend("wasm");
+  const report = await checkParity(model, params, build.bytes);
+  const tolerance = options.tolerance ?? parityTolerance(modes.compute);
+  const approximation = approximationOf(model, params, modes.compute, modes.values);
+  if (!(report.maxAbsDiff <= tolerance)) {
+    throw refusal(report, tolerance, modes, approximation);
+  }
+  return { build, parity: { ...report, tolerance }, approximation };
+}
+
+function nonzeroCounts(model: ModelConfig, params: HostParams): NonzeroCounts {
+  const counts: Record<string, number> = {};
+  for (const spec of paramSpecs(model)) {
+    if (spec.role === "bias") continue;
+    let nonzeros = 0;
+    for (const v of params[spec.name].data) if (v !== 0) nonzeros++;
+    counts[spec.name] = nonzeros;
+  }
+  return counts;
+}
+
+/**
+ * The metadata.json of a verified export of checkpoint `ckpt`, which came
+ * from `checkpointName`.
+ */
+export async function bundleMetadata(
+  ckpt: Checkpoint,
+  checkpointName: string,
+  verified: VerifiedExport,
+  options: ExportOptions,
+): Promise<BundleMetadata> {
+  const { model } = ckpt.meta;
+  const modes = modesOf(options);
+  const counts = nonzeroCounts(model, ckpt.params);
+  const report = parameterReport(model, counts);
+  const flops = inferenceFlops(model, counts);
+  const layers = report.params.filter((p) => p.role !== "bias").map((p) => ({
+    name: p.name,
+    shape: paramSpecs(model).find((s) => s.name === p.name)!.shape,
+    nonzeros: p.nonzeros,
+    sparsity: 1 - p.nonzeros / p.size,
+  }));
+  // A decode left unfolded would run on every call; say so rather than hide it.
+  const folded = (await optimizedGraph(verified.build.bytes)).unfolded.length === 0;
+  return {
+    format: BUNDLE_FORMAT,
+    version: 1,
+    kind: model.kind,
+    model,
+    files: { model: "model.onnx", vocab: "vocab.json" },
+    labels: ckpt.meta.labels,
+    tokenizer: ckpt.meta.tokenizer,
+    storage: modes.storage,
+    compute: modes.compute,
+    values: modes.values,
+    tensors: verified.build.tensors,
+    foldedAtLoad: folded,
+    layers,
+    parameters: { total: report.total, nonzero: report.nonzeros },
+    flops: {
+      perToken: flops.perToken,
+      perSequence: flops.perSequence,
+      maskedDensePerToken: flops.maskedDensePerToken,
+      maskedDensePerSequence: flops.maskedDensePerSequence,
+    },
+    parity: verified.parity,
+    approximation: verified.approximation,
+    source: {
+      checkpoint: checkpointName,
+      epochs: ckpt.meta.progress.epoch,
+      metrics: ckpt.meta.progress.history.at(-1) ?? {},
+    },
+    bytes: verified.build.bytes.length,
+    ...options.extra,
+  };
+}
+
+/** Writes a verified export into `outDir`, metadata.json last. */
+export async function writeBundle(
+  outDir: string,
+  ckpt: Checkpoint,
+  bytes: Uint8Array,
+  metadata: BundleMetadata,
+): Promise<void> {
+  // A bundle without metadata.json reads as incomplete, never as a mix of two exports.
+  await Deno.remove(join(outDir, "metadata.json")).catch(() => {});
+  await writeFileAtomic(join(outDir, metadata.files.model), bytes);
+  await writeFileAtomic(join(outDir, metadata.files.vocab), JSON.stringify(ckpt.meta.vocab));
+  await writeFileAtomic(join(outDir, "metadata.json"), JSON.stringify(metadata, null, 2) + "\n");
 }
 
 /** Builds, verifies and writes the bundle of checkpoint `source` into `outDir`. */
@@ -41,61 +250,8 @@ export async function exportBundle(
 ): Promise<BundleMetadata> {
   const ckpt = typeof source === "string" ? await loadCheckpoint(source) : source;
   const checkpointName = typeof source === "string" ? source : "(in memory)";
-  const { model } = ckpt.meta;
-  const storage = options.storage ?? "auto";
-  const bytes = (options.build ?? buildOnnxModel)(model, ckpt.params, { storage });
-
-  const problems = checkOnnxModel(bytes, model.kind);
-  if (problems.length > 0) {
-    throw new UserError(
-      `export refused: the ONNX graph is malformed (${problems.join("; ")}); nothing was written`,
-    );
-  }
-  await useBackend("wasm");
-  const parity = await checkParity(model, ckpt.params, bytes);
-  if (!(parity.maxAbsDiff <= PARITY_TOLERANCE)) {
-    throw new UserError(
-      `export refused: onnxruntime's logits differ from the trained model's by ${
-        parity.maxAbsDiff.toExponential(2)
-      } ` +
-        `(tolerance ${PARITY_TOLERANCE}); nothing was written. This is a bug in the exporter or a corrupt checkpoint`,
-    );
-  }
-
-  const layers = paramSpecs(model).filter((s) => s.role !== "bias").map((s) => {
-    const data = ckpt.params[s.name].data;
-    let nonzeros = 0;
-    for (let i = 0; i < data.length; i++) if (data[i] !== 0) nonzeros++;
-    return { name: s.name, shape: s.shape, nonzeros, sparsity: 1 - nonzeros / data.length };
-  });
-  const total = paramSpecs(model).reduce((n, s) => n + sizeOf(s.shape), 0);
-  const biases = paramSpecs(model).filter((s) => s.role === "bias").reduce(
-    (n, s) => n + sizeOf(s.shape),
-    0,
-  );
-  const metadata: BundleMetadata = {
-    format: BUNDLE_FORMAT,
-    version: 1,
-    kind: model.kind,
-    model,
-    files: { model: "model.onnx", vocab: "vocab.json" },
-    labels: ckpt.meta.labels,
-    tokenizer: ckpt.meta.tokenizer,
-    storage,
-    layers,
-    parameters: { total, nonzero: biases + layers.reduce((n, l) => n + l.nonzeros, 0) },
-    parity: { ...parity, tolerance: PARITY_TOLERANCE },
-    source: {
-      checkpoint: checkpointName,
-      epochs: ckpt.meta.progress.epoch,
-      metrics: ckpt.meta.progress.history.at(-1) ?? {},
-    },
-    bytes: bytes.length,
-  };
-  // A bundle without metadata.json reads as incomplete, never as a mix of two exports.
-  await Deno.remove(join(outDir, "metadata.json")).catch(() => {});
-  await writeFileAtomic(join(outDir, metadata.files.model), bytes);
-  await writeFileAtomic(join(outDir, metadata.files.vocab), JSON.stringify(ckpt.meta.vocab));
-  await writeFileAtomic(join(outDir, "metadata.json"), JSON.stringify(metadata, null, 2) + "\n");
+  const verified = await buildVerified(ckpt.meta.model, ckpt.params, options);
+  const metadata = await bundleMetadata(ckpt, checkpointName, verified, options);
+  await writeBundle(outDir, ckpt, verified.build.bytes, metadata);
   return metadata;
 }

@@ -6,7 +6,12 @@
  * @module
  */
 
+import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
+import { Rng } from "../src/core/rng.ts";
+import type { LanguageModelConfig } from "../src/model/config.ts";
+import { crossEntropy, languageModelForward, zeroState } from "../src/model/language_model.ts";
+import { initParams, toVariables } from "../src/model/params.ts";
 import {
   DEFAULT_CLASSIFIER_CONFIG,
   DEFAULT_LM_CONFIG,
@@ -57,22 +62,30 @@ function tiny(base: TrainConfig, out: string, overrides: TinyOverrides): TrainCo
  * 2 LSTM layers of 8 units, 2 epochs of 2 steps, 50% sparse.
  */
 export function tinyLmConfig(out: string, overrides: TinyOverrides = {}): TrainConfig {
-  return tiny({
-    ...DEFAULT_LM_CONFIG,
-    data: join(REPO_ROOT, "fixtures/tinylm"),
-    model: { embedSize: 8, hiddenSize: 8, layers: 2, dropout: 0 },
-    bptt: 5,
-  }, out, overrides);
+  return tiny(
+    {
+      ...DEFAULT_LM_CONFIG,
+      data: join(REPO_ROOT, "fixtures/tinylm"),
+      model: { embedSize: 8, hiddenSize: 8, layers: 2, dropout: 0 },
+      bptt: 5,
+    },
+    out,
+    overrides,
+  );
 }
 
 /** A classifier run on fixtures/sentiment, as small as {@link tinyLmConfig}. */
 export function tinyClassifierConfig(out: string, overrides: TinyOverrides = {}): TrainConfig {
-  return tiny({
-    ...DEFAULT_CLASSIFIER_CONFIG,
-    data: join(REPO_ROOT, "fixtures/sentiment"),
-    model: { embedSize: 8, hiddenSize: 8, layers: 1, dropout: 0 },
-    maxLength: 20,
-  }, out, overrides);
+  return tiny(
+    {
+      ...DEFAULT_CLASSIFIER_CONFIG,
+      data: join(REPO_ROOT, "fixtures/sentiment"),
+      model: { embedSize: 8, hiddenSize: 8, layers: 1, dropout: 0 },
+      maxLength: 20,
+    },
+    out,
+    overrides,
+  );
 }
 
 /** A log sink that keeps every line, for asserting on progress output. */
@@ -88,7 +101,9 @@ export async function trainTiny(
   overrides: TinyOverrides = {},
 ): Promise<{ path: string; result: TrainResult }> {
   const path = join(dir, `${kind}.sparrow`);
-  const config = kind === "lm" ? tinyLmConfig(path, overrides) : tinyClassifierConfig(path, overrides);
+  const config = kind === "lm"
+    ? tinyLmConfig(path, overrides)
+    : tinyClassifierConfig(path, overrides);
   const result = await train(config, () => {});
   return { path, result };
 }
@@ -125,4 +140,44 @@ export function sameBits(a: Float32Array | Uint8Array, b: Float32Array | Uint8Ar
   const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   return x.every((v, i) => v === y[i]);
+}
+
+/** A small language model for gradient and forward checks (no data needed). */
+export const SMALL_LM: LanguageModelConfig = {
+  kind: "lm",
+  cell: "lstm",
+  vocabSize: 23,
+  embedSize: 6,
+  hiddenSize: 5,
+  layers: 2,
+  dropout: 0,
+};
+
+/**
+ * The loss and every parameter gradient of {@link SMALL_LM} on a fixed random
+ * batch, computed on tfjs's current backend (read with `await data()`, which
+ * every backend supports).
+ */
+export async function lmGradients(
+  seed = 3,
+): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
+  const rng = new Rng(seed);
+  const params = toVariables(initParams(SMALL_LM, rng));
+  const T = 7, B = 3;
+  const ids = Int32Array.from({ length: T * B }, () => rng.int(SMALL_LM.vocabSize));
+  const targets = Int32Array.from({ length: T * B }, () => rng.int(SMALL_LM.vocabSize));
+  const { value, grads } = tf.variableGrads(() => {
+    const { logits } = languageModelForward(
+      SMALL_LM,
+      params,
+      tf.tensor2d(ids, [T, B], "int32"),
+      zeroState(SMALL_LM, B),
+    );
+    return crossEntropy(logits, tf.tensor1d(targets, "int32"));
+  });
+  const out: Record<string, Float32Array> = {};
+  for (const [name, g] of Object.entries(grads)) out[name] = (await g.data()) as Float32Array;
+  const loss = (await value.data())[0];
+  tf.dispose([value, ...Object.values(grads), ...Object.values(params)]);
+  return { loss, grads: out };
 }

@@ -22,6 +22,7 @@ import { writeFileAtomic } from "../../src/io/atomic.ts";
 import {
   type Container,
   decodeContainer,
+  readContainer,
   type Dtype,
   encodeContainer,
 } from "../../src/io/container.ts";
@@ -141,34 +142,12 @@ function checkMaskedZeros(
  * one is at fault, the tensor.
  */
 export function decodeSparseWeights(bytes: Uint8Array, source: string): SparseWeights {
-  let container: Container;
-  try {
-    container = decodeContainer(bytes, source);
-  } catch (err) {
-    if (err instanceof UserError) throw err;
-    // The container decoder trusts the JSON shape of each tensor entry (an
-    // "offsets" that is not an array throws a TypeError); a corrupt header
-    // is still the user's file problem, not a crash.
-    throw new UserError(
-      `${source} is not a valid sparrow file (malformed header: ${(err as Error).message}): ` +
-        "export it again with `deno task export --weights <format>`",
-    );
-  }
-  return fromContainer(container, source);
+  return fromContainer(decodeContainer(bytes, source), source);
 }
 
 /** Reads and validates a sparse weights file. */
 export async function readSparseWeights(path: string): Promise<SparseWeights> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
-      throw new UserError(`${path}: no such file; check the path`);
-    }
-    throw err;
-  }
-  return decodeSparseWeights(bytes, path);
+  return fromContainer(await readContainer(path), path);
 }
 
 function fromContainer(container: Container, source: string): SparseWeights {

@@ -275,9 +275,7 @@ export class ClassificationBuilder {
       vocab,
       labels,
       text: { ...this.#text },
-      ...(this.#options.maxLength !== undefined
-        ? { maxLength: this.#options.maxLength }
-        : {}),
+      ...(this.#options.maxLength !== undefined ? { maxLength: this.#options.maxLength } : {}),
       source,
       train: encode(train),
       ...(valid.length > 0 ? { valid: encode(valid) } : {}),

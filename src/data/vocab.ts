@@ -120,9 +120,7 @@ export class Vocabulary {
     const reserved = new Set(specials);
     // Array.prototype.sort is stable, so equal counts keep first-occurrence order.
     const words = [...counts]
-      .filter(([word, count]) =>
-        !reserved.has(word) && count >= (minCount ?? 1)
-      )
+      .filter(([word, count]) => !reserved.has(word) && count >= (minCount ?? 1))
       .sort((a, b) => b[1] - a[1])
       .map(([word]) => word);
     const room = maxSize === undefined ? words.length : maxSize - specials.length;

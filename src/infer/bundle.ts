@@ -38,6 +38,38 @@ export interface BundleMetadata {
   tokenizer?: Record<string, unknown>;
   /** How the weights are stored in the ONNX file. */
   storage: string;
+  /** How the LSTM layers are computed (`op`, `sparse-scan`, `int8`); `op` when absent. */
+  compute?: string;
+  /** Precision of stored float values (`fp32`, `fp16`); `fp32` when absent. */
+  values?: string;
+  /** Every stored tensor: its storage in the file and its payload bytes. */
+  tensors?: { name: string; storage: string; bytes: number }[];
+  /** True when onnxruntime folds every weight decode at load (checked on its optimized graph). */
+  foldedAtLoad?: boolean;
+  /** Forward FLOPs, as src/core/flops.ts counts them. */
+  flops?: {
+    perToken: number;
+    perSequence: number;
+    maskedDensePerToken: number;
+    maskedDensePerSequence: number;
+  };
+  /** Where the export is approximate by design (fp16 values, int8 compute). */
+  approximation?: { note: string; maxWeightError: number };
+  /** The measurements `--target auto` chose the format from. */
+  target?: {
+    rule: string;
+    chosen: string;
+    candidates: {
+      format: string;
+      bytes: number;
+      loadMs: number;
+      latencyMs: number;
+      peakRssBytes: number;
+      maxAbsDiff: number;
+      tolerance: number;
+      eligible: boolean;
+    }[];
+  };
   /** Nonzeros and sparsity of every weight matrix. */
   layers: { name: string; shape: number[]; nonzeros: number; sparsity: number }[];
   parameters: { total: number; nonzero: number };

@@ -158,7 +158,10 @@ export function decodeContainer<M = unknown>(
   } catch {
     return fail("header is not JSON");
   }
-  if (typeof header !== "object" || header === null || typeof header.tensors !== "object") {
+  if (
+    typeof header !== "object" || header === null || typeof header.tensors !== "object" ||
+    header.tensors === null
+  ) {
     fail("header has no tensor table");
   }
   const covered = JSON.stringify({ metadata: header.metadata, tensors: header.tensors });

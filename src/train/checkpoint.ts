@@ -113,6 +113,8 @@ function fromContainer(container: Container<CheckpointMeta>, source: string): Ch
   if (meta.version !== CHECKPOINT_VERSION) {
     bad(`version ${meta.version}, expected ${CHECKPOINT_VERSION}`);
   }
+  if (typeof meta.model !== "object" || meta.model === null) bad("it has no model configuration");
+  if (!Array.isArray(meta.vocab)) bad("it has no vocabulary");
   const ckpt: Checkpoint = { meta, params: {}, masks: {}, optimizer: {} };
   for (const [key, t] of Object.entries(container.tensors)) {
     const slash = key.indexOf("/");

@@ -152,7 +152,9 @@ Deno.test("errors: a line without a TAB names file:line and the fix", async () =
 Deno.test("errors: a test label that training never saw", async () => {
   await assert.rejects(
     readClassificationData(join(BAD, "tsv_unknown_label")),
-    rejectsWith(/test\.tsv:2: label "mixed" does not occur in the training data \(labels: neg, pos\)/),
+    rejectsWith(
+      /test\.tsv:2: label "mixed" does not occur in the training data \(labels: neg, pos\)/,
+    ),
   );
 });
 
