@@ -7,6 +7,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
 import type { Rng } from "../core/rng.ts";
 import {
   batchCount,
@@ -15,6 +16,8 @@ import {
   type ClassificationSplit,
   readClassificationData,
 } from "../data/classification.ts";
+import { exists } from "../data/files.ts";
+import { readImdb } from "../data/imdb.ts";
 import {
   batchify,
   bpttWindows,
@@ -65,10 +68,17 @@ export async function loadTask(config: TrainConfig): Promise<Task> {
   if (config.task === "lm") {
     return languageModelTask(config, await readLanguageModelData(config.data));
   }
-  const data = await readClassificationData(config.data, {
+  const options = {
     maxLength: config.maxLength,
     ...(config.maxVocab > 0 ? { maxVocab: config.maxVocab } : {}),
-  });
+  };
+  // IMDB as distributed (aclImdb_v1.tar.gz or its aclImdb/ folder); anything else is label<TAB>text.
+  const isImdb = /aclImdb/.test(config.data) ||
+    await exists(join(config.data, "aclImdb")) ||
+    await exists(join(config.data, "aclImdb_v1.tar.gz"));
+  const data = isImdb
+    ? await readImdb(config.data, options)
+    : await readClassificationData(config.data, options);
   return classifierTask(config, data);
 }
 
