@@ -17,6 +17,11 @@ import {
   type ValuePrecision,
 } from "../export/onnx_model.ts";
 import { chooseTarget, formatTargetTable, targetMetadata } from "../export/target.ts";
+import {
+  exportSparseWeights,
+  type SparseWeightsSummary,
+} from "../export/weights/sparse_weights.ts";
+import { SPARSE_FORMATS } from "../export/weights/format.ts";
 import { UserError } from "../src/errors.ts";
 import type { BundleMetadata } from "../src/infer/bundle.ts";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
@@ -29,7 +34,11 @@ export function exportCommand(): Command {
       "Export a checkpoint to an ONNX bundle, verified in onnxruntime before it is written.",
     )
     .argument("<checkpoint>", "checkpoint written by `deno task train`")
-    .option("--out <dir>", "bundle directory (default: beside the checkpoint, in bundle/)")
+    .option(
+      "--out <path>",
+      "bundle directory (default: bundle/ beside the checkpoint); with --weights, the weights file " +
+        "(default: weights.<format>.sparrow beside the checkpoint)",
+    )
     .addOption(
       new Option(
         "--storage <mode>",
@@ -56,6 +65,12 @@ export function exportCommand(): Command {
         "--target <target>",
         "auto: measure every format on this machine and keep the fastest within tolerance",
       ).choices(["auto"]),
+    )
+    .addOption(
+      new Option(
+        "--weights <format>",
+        "write the sparse weights for a custom runtime instead of an ONNX bundle (docs/weights.md)",
+      ).choices([...SPARSE_FORMATS]),
     );
 }
 
@@ -83,9 +98,9 @@ export function describeExport(dir: string, m: BundleMetadata): string {
     }% sparse overall)` +
     (m.flops ? `; ${m.flops.perToken} FLOPs per token with sparse kernels` : ""),
     ...sparse.map((l) => `  ${l.name} [${l.shape}] ${(100 * l.sparsity).toFixed(1)}% sparse`),
-    `  onnxruntime parity: max |Δlogit| ${
-      m.parity.maxAbsDiff.toExponential(2)
-    } ≤ ${m.parity.tolerance} over ${m.parity.compared} logits (${m.parity.samples})`,
+    `  onnxruntime parity: max |Δlogit| ${m.parity.maxAbsDiff.toExponential(2)} ≤ ${
+      Number(m.parity.tolerance.toPrecision(3))
+    } over ${m.parity.compared} logits (${m.parity.samples})`,
     ...(m.approximation
       ? [
         `  approximate: ${m.approximation.note}; weights move by up to ${
@@ -104,6 +119,32 @@ interface ExportFlags {
   values?: ValuePrecision;
   tolerance?: number;
   target?: "auto";
+  weights?: string;
+}
+
+/** One paragraph summarising a sparse weights file for the terminal. */
+export function describeWeights(summary: SparseWeightsSummary): string {
+  return [
+    `wrote ${summary.format} weights to ${summary.path} (${summary.bytes} bytes, ` +
+    `${(summary.denseBytes / summary.bytes).toFixed(1)}x smaller than dense float32)`,
+    ...summary.matrices.map((m) =>
+      `  ${m.name} [${m.shape}] ${m.nnz} stored, ${(100 * m.sparsity).toFixed(1)}% sparse`
+    ),
+  ].join("\n");
+}
+
+async function exportWeights(checkpoint: string, flags: ExportFlags) {
+  const onnxOnly = ["storage", "compute", "values", "tolerance", "target"] as const;
+  const given = onnxOnly.filter((flag) => flags[flag] !== undefined);
+  if (given.length > 0) {
+    throw new UserError(
+      `--weights writes a sparse weights file, not ONNX; drop ${
+        given.map((f) => `--${f}`).join(", ")
+      }`,
+    );
+  }
+  const out = flags.out ?? checkpoint.replace(/[^/]*$/, "") + `weights.${flags.weights}.sparrow`;
+  console.log(describeWeights(await exportSparseWeights(checkpoint, flags.weights!, out)));
 }
 
 async function exportWithTarget(checkpoint: string, out: string, flags: ExportFlags) {
@@ -129,6 +170,7 @@ if (import.meta.main) {
     const command = exportCommand().parse(Deno.args, { from: "user" });
     const [checkpoint] = command.args;
     const flags = command.opts<ExportFlags>();
+    if (flags.weights) return await exportWeights(checkpoint, flags);
     const out = flags.out ?? checkpoint.replace(/[^/]*$/, "") + "bundle";
     const metadata = flags.target === "auto"
       ? await exportWithTarget(checkpoint, out, flags)

@@ -38,7 +38,12 @@ import {
   type StorageChoice,
   type ValuePrecision,
 } from "./onnx_model.ts";
-import { checkParity, type ParityReport, parityTolerance } from "./parity.ts";
+import {
+  checkParity,
+  INT8_RELATIVE_TOLERANCE,
+  type ParityReport,
+  parityTolerance,
+} from "./parity.ts";
 
 /** Options of {@link exportBundle}. */
 export interface ExportOptions {
@@ -100,8 +105,9 @@ function approximationOf(
       worst = Math.max(worst, quantizationError(data, quantizeColumns(data, rows, cols), cols));
     }
     notes.push(
-      "LSTM weights int8 (one scale per gate column) and activations quantized on the fly by " +
-        "onnxruntime's DynamicQuantizeLSTM: approximate, onnxruntime only",
+      "LSTM weights int8 (one scale per gate column), inputs and hidden state quantized to uint8 " +
+        "at every step by onnxruntime's DynamicQuantizeLSTM (onnxruntime only); tolerance " +
+        `${100 * INT8_RELATIVE_TOLERANCE}% of the largest |logit| of the trained model`,
     );
   }
   return { note: notes.join("; "), maxWeightError: worst };
@@ -123,7 +129,9 @@ function refusal(
   if (modes.values === "fp16") {
     return new UserError(
       `export refused: with --values fp16 the logits differ from the trained model's by ${diff} ` +
-        `(float16 rounding moves weights by up to ${approximation!.maxWeightError.toExponential(2)}), ` +
+        `(float16 rounding moves weights by up to ${
+          approximation!.maxWeightError.toExponential(2)
+        }), ` +
         `over the tolerance ${tolerance}; nothing was written. Export with --values fp32`,
     );
   }
@@ -153,7 +161,7 @@ export async function buildVerified(
   }
   await useBackend("wasm");
   const report = await checkParity(model, params, build.bytes);
-  const tolerance = options.tolerance ?? parityTolerance(modes.compute);
+  const tolerance = options.tolerance ?? parityTolerance(modes.compute, report.referenceMaxAbs);
   const approximation = approximationOf(model, params, modes.compute, modes.values);
   if (!(report.maxAbsDiff <= tolerance)) {
     throw refusal(report, tolerance, modes, approximation);

@@ -15,7 +15,7 @@
 
 import * as ort from "onnxruntime-node";
 import { Rng } from "../src/core/rng.ts";
-import { openSession, type OnnxSession } from "../src/infer/onnx_runtime.ts";
+import { type OnnxSession, openSession } from "../src/infer/onnx_runtime.ts";
 
 /** What to measure. */
 export interface MeasureRequest {
@@ -33,6 +33,8 @@ export interface MeasureRequest {
   /** Calls timed per batch size: at least `minRuns`, and more until `minMs` have passed. */
   minRuns: number;
   minMs: number;
+  /** Stop early once this long has passed and two calls are timed (slow formats); none by default. */
+  maxMs?: number;
   /** Where to write the first batch size's output as float32, if anywhere. */
   outputPath?: string;
 }
@@ -86,7 +88,13 @@ async function timeCalls(
   let output = (await session.run(input)).logits.data as Float32Array;
   const times: number[] = [];
   const start = performance.now();
-  while (times.length < request.minRuns || performance.now() - start < request.minMs) {
+  const maxMs = request.maxMs ?? Infinity;
+  const done = () => {
+    const elapsed = performance.now() - start;
+    return (times.length >= request.minRuns && elapsed >= request.minMs) ||
+      (times.length >= 2 && elapsed >= maxMs);
+  };
+  while (!done()) {
     const t0 = performance.now();
     output = (await session.run(input)).logits.data as Float32Array;
     times.push(performance.now() - t0);
@@ -109,7 +117,10 @@ export async function measureModel(path: string, request: MeasureRequest): Promi
       const { median, output } = await timeCalls(session, feeds(request, batch, rng), request);
       latencyMs[batch] = median;
       if (i === 0 && request.outputPath) {
-        await Deno.writeFile(request.outputPath, new Uint8Array(output.buffer, output.byteOffset, output.byteLength));
+        await Deno.writeFile(
+          request.outputPath,
+          new Uint8Array(output.buffer, output.byteOffset, output.byteLength),
+        );
       }
     }
     rssBytes = procStatus("VmRSS");

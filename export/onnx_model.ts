@@ -147,14 +147,20 @@ function addLstmStack(
   let sequence: string | undefined;
   for (let l = 0; l < L; l++) {
     const wantY = l < L - 1 || needSequence;
-    const out = layer(graph, store, {
-      index: l,
-      inputSize: l === 0 ? config.embedSize : H,
-      hidden: H,
-      W: source[`lstm.${l}.W`].data,
-      R: source[`lstm.${l}.R`].data,
-      b: source[`lstm.${l}.b`].data,
-    }, { x, h0: initialH[l], c0: initialC[l], lengths: inputs.lengths }, wantY);
+    const out = layer(
+      graph,
+      store,
+      {
+        index: l,
+        inputSize: l === 0 ? config.embedSize : H,
+        hidden: H,
+        W: source[`lstm.${l}.W`].data,
+        R: source[`lstm.${l}.R`].data,
+        b: source[`lstm.${l}.b`].data,
+      },
+      { x, h0: initialH[l], c0: initialC[l], lengths: inputs.lengths },
+      wantY,
+    );
     finalH.push(out.h);
     finalC.push(out.c);
     if (wantY) x = sequence = out.y!;
@@ -267,12 +273,15 @@ export function buildOnnx(
   else buildClassifier(graph, store, config, weights, layer);
   const what = config.kind === "lm"
     ? `language model, ${config.layers} layer(s) of ${config.hiddenSize} units, vocabulary ${config.vocabSize}`
-    : `classifier, ${config.layers} layer(s) of ${config.hiddenSize} units, ${outputSize(config)} classes`;
+    : `classifier, ${config.layers} layer(s) of ${config.hiddenSize} units, ${
+      outputSize(config)
+    } classes`;
   const model = graph.build({
     opsetVersion: OPSET_VERSION,
     extraOpsets: compute === "int8" ? [{ domain: MICROSOFT_DOMAIN, version: 1 }] : [],
     producerName: "sparrow",
-    docString: `Sparse ${config.cell.toUpperCase()} ${what}; storage ${storage}, compute ${compute}, values ${values}`,
+    docString:
+      `Sparse ${config.cell.toUpperCase()} ${what}; storage ${storage}, compute ${compute}, values ${values}`,
     metadata: {
       kind: config.kind,
       config: JSON.stringify(config),

@@ -110,15 +110,20 @@ export async function chooseTarget(
   const formats = options.formats ?? TARGET_FORMATS;
   const dir = await Deno.makeTempDir({ prefix: "sparrow-target-" });
   try {
-    const built: { format: Format; verified?: VerifiedExport; failure?: string; path: string }[] = [];
+    const built: { format: Format; verified?: VerifiedExport; failure?: string; path: string }[] =
+      [];
     for (const [i, format] of formats.entries()) {
       const path = join(dir, `candidate${i}.onnx`);
       try {
         // Every candidate is measured; `tolerance` decides eligibility below.
-        const verified = await buildVerified(model, params, {
-          ...format,
-          tolerance: Infinity,
-        } satisfies ExportOptions);
+        const verified = await buildVerified(
+          model,
+          params,
+          {
+            ...format,
+            tolerance: Infinity,
+          } satisfies ExportOptions,
+        );
         await Deno.writeFile(path, verified.build.bytes);
         built.push({ format, verified, path });
       } catch (error) {
@@ -226,7 +231,9 @@ export function formatTargetTable(choice: TargetChoice): string {
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) =>
-    cells.map((cell, i) => i === 0 || i === cells.length - 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))
+    cells.map((cell, i) =>
+      i === 0 || i === cells.length - 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])
+    )
       .join("  ").trimEnd();
   return [line(header), ...rows.map(line), `rule: ${choice.rule}`].join("\n");
 }

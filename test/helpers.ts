@@ -181,3 +181,43 @@ export async function lmGradients(
   tf.dispose([value, ...Object.values(grads), ...Object.values(params)]);
   return { loss, grads: out };
 }
+
+/** What a finished command printed and how it exited. */
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `deno run -A cli/<command>.ts ...args` from the repository root. */
+export async function runCli(command: string, args: string[]): Promise<CommandResult> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `cli/${command}.ts`, ...args],
+    cwd: REPO_ROOT,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/**
+ * Asserts the contract every command keeps for bad input: exit status 1 and
+ * exactly one `error: …` line on stderr, naming each of `names`, with no
+ * stack trace.
+ */
+export function assertUserFacingError(result: CommandResult, ...names: string[]): void {
+  const lines = result.stderr.split("\n").filter((l) => l.trim() !== "");
+  if (result.code !== 1) throw new Error(`exit status ${result.code}; stderr:\n${result.stderr}`);
+  if (lines.length !== 1) throw new Error(`expected one line on stderr, got:\n${result.stderr}`);
+  if (!lines[0].startsWith("error: ")) throw new Error(`not an error line: ${lines[0]}`);
+  if (/^\s+at /m.test(result.stderr)) throw new Error(`stack trace on stderr:\n${result.stderr}`);
+  for (const name of names) {
+    if (!lines[0].includes(name)) throw new Error(`"${lines[0]}" does not name ${name}`);
+  }
+}

@@ -411,9 +411,7 @@ export class GraphBuilder {
       op_type: opType,
       input: [...inputs],
       output: outputNames,
-      attribute: Object.entries(attributes).map(([k, v]) =>
-        attributeProto(k, v)
-      ),
+      attribute: Object.entries(attributes).map(([k, v]) => attributeProto(k, v)),
     };
     if (options.domain) node.domain = options.domain;
     this.#nodes.push(node);

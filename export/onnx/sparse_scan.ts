@@ -24,7 +24,7 @@
  * @module
  */
 
-import { GraphBuilder, graphAttr, intAttr, intsAttr } from "./builder.ts";
+import { graphAttr, GraphBuilder, intAttr, intsAttr } from "./builder.ts";
 import { gateBias, gateRows, SCAN_GATE_ORDER } from "./gates.ts";
 import type { LstmLayerBuilder, LstmLayerWeights } from "./lstm_layers.ts";
 import { DataType } from "./proto.ts";
@@ -76,9 +76,10 @@ export const addSparseScanLayer: LstmLayerBuilder = (graph, store, weights, inpu
 
   // Constants, decoded once at load.
   const rows1 = store.indices(`${p}.rows`, coo.rows, "coo", true);
-  const rows = graph.addNode("Reshape", [rows1, int64Constant(graph, `${p}.rows_shape`, [nnz, 1])], [
-    graph.uniqueName(`${p}.rows2d`),
-  ])[0];
+  const rows =
+    graph.addNode("Reshape", [rows1, int64Constant(graph, `${p}.rows_shape`, [nnz, 1])], [
+      graph.uniqueName(`${p}.rows2d`),
+    ])[0];
   const cols = store.indices(`${p}.cols`, coo.cols, "coo");
   const values = store.values(`${p}.values`, coo.values, [nnz, 1], "coo");
   const bias = store.values(`${p}.b`, gateBias(weights.b, H, SCAN_GATE_ORDER), [G, 1], "dense");
@@ -189,6 +190,8 @@ function stepMask(graph: GraphBuilder, x: string, lengths: string, prefix: strin
   const one = graph.addInitializer(graph.uniqueName("one_i32"), new Int32Array([1]), []);
   const [range] = graph.addNode("Range", [zero, limit, one], [graph.uniqueName(`${prefix}.t`)]);
   const axis1 = int64Constant(graph, "axis_1", [1]);
-  const [column] = graph.addNode("Unsqueeze", [range, axis1], [graph.uniqueName(`${prefix}.t_col`)]);
+  const [column] = graph.addNode("Unsqueeze", [range, axis1], [
+    graph.uniqueName(`${prefix}.t_col`),
+  ]);
   return graph.addNode("Less", [column, lengths], [graph.uniqueName(`${prefix}.valid`)])[0];
 }

@@ -24,7 +24,7 @@
  */
 
 import { DataType } from "./proto.ts";
-import { GraphBuilder, intAttr, tensorAttr, tensorProto } from "./builder.ts";
+import { type GraphBuilder, intAttr, tensorAttr, tensorProto } from "./builder.ts";
 import { toFloat16Array } from "./float16.ts";
 
 /** Storage modes of a single tensor. */
@@ -149,9 +149,7 @@ function packedChoice(
 ): { maxGap: 255 | 65535; bytes: number } {
   const narrow = packedEntries(positions, 255) * (valueSize + 1);
   const wide = packedEntries(positions, 65535) * (valueSize + 2);
-  return narrow <= wide
-    ? { maxGap: 255, bytes: narrow }
-    : { maxGap: 65535, bytes: wide };
+  return narrow <= wide ? { maxGap: 255, bytes: narrow } : { maxGap: 65535, bytes: wide };
 }
 
 function packedEntries(positions: number[], maxGap: number): number {
@@ -238,7 +236,12 @@ function zeros(graph: GraphBuilder, name: string, count: number, int8: boolean):
   })[0];
 }
 
-function reshape(graph: GraphBuilder, input: string, dims: readonly number[], name: string): string {
+function reshape(
+  graph: GraphBuilder,
+  input: string,
+  dims: readonly number[],
+  name: string,
+): string {
   const shape = int64Constant(graph, `${name}.shape`, dims);
   return graph.addNode("Reshape", [input, shape], [name])[0];
 }
@@ -351,16 +354,23 @@ function addBitmask(
     Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7]),
     [1, 8],
   );
-  const [shifted] = graph.addNode("BitShift", [mask, shifts], [graph.uniqueName(`${name}.shifted`)], {
-    direction: { type: "string", value: "RIGHT" },
-  });
+  const [shifted] = graph.addNode(
+    "BitShift",
+    [mask, shifts],
+    [graph.uniqueName(`${name}.shifted`)],
+    {
+      direction: { type: "string", value: "RIGHT" },
+    },
+  );
   const two = graph.addInitializer(graph.uniqueName(`${name}.two`), Uint8Array.from([2]), []);
   const [bits8] = graph.addNode("Mod", [shifted, two], [graph.uniqueName(`${name}.bits8`)]);
   let flatBits = reshape(graph, bits8, [bytes.length * 8], graph.uniqueName(`${name}.bitrow`));
   if (bytes.length * 8 !== data.length) {
     const start = int64Constant(graph, `${name}.start`, [0]);
     const end = int64Constant(graph, `${name}.end`, [data.length]);
-    [flatBits] = graph.addNode("Slice", [flatBits, start, end], [graph.uniqueName(`${name}.bitcut`)]);
+    [flatBits] = graph.addNode("Slice", [flatBits, start, end], [
+      graph.uniqueName(`${name}.bitcut`),
+    ]);
   }
   const [bits] = graph.addNode("Cast", [flatBits], [graph.uniqueName(`${name}.bits`)], {
     to: intAttr(DataType.INT32),

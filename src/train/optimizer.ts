@@ -95,6 +95,11 @@ export class Optimizer {
     }
   }
 
+  /** Frees the slot variables. */
+  dispose(): void {
+    tf.dispose(Object.values(this.slots));
+  }
+
   /** Slot tensors as plain data, for checkpoints. */
   async toHost(): Promise<HostParams> {
     const out: HostParams = {};

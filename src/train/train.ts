@@ -71,168 +71,173 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
     : initialMasks(config, task.model, rng);
   const params = toVariables(hostParams);
   const sparse = new SparseWeights(masks, Object.fromEntries(specs.map((s) => [s.name, s.shape])));
-  sparse.applyMasks(params);
   const optimizer = new Optimizer(config.optimizer, params);
-  const progress: Progress = previous?.meta.progress ?? {
-    epoch: 0,
-    step: 0,
-    rngState: rng.state,
-    optimizerSteps: 0,
-    tokens: 0,
-    sequences: 0,
-    topologyUpdates: 0,
-    history: [],
-    done: false,
-  };
-  if (previous) {
-    optimizer.load(previous.optimizer, progress.optimizerSteps);
-    rng = Rng.fromState(progress.rngState);
-    log(`resuming ${config.out} after epoch ${progress.epoch} (step ${progress.step})`);
-  }
-  log(describeRun(config, task.model, sparse.nonzeros()));
-
-  const stepsPerEpoch = config.maxSteps > 0
-    ? Math.min(config.maxSteps, task.stepsPerEpoch)
-    : task.stepsPerEpoch;
-  const totalSteps = config.epochs * stepsPerEpoch;
-  const gmpSchedule = {
-    initialSparsity: 0,
-    finalSparsity: config.sparse.sparsity,
-    startStep: 0,
-    // The last epoch fine-tunes at the final sparsity.
-    endStep: config.epochs > 1
-      ? (config.epochs - 1) * stepsPerEpoch
-      : Math.floor(0.75 * totalSteps),
-  };
-  const pruneRate = method.kind === "dynamic"
-    ? schedulesByName[config.sparse.schedule](config.sparse.pruneRate)
-    : () => 0;
-  const hasUpdates = method.kind !== "dense";
   let lastGrads: Record<string, tf.Tensor> | undefined;
-
-  async function updateTopology(step: number): Promise<void> {
-    progress.topologyUpdates++;
-    if (method.kind === "gradual") {
-      const target = gmpSparsity(step, gmpSchedule);
-      const removed = await sparse.pruneToSparsity(params, optimizer, target);
-      log(
-        `  gmp prune at step ${step}: sparsity ${
-          (100 * target).toFixed(1)
-        }%, ${removed} connections removed`,
-      );
-      return;
+  // Variables are registered by name in tfjs: free them even when the run fails.
+  try {
+    sparse.applyMasks(params);
+    const progress: Progress = previous?.meta.progress ?? {
+      epoch: 0,
+      step: 0,
+      rngState: rng.state,
+      optimizerSteps: 0,
+      tokens: 0,
+      sequences: 0,
+      topologyUpdates: 0,
+      history: [],
+      done: false,
+    };
+    if (previous) {
+      optimizer.load(previous.optimizer, progress.optimizerSteps);
+      rng = Rng.fromState(progress.rngState);
+      log(`resuming ${config.out} after epoch ${progress.epoch} (step ${progress.step})`);
     }
-    const report = await sparse.update(params, optimizer, {
-      pruneRate: pruneRate(step, totalSteps),
-      prune: prunersByName[config.sparse.prune],
-      grow: growersByName[config.sparse.grow],
-      redistribute: redistributorsByName[config.sparse.redistribution],
-      rng,
-      useMomentum: config.sparse.grow === "momentum" || config.sparse.redistribution === "momentum",
-    }, lastGrads);
-    const moved = report.layers.reduce((n, l) => n + l.grown.length, 0);
-    log(
-      `  topology update at step ${step}: prune rate ${
-        report.pruneRate.toFixed(3)
-      }, ${moved} connections moved`,
-    );
-  }
+    log(describeRun(config, task.model, sparse.nonzeros()));
 
-  let metrics: Record<string, number> = {};
-  for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
-    const lr = config.learningRate * config.lrDecay ** epoch;
-    const started = performance.now();
-    let tokens = 0, lossSum = 0, steps = 0;
-    for (const batch of task.batches(rng)) {
-      if (steps >= stepsPerEpoch) break;
-      const drop = { rate: config.model.dropout, seed: rng.seed() };
-      const { value, grads } = tf.variableGrads(() => task.loss(params, batch, drop));
-      const clipped = clipByGlobalNorm(grads, config.clipNorm);
-      tf.tidy(() =>
-        optimizer.apply(
-          params,
-          method.needs.denseMomentumEveryStep ? clipped : sparse.maskGradients(clipped),
-          lr,
-        )
+    const stepsPerEpoch = config.maxSteps > 0
+      ? Math.min(config.maxSteps, task.stepsPerEpoch)
+      : task.stepsPerEpoch;
+    const totalSteps = config.epochs * stepsPerEpoch;
+    const gmpSchedule = {
+      initialSparsity: 0,
+      finalSparsity: config.sparse.sparsity,
+      startStep: 0,
+      // The last epoch fine-tunes at the final sparsity.
+      endStep: config.epochs > 1
+        ? (config.epochs - 1) * stepsPerEpoch
+        : Math.floor(0.75 * totalSteps),
+    };
+    const pruneRate = method.kind === "dynamic"
+      ? schedulesByName[config.sparse.schedule](config.sparse.pruneRate)
+      : () => 0;
+    const hasUpdates = method.kind !== "dense";
+
+    async function updateTopology(step: number): Promise<void> {
+      progress.topologyUpdates++;
+      if (method.kind === "gradual") {
+        const target = gmpSparsity(step, gmpSchedule);
+        const removed = await sparse.pruneToSparsity(params, optimizer, target);
+        log(
+          `  gmp prune at step ${step}: sparsity ${
+            (100 * target).toFixed(1)
+          }%, ${removed} connections removed`,
+        );
+        return;
+      }
+      const report = await sparse.update(params, optimizer, {
+        pruneRate: pruneRate(step, totalSteps),
+        prune: prunersByName[config.sparse.prune],
+        grow: growersByName[config.sparse.grow],
+        redistribute: redistributorsByName[config.sparse.redistribution],
+        rng,
+        useMomentum: config.sparse.grow === "momentum" ||
+          config.sparse.redistribution === "momentum",
+      }, lastGrads);
+      const moved = report.layers.reduce((n, l) => n + l.grown.length, 0);
+      log(
+        `  topology update at step ${step}: prune rate ${
+          report.pruneRate.toFixed(3)
+        }, ${moved} connections moved`,
       );
-      sparse.applyMasks(params);
-      progress.step++, steps++, tokens += batch.T * batch.B;
-      progress.tokens += batch.T * batch.B, progress.sequences += batch.B;
-      lossSum += (await value.data())[0];
-      // RigL grows by the dense gradient: keep the latest one for the next update.
-      if (lastGrads) tf.dispose(Object.values(lastGrads));
-      lastGrads = method.needs.denseGradientAtUpdate ? clipped : undefined;
-      const kept = new Set(Object.values(lastGrads ?? {}));
-      tf.dispose(
-        [value, ...Object.values(grads), ...Object.values(clipped)].filter((t) => !kept.has(t)),
-      );
-      const updateDue = config.sparse.updateEvery > 0 &&
-        progress.step % config.sparse.updateEvery === 0;
-      if (hasUpdates && updateDue && progress.step < totalSteps) {
+    }
+
+    let metrics: Record<string, number> = {};
+    for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
+      const lr = config.learningRate * config.lrDecay ** epoch;
+      const started = performance.now();
+      let tokens = 0, lossSum = 0, steps = 0;
+      for (const batch of task.batches(rng)) {
+        if (steps >= stepsPerEpoch) break;
+        const drop = { rate: config.model.dropout, seed: rng.seed() };
+        const { value, grads } = tf.variableGrads(() => task.loss(params, batch, drop));
+        const clipped = clipByGlobalNorm(grads, config.clipNorm);
+        tf.tidy(() =>
+          optimizer.apply(
+            params,
+            method.needs.denseMomentumEveryStep ? clipped : sparse.maskGradients(clipped),
+            lr,
+          )
+        );
+        sparse.applyMasks(params);
+        progress.step++, steps++, tokens += batch.T * batch.B;
+        progress.tokens += batch.T * batch.B, progress.sequences += batch.B;
+        lossSum += (await value.data())[0];
+        // RigL grows by the dense gradient: keep the latest one for the next update.
+        if (lastGrads) tf.dispose(Object.values(lastGrads));
+        lastGrads = method.needs.denseGradientAtUpdate ? clipped : undefined;
+        const kept = new Set(Object.values(lastGrads ?? {}));
+        tf.dispose(
+          [value, ...Object.values(grads), ...Object.values(clipped)].filter((t) => !kept.has(t)),
+        );
+        const updateDue = config.sparse.updateEvery > 0 &&
+          progress.step % config.sparse.updateEvery === 0;
+        if (hasUpdates && updateDue && progress.step < totalSteps) {
+          await updateTopology(progress.step);
+        }
+        if (config.logEvery > 0 && steps % config.logEvery === 0) {
+          const seconds = (performance.now() - started) / 1000;
+          log(
+            `epoch ${epoch + 1} step ${steps}/${stepsPerEpoch} loss ${
+              (lossSum / steps).toFixed(3)
+            } ` +
+              `${Math.round(tokens / seconds)} tok/s`,
+          );
+        }
+      }
+      const lastEpoch = epoch === config.epochs - 1;
+      if (hasUpdates && config.sparse.updateEvery === 0 && !lastEpoch) {
         await updateTopology(progress.step);
       }
-      if (config.logEvery > 0 && steps % config.logEvery === 0) {
-        const seconds = (performance.now() - started) / 1000;
-        log(
-          `epoch ${epoch + 1} step ${steps}/${stepsPerEpoch} loss ${
-            (lossSum / steps).toFixed(3)
-          } ` +
-            `${Math.round(tokens / seconds)} tok/s`,
-        );
-      }
+      metrics = {
+        epoch: epoch + 1,
+        train_loss: lossSum / Math.max(steps, 1),
+        ...(await task.evaluate(params, "valid")),
+        ...(lastEpoch ? await task.evaluate(params, "test") : {}),
+        seconds: (performance.now() - started) / 1000,
+      };
+      log(`epoch ${epoch + 1}/${config.epochs} ` + formatMetrics(metrics));
+      progress.history.push(metrics);
+      progress.epoch = epoch + 1;
+      progress.optimizerSteps = optimizer.steps;
+      progress.rngState = rng.state;
+      progress.done = lastEpoch;
+      await saveCheckpoint(config.out, await snapshot());
+      log(`checkpoint written to ${config.out}`);
     }
-    const lastEpoch = epoch === config.epochs - 1;
-    if (hasUpdates && config.sparse.updateEvery === 0 && !lastEpoch) {
-      await updateTopology(progress.step);
+
+    const report = runReport(task.model, fullSize.model, sparse.nonzeros(), {
+      method: method.name,
+      tokens: progress.tokens,
+      steps: Math.max(progress.step, 1),
+      sequences: progress.sequences,
+      topologyUpdates: progress.topologyUpdates,
+      gmp: gmpSchedule,
+    });
+    log(formatReport(report));
+    const checkpoint = await snapshot();
+    return { checkpoint, metrics, report };
+
+    async function snapshot(): Promise<Checkpoint> {
+      return {
+        meta: {
+          format: CHECKPOINT_FORMAT,
+          version: CHECKPOINT_VERSION,
+          model: task.model,
+          training: config as unknown as Record<string, unknown>,
+          vocab: task.vocab,
+          labels: task.labels,
+          tokenizer: task.tokenizer,
+          progress: structuredClone(progress),
+        },
+        params: await toHost(params),
+        masks: Object.fromEntries(sparse.masks),
+        optimizer: await optimizer.toHost(),
+      };
     }
-    metrics = {
-      epoch: epoch + 1,
-      train_loss: lossSum / Math.max(steps, 1),
-      ...(await task.evaluate(params, "valid")),
-      ...(lastEpoch ? await task.evaluate(params, "test") : {}),
-      seconds: (performance.now() - started) / 1000,
-    };
-    log(`epoch ${epoch + 1}/${config.epochs} ` + formatMetrics(metrics));
-    progress.history.push(metrics);
-    progress.epoch = epoch + 1;
-    progress.optimizerSteps = optimizer.steps;
-    progress.rngState = rng.state;
-    progress.done = lastEpoch;
-    await saveCheckpoint(config.out, await snapshot());
-    log(`checkpoint written to ${config.out}`);
-  }
-  if (lastGrads) tf.dispose(Object.values(lastGrads));
-
-  const report = runReport(task.model, fullSize.model, sparse.nonzeros(), {
-    method: method.name,
-    tokens: progress.tokens,
-    steps: Math.max(progress.step, 1),
-    sequences: progress.sequences,
-    topologyUpdates: progress.topologyUpdates,
-    gmp: gmpSchedule,
-  });
-  log(formatReport(report));
-  const checkpoint = await snapshot();
-  tf.dispose(Object.values(params));
-  sparse.dispose();
-  return { checkpoint, metrics, report };
-
-  async function snapshot(): Promise<Checkpoint> {
-    return {
-      meta: {
-        format: CHECKPOINT_FORMAT,
-        version: CHECKPOINT_VERSION,
-        model: task.model,
-        training: config as unknown as Record<string, unknown>,
-        vocab: task.vocab,
-        labels: task.labels,
-        tokenizer: task.tokenizer,
-        progress: structuredClone(progress),
-      },
-      params: await toHost(params),
-      masks: Object.fromEntries(sparse.masks),
-      optimizer: await optimizer.toHost(),
-    };
+  } finally {
+    tf.dispose([...Object.values(params), ...Object.values(lastGrads ?? {})]);
+    optimizer.dispose();
+    sparse.dispose();
   }
 }
 

@@ -13,12 +13,7 @@ import {
   tensorAttr,
   tensorProto,
 } from "../../../export/onnx/builder.ts";
-import {
-  AttributeType,
-  DataType,
-  decodeModel,
-  encodeModel,
-} from "../../../export/onnx/proto.ts";
+import { AttributeType, DataType, decodeModel, encodeModel } from "../../../export/onnx/proto.ts";
 import * as ort from "onnxruntime-node";
 
 Deno.test("uniqueName hands out each name once", () => {
@@ -176,4 +171,44 @@ Deno.test("values declared without dims have no shape", () => {
   const built = graph.buildGraph();
   assert.equal(built.input![0].type!.tensor_type!.shape, undefined);
   assert.deepEqual(built.output![0].type!.tensor_type!.shape, { dim: [] });
+});
+
+Deno.test("narrow integer and float16 tensors keep their element types", () => {
+  assert.equal(tensorProto("u8", new Uint8Array([1, 255]), [2]).data_type, DataType.UINT8);
+  assert.deepEqual(Array.from(tensorProto("u8", new Uint8Array([1, 255]), [2]).raw_data!), [
+    1,
+    255,
+  ]);
+  const i8 = tensorProto("i8", new Int8Array([-1, 2]), [2]);
+  assert.equal(i8.data_type, DataType.INT8);
+  assert.deepEqual(Array.from(i8.raw_data!), [0xff, 2]);
+  const u16 = tensorProto("u16", new Uint16Array([0x0102]), [1]);
+  assert.equal(u16.data_type, DataType.UINT16);
+  assert.deepEqual(Array.from(u16.raw_data!), [2, 1]);
+  const half = tensorProto("f16", new Uint16Array([0x3c00]), [1], DataType.FLOAT16);
+  assert.equal(half.data_type, DataType.FLOAT16);
+  assert.deepEqual(Array.from(half.raw_data!), [0x00, 0x3c]);
+  assert.throws(() => tensorProto("bad", new Float32Array(1), [1], DataType.FLOAT16), /bad/);
+});
+
+Deno.test("sparse tensors of int8 and float16 keep only nonzeros", () => {
+  const codes = sparseTensorProto("q", new Int8Array([0, -3, 0, 4]), [4]);
+  assert.equal(codes.values!.data_type, DataType.INT8);
+  assert.deepEqual(Array.from(codes.values!.raw_data!), [0xfd, 4]);
+  // 0x8000 is float16 -0: a zero, so it is left out.
+  const half = sparseTensorProto("h", new Uint16Array([0x8000, 0x3c00, 0]), [3], DataType.FLOAT16);
+  assert.equal(half.values!.data_type, DataType.FLOAT16);
+  assert.deepEqual(Array.from(new BigInt64Array(half.indices!.raw_data!.slice().buffer)), [1n]);
+});
+
+Deno.test("extra operator sets are imported alongside the default one", () => {
+  const model = decodeModel(encodeModel(new GraphBuilder("g").build({
+    opsetVersion: 17,
+    producerName: "t",
+    extraOpsets: [{ domain: "com.microsoft", version: 1 }],
+  })));
+  assert.deepEqual(model.opset_import, [
+    { domain: "", version: 17 },
+    { domain: "com.microsoft", version: 1 },
+  ]);
 });

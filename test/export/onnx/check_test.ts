@@ -1,11 +1,7 @@
 import assert from "node:assert/strict";
 import { checkOnnxModel } from "../../../export/onnx/check.ts";
 import { buildOnnxModel } from "../../../export/onnx_model.ts";
-import {
-  decodeModel,
-  encodeModel,
-  type ModelProto,
-} from "../../../export/onnx/proto.ts";
+import { decodeModel, encodeModel, type ModelProto } from "../../../export/onnx/proto.ts";
 import {
   type ClassifierConfig,
   type LanguageModelConfig,
@@ -53,14 +49,14 @@ function weightsFor(config: ModelConfig): Weights {
 /** The LM's decoded model, changed by `edit`, re-encoded. */
 function brokenLm(edit: (model: ModelProto) => void): Uint8Array {
   const model = decodeModel(
-    buildOnnxModel(LM, weightsFor(LM), { storage: "sparse" }),
+    buildOnnxModel(LM, weightsFor(LM), { storage: "sparse-init" }),
   );
   edit(model);
   return encodeModel(model);
 }
 
 Deno.test("exported models pass the check", () => {
-  for (const storage of ["dense", "sparse"] as const) {
+  for (const storage of ["dense", "sparse-init", "packed", "bitmask"] as const) {
     assert.deepEqual(
       checkOnnxModel(buildOnnxModel(LM, weightsFor(LM), { storage })),
       [],
@@ -75,9 +71,7 @@ Deno.test("exported models pass the check", () => {
 
 Deno.test("a node reading an undefined value is flagged", () => {
   const bytes = brokenLm((model) => {
-    model.graph!.node = model.graph!.node!.filter((n) =>
-      n.op_type !== "Gather"
-    );
+    model.graph!.node = model.graph!.node!.filter((n) => n.op_type !== "Gather");
   });
   const problems = checkOnnxModel(bytes);
   assert.ok(
@@ -159,5 +153,36 @@ Deno.test("bytes that are not a model are flagged", () => {
   assert.match(problems[0], /cannot decode/);
   assert.ok(
     checkOnnxModel(new Uint8Array()).includes("the model has no graph"),
+  );
+});
+
+Deno.test("every compute mode passes, Scan bodies included", () => {
+  for (const compute of ["sparse-scan", "int8"] as const) {
+    assert.deepEqual(checkOnnxModel(buildOnnxModel(LM, weightsFor(LM), { compute })), []);
+    assert.deepEqual(
+      checkOnnxModel(buildOnnxModel(CLASSIFIER, weightsFor(CLASSIFIER), { compute })),
+      [],
+    );
+  }
+});
+
+Deno.test("a Scan body reading an undefined value is flagged", () => {
+  const model = decodeModel(buildOnnxModel(LM, weightsFor(LM), { compute: "sparse-scan" }));
+  const scan = model.graph!.node!.find((n) => n.op_type === "Scan")!;
+  const body = scan.attribute!.find((a) => a.name === "body")!.g!;
+  body.node![0].input![0] = "nowhere";
+  const problems = checkOnnxModel(encodeModel(model));
+  assert.ok(problems.some((p) => /reads nowhere/.test(p)), problems.join("\n"));
+});
+
+Deno.test("float16 and uint16 tensors are checked by their two-byte size", () => {
+  const model = decodeModel(
+    buildOnnxModel(LM, weightsFor(LM), { storage: "packed", values: "fp16" }),
+  );
+  const half = model.graph!.initializer!.find((t) => t.data_type === 10)!;
+  assert.deepEqual(checkOnnxModel(encodeModel(model)), []);
+  half.raw_data = half.raw_data!.subarray(1);
+  assert.ok(
+    checkOnnxModel(encodeModel(model)).some((p) => p.includes(`tensor ${half.name} holds`)),
   );
 });
