@@ -57,7 +57,7 @@ export * from "./src/data/mod.ts";
 export * from "./src/model/config.ts";
 export { type HostParams, type HostTensor, initParams } from "./src/model/params.ts";
 // Training.
-export { BACKENDS, type BackendName, useBackend } from "./src/backend/backend.ts";
+export { type BackendName, BACKENDS, useBackend } from "./src/backend/backend.ts";
 export {
   DEFAULT_CLASSIFIER_CONFIG,
   DEFAULT_LM_CONFIG,

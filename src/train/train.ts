@@ -112,7 +112,7 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
       : () => 0;
     const hasUpdates = method.kind !== "dense";
 
-    async function updateTopology(step: number): Promise<void> {
+    const updateTopology = async (step: number): Promise<void> => {
       progress.topologyUpdates++;
       if (method.kind === "gradual") {
         const target = gmpSparsity(step, gmpSchedule);
@@ -139,7 +139,23 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
           report.pruneRate.toFixed(3)
         }, ${moved} connections moved`,
       );
-    }
+    };
+
+    const snapshot = async (): Promise<Checkpoint> => ({
+      meta: {
+        format: CHECKPOINT_FORMAT,
+        version: CHECKPOINT_VERSION,
+        model: task.model,
+        training: config as unknown as Record<string, unknown>,
+        vocab: task.vocab,
+        labels: task.labels,
+        tokenizer: task.tokenizer,
+        progress: structuredClone(progress),
+      },
+      params: await toHost(params),
+      masks: Object.fromEntries(sparse.masks),
+      optimizer: await optimizer.toHost(),
+    });
 
     let metrics: Record<string, number> = {};
     for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
@@ -216,24 +232,6 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
     log(formatReport(report));
     const checkpoint = await snapshot();
     return { checkpoint, metrics, report };
-
-    async function snapshot(): Promise<Checkpoint> {
-      return {
-        meta: {
-          format: CHECKPOINT_FORMAT,
-          version: CHECKPOINT_VERSION,
-          model: task.model,
-          training: config as unknown as Record<string, unknown>,
-          vocab: task.vocab,
-          labels: task.labels,
-          tokenizer: task.tokenizer,
-          progress: structuredClone(progress),
-        },
-        params: await toHost(params),
-        masks: Object.fromEntries(sparse.masks),
-        optimizer: await optimizer.toHost(),
-      };
-    }
   } finally {
     tf.dispose([...Object.values(params), ...Object.values(lastGrads ?? {})]);
     optimizer.dispose();
