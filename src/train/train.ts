@@ -1,13 +1,13 @@
 /**
  * The training loop: one function, readable top to bottom.
  *
- * Each step: forward and loss, gradients, clip, mask the gradients of
- * sparse weights (unless the method keeps dense momentum), optimizer step,
- * re-apply masks. After each epoch (or every `updateEvery` steps) the sparse
- * topology is updated: prune the smallest weights and regrow as many (or,
- * for gmp, prune towards the schedule's sparsity). After each epoch:
- * evaluate and write a checkpoint atomically, so an interrupted run resumes
- * from its last finished epoch.
+ * Each step (./step.ts): forward and loss, gradients, clip, mask the
+ * gradients of sparse weights (unless the method keeps dense momentum),
+ * optimizer step, re-apply masks. After each epoch, or every `updateEvery`
+ * steps, the sparse topology changes (./topology_updates.ts): prune the
+ * smallest weights and regrow as many, or for gmp prune towards its
+ * schedule. After each epoch: evaluate and write a checkpoint atomically,
+ * so an interrupted run resumes from its last finished epoch.
  *
  * @module
  */
@@ -15,13 +15,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../backend/backend.ts";
 import { sparseParams } from "../core/density.ts";
-import { growersByName } from "../core/grow.ts";
 import { initMasks } from "../core/init.ts";
 import { methodPreset, smallDenseHiddenSize } from "../core/methods.ts";
-import { prunersByName } from "../core/prune.ts";
-import { redistributorsByName } from "../core/redistribute.ts";
 import { Rng } from "../core/rng.ts";
-import { gmpSparsity, schedulesByName } from "../core/schedule.ts";
 import { UserError } from "../errors.ts";
 import { type ModelConfig, paramSpecs, sizeOf } from "../model/config.ts";
 import { initParams, toHost, toVariables } from "../model/params.ts";
@@ -34,10 +30,12 @@ import {
   saveCheckpoint,
 } from "./checkpoint.ts";
 import { type TrainConfig, validateConfig } from "./config.ts";
-import { clipByGlobalNorm, Optimizer } from "./optimizer.ts";
+import { Optimizer } from "./optimizer.ts";
 import { formatReport, type RunReport, runReport } from "./report.ts";
 import { SparseWeights } from "./sparse_weights.ts";
+import { trainStep } from "./step.ts";
 import { loadTask, type Task } from "./tasks.ts";
+import { TopologyUpdates } from "./topology_updates.ts";
 
 /** Where progress lines go; the CLI prints them, tests collect them. */
 export type Log = (line: string) => void;
@@ -69,78 +67,37 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
   const masks = previous
     ? new Map(Object.entries(previous.masks))
     : initialMasks(config, task.model, rng);
+  const progress: Progress = previous?.meta.progress ?? newProgress(rng);
   const params = toVariables(hostParams);
   const sparse = new SparseWeights(masks, Object.fromEntries(specs.map((s) => [s.name, s.shape])));
   const optimizer = new Optimizer(config.optimizer, params);
-  let lastGrads: Record<string, tf.Tensor> | undefined;
+  let lastGradients: Record<string, tf.Tensor> | undefined;
   // Variables are registered by name in tfjs: free them even when the run fails.
   try {
     sparse.applyMasks(params);
-    const progress: Progress = previous?.meta.progress ?? {
-      epoch: 0,
-      step: 0,
-      rngState: rng.state,
-      optimizerSteps: 0,
-      tokens: 0,
-      sequences: 0,
-      topologyUpdates: 0,
-      history: [],
-      done: false,
-    };
     if (previous) {
       optimizer.load(previous.optimizer, progress.optimizerSteps);
       rng = Rng.fromState(progress.rngState);
       log(`resuming ${config.out} after epoch ${progress.epoch} (step ${progress.step})`);
     }
     log(describeRun(config, task.model, sparse.nonzeros()));
-
     const stepsPerEpoch = config.maxSteps > 0
       ? Math.min(config.maxSteps, task.stepsPerEpoch)
       : task.stepsPerEpoch;
-    const totalSteps = config.epochs * stepsPerEpoch;
-    const gmpSchedule = {
-      initialSparsity: 0,
-      finalSparsity: config.sparse.sparsity,
-      startStep: 0,
-      // The last epoch fine-tunes at the final sparsity.
-      endStep: config.epochs > 1
-        ? (config.epochs - 1) * stepsPerEpoch
-        : Math.floor(0.75 * totalSteps),
+    const topology = new TopologyUpdates(config.sparse, method, config.epochs, stepsPerEpoch);
+    const stepContext = {
+      task,
+      params,
+      optimizer,
+      sparse,
+      clipNorm: config.clipNorm,
+      denseMomentum: method.needs.denseMomentumEveryStep,
     };
-    const pruneRate = method.kind === "dynamic"
-      ? schedulesByName[config.sparse.schedule](config.sparse.pruneRate)
-      : () => 0;
-    const hasUpdates = method.kind !== "dense";
-
-    const updateTopology = async (step: number): Promise<void> => {
+    const updateTopology = async () => {
       progress.topologyUpdates++;
-      if (method.kind === "gradual") {
-        const target = gmpSparsity(step, gmpSchedule);
-        const removed = await sparse.pruneToSparsity(params, optimizer, target);
-        log(
-          `  gmp prune at step ${step}: sparsity ${
-            (100 * target).toFixed(1)
-          }%, ${removed} connections removed`,
-        );
-        return;
-      }
-      const report = await sparse.update(params, optimizer, {
-        pruneRate: pruneRate(step, totalSteps),
-        prune: prunersByName[config.sparse.prune],
-        grow: growersByName[config.sparse.grow],
-        redistribute: redistributorsByName[config.sparse.redistribution],
-        rng,
-        useMomentum: config.sparse.grow === "momentum" ||
-          config.sparse.redistribution === "momentum",
-      }, lastGrads);
-      const moved = report.layers.reduce((n, l) => n + l.grown.length, 0);
-      log(
-        `  topology update at step ${step}: prune rate ${
-          report.pruneRate.toFixed(3)
-        }, ${moved} connections moved`,
-      );
+      const weights = { params, sparse, optimizer };
+      log("  " + await topology.apply(progress.step, weights, rng, lastGradients));
     };
-
     const snapshot = async (): Promise<Checkpoint> => ({
       meta: {
         format: CHECKPOINT_FORMAT,
@@ -165,45 +122,26 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
       for (const batch of task.batches(rng)) {
         if (steps >= stepsPerEpoch) break;
         const drop = { rate: config.model.dropout, seed: rng.seed() };
-        const { value, grads } = tf.variableGrads(() => task.loss(params, batch, drop));
-        const clipped = clipByGlobalNorm(grads, config.clipNorm);
-        tf.tidy(() =>
-          optimizer.apply(
-            params,
-            method.needs.denseMomentumEveryStep ? clipped : sparse.maskGradients(clipped),
-            lr,
-          )
+        if (lastGradients) tf.dispose(Object.values(lastGradients));
+        const result = await trainStep(
+          stepContext,
+          batch,
+          drop,
+          lr,
+          method.needs.denseGradientAtUpdate,
         );
-        sparse.applyMasks(params);
-        progress.step++, steps++, tokens += batch.T * batch.B;
-        progress.tokens += batch.T * batch.B, progress.sequences += batch.B;
-        lossSum += (await value.data())[0];
-        // RigL grows by the dense gradient: keep the latest one for the next update.
-        if (lastGrads) tf.dispose(Object.values(lastGrads));
-        lastGrads = method.needs.denseGradientAtUpdate ? clipped : undefined;
-        const kept = new Set(Object.values(lastGrads ?? {}));
-        tf.dispose(
-          [value, ...Object.values(grads), ...Object.values(clipped)].filter((t) => !kept.has(t)),
-        );
-        const updateDue = config.sparse.updateEvery > 0 &&
-          progress.step % config.sparse.updateEvery === 0;
-        if (hasUpdates && updateDue && progress.step < totalSteps) {
-          await updateTopology(progress.step);
-        }
+        lastGradients = result.gradients;
+        lossSum += result.loss, steps++, tokens += batch.T * batch.B;
+        progress.step++, progress.tokens += batch.T * batch.B, progress.sequences += batch.B;
+        if (topology.dueAfterStep(progress.step)) await updateTopology();
         if (config.logEvery > 0 && steps % config.logEvery === 0) {
-          const seconds = (performance.now() - started) / 1000;
-          log(
-            `epoch ${epoch + 1} step ${steps}/${stepsPerEpoch} loss ${
-              (lossSum / steps).toFixed(3)
-            } ` +
-              `${Math.round(tokens / seconds)} tok/s`,
-          );
+          const perSecond = Math.round(tokens / ((performance.now() - started) / 1000));
+          const loss = (lossSum / steps).toFixed(3);
+          log(`epoch ${epoch + 1} step ${steps}/${stepsPerEpoch} loss ${loss} ${perSecond} tok/s`);
         }
       }
       const lastEpoch = epoch === config.epochs - 1;
-      if (hasUpdates && config.sparse.updateEvery === 0 && !lastEpoch) {
-        await updateTopology(progress.step);
-      }
+      if (topology.dueAfterEpoch(lastEpoch)) await updateTopology();
       metrics = {
         epoch: epoch + 1,
         train_loss: lossSum / Math.max(steps, 1),
@@ -212,11 +150,13 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
         seconds: (performance.now() - started) / 1000,
       };
       log(`epoch ${epoch + 1}/${config.epochs} ` + formatMetrics(metrics));
+      Object.assign(progress, {
+        epoch: epoch + 1,
+        optimizerSteps: optimizer.steps,
+        rngState: rng.state,
+        done: lastEpoch,
+      });
       progress.history.push(metrics);
-      progress.epoch = epoch + 1;
-      progress.optimizerSteps = optimizer.steps;
-      progress.rngState = rng.state;
-      progress.done = lastEpoch;
       await saveCheckpoint(config.out, await snapshot());
       log(`checkpoint written to ${config.out}`);
     }
@@ -227,16 +167,29 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
       steps: Math.max(progress.step, 1),
       sequences: progress.sequences,
       topologyUpdates: progress.topologyUpdates,
-      gmp: gmpSchedule,
+      gmp: topology.gmpSchedule,
     });
     log(formatReport(report));
-    const checkpoint = await snapshot();
-    return { checkpoint, metrics, report };
+    return { checkpoint: await snapshot(), metrics, report };
   } finally {
-    tf.dispose([...Object.values(params), ...Object.values(lastGrads ?? {})]);
+    tf.dispose([...Object.values(params), ...Object.values(lastGradients ?? {})]);
     optimizer.dispose();
     sparse.dispose();
   }
+}
+
+function newProgress(rng: Rng): Progress {
+  return {
+    epoch: 0,
+    step: 0,
+    rngState: rng.state,
+    optimizerSteps: 0,
+    tokens: 0,
+    sequences: 0,
+    topologyUpdates: 0,
+    history: [],
+    done: false,
+  };
 }
 
 /**

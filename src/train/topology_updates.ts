@@ -1,0 +1,90 @@
+/**
+ * When and how the sparse topology changes during a run: ST-RNN and the
+ * other dynamic methods prune and regrow (once per epoch, or every
+ * `updateEvery` steps) with a decaying prune rate; gmp prunes towards its
+ * cubic sparsity schedule; dense methods never change.
+ *
+ * @module
+ */
+
+import type * as tf from "@tensorflow/tfjs";
+import { growersByName } from "../core/grow.ts";
+import type { MethodPreset } from "../core/methods.ts";
+import { prunersByName } from "../core/prune.ts";
+import { redistributorsByName } from "../core/redistribute.ts";
+import type { Rng } from "../core/rng.ts";
+import { type GmpScheduleOptions, gmpSparsity, schedulesByName } from "../core/schedule.ts";
+import type { Params } from "../model/params.ts";
+import type { SparseConfig } from "./config.ts";
+import type { Optimizer } from "./optimizer.ts";
+import type { SparseWeights } from "./sparse_weights.ts";
+
+/** The topology schedule of one run. */
+export class TopologyUpdates {
+  readonly #sparse: SparseConfig;
+  readonly #method: MethodPreset;
+  readonly #totalSteps: number;
+  readonly #pruneRate: (step: number, total: number) => number;
+  /** gmp's sparsity schedule; the last epoch fine-tunes at the final sparsity. */
+  readonly gmpSchedule: GmpScheduleOptions;
+
+  constructor(sparse: SparseConfig, method: MethodPreset, epochs: number, stepsPerEpoch: number) {
+    this.#sparse = sparse;
+    this.#method = method;
+    this.#totalSteps = epochs * stepsPerEpoch;
+    this.#pruneRate = method.kind === "dynamic"
+      ? schedulesByName[sparse.schedule](sparse.pruneRate)
+      : () => 0;
+    this.gmpSchedule = {
+      initialSparsity: 0,
+      finalSparsity: sparse.sparsity,
+      startStep: 0,
+      endStep: epochs > 1 ? (epochs - 1) * stepsPerEpoch : Math.floor(0.75 * this.#totalSteps),
+    };
+  }
+
+  /** Whether an update follows optimizer step `step` (per-step cadence). */
+  dueAfterStep(step: number): boolean {
+    const every = this.#sparse.updateEvery;
+    return this.#method.kind !== "dense" && every > 0 && step % every === 0 &&
+      step < this.#totalSteps;
+  }
+
+  /** Whether an update follows an epoch (per-epoch cadence; never after the last). */
+  dueAfterEpoch(lastEpoch: boolean): boolean {
+    return this.#method.kind !== "dense" && this.#sparse.updateEvery === 0 && !lastEpoch;
+  }
+
+  /**
+   * Updates the topology after step `step` and returns a one-line summary.
+   * `gradients` are the latest dense gradients (gradient growth).
+   */
+  async apply(
+    step: number,
+    weights: { params: Params; sparse: SparseWeights; optimizer: Optimizer },
+    rng: Rng,
+    gradients?: Record<string, tf.Tensor>,
+  ): Promise<string> {
+    const { params, sparse, optimizer } = weights;
+    if (this.#method.kind === "gradual") {
+      const target = gmpSparsity(step, this.gmpSchedule);
+      const removed = await sparse.pruneToSparsity(params, optimizer, target);
+      return `gmp prune at step ${step}: sparsity ${
+        (100 * target).toFixed(1)
+      }%, ${removed} connections removed`;
+    }
+    const s = this.#sparse;
+    const report = await sparse.update(params, optimizer, {
+      pruneRate: this.#pruneRate(step, this.#totalSteps),
+      prune: prunersByName[s.prune],
+      grow: growersByName[s.grow],
+      redistribute: redistributorsByName[s.redistribution],
+      rng,
+      useMomentum: s.grow === "momentum" || s.redistribution === "momentum",
+    }, gradients);
+    const moved = report.layers.reduce((n, l) => n + l.grown.length, 0);
+    return `topology update at step ${step}: prune rate ${
+      report.pruneRate.toFixed(3)
+    }, ${moved} connections moved`;
+  }
+}
