@@ -319,8 +319,9 @@ function addPacked(
   const { maxGap } = packedChoice(nonzeros, valueBytes(data, precision));
   const { positions, gaps } = packIndices(nonzeros, maxGap);
   const gapCodes = graph.addInitializer(graph.uniqueName(`${name}.gaps`), gaps, [gaps.length]);
-  const [wide] = graph.addNode("Cast", [gapCodes], [graph.uniqueName(`${name}.gaps64`)], {
-    to: intAttr(DataType.INT64),
+  // int32 positions (ScatterElements takes them) halve the transient memory of the fold.
+  const [wide] = graph.addNode("Cast", [gapCodes], [graph.uniqueName(`${name}.gaps32`)], {
+    to: intAttr(DataType.INT32),
   });
   const axis = int64Constant(graph, `${name}.axis`, [0], []);
   const [indices] = graph.addNode("CumSum", [wide, axis], [graph.uniqueName(`${name}.indices`)]);

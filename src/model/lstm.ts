@@ -2,9 +2,12 @@
  * An LSTM layer as a function of tensors (tfjs). Gate matrices are fused
  * column-wise in the order i, f, c, o; see ./config.ts for the layout.
  *
- * The input projection of all time steps is one large matMul, and the
- * sequence is split with `unstack`, whose gradient is a single `stack`:
- * slicing step by step would make the backward pass quadratic in T.
+ * The input projection of all time steps is one large matMul (autodiff
+ * handles it). The recurrence is one custom-gradient op with a hand-written
+ * backward pass through time: per step it needs one matMul with Rᵀ
+ * (transposed once per sequence), and the weight gradient of R is a single
+ * `Hprevᵀ · dZ` product over all steps. Autodiff of the step-by-step graph
+ * would instead transpose R and h and repack small matrices at every step.
  *
  * @module
  */
@@ -41,30 +44,123 @@ export function lstmLayer(
 ): { outputs: tf.Tensor3D; final: LstmState } {
   const [T, B, inputSize] = inputs.shape;
   const H = weights.R.shape[0];
-  const projected = tf.add(
-    tf.matMul(tf.reshape(inputs, [T * B, inputSize]), weights.W),
-    weights.b,
-  );
-  const steps = tf.unstack(tf.reshape(projected, [T, B, 4 * H])) as tf.Tensor2D[];
-  let { h, c } = initial;
-  const outputs: tf.Tensor2D[] = [];
-  for (let t = 0; t < T; t++) {
-    const z = tf.add(steps[t], tf.matMul(h, weights.R));
-    const [zi, zf, zc, zo] = tf.split(z, 4, 1);
-    const nextC: tf.Tensor2D = tf.add(
-      tf.mul(tf.sigmoid(zf), c),
-      tf.mul(tf.sigmoid(zi), tf.tanh(zc)),
-    );
-    const nextH: tf.Tensor2D = tf.mul(tf.sigmoid(zo), tf.tanh(nextC));
-    if (stepMasks) {
-      const m = stepMasks[t];
-      h = tf.add(h, tf.mul(m, tf.sub(nextH, h)));
-      c = tf.add(c, tf.mul(m, tf.sub(nextC, c)));
-    } else {
+  const projected = tf.reshape(
+    tf.add(tf.matMul(tf.reshape(inputs, [T * B, inputSize]), weights.W), weights.b),
+    [T, B, 4 * H],
+  ) as tf.Tensor3D;
+  // The recurrence returns [T + 2, B, H]: the T outputs, then the final h and c.
+  const packed = recurrence(stepMasks)(projected, weights.R, initial.h, initial.c);
+  const [outputs, h, c] = tf.split(packed, [T, 1, 1], 0);
+  return {
+    outputs: outputs as tf.Tensor3D,
+    final: { h: tf.reshape(h, [B, H]) as tf.Tensor2D, c: tf.reshape(c, [B, H]) as tf.Tensor2D },
+  };
+}
+
+/** What one forward step keeps for the backward pass. */
+interface StepRecord {
+  i: tf.Tensor2D;
+  f: tf.Tensor2D;
+  g: tf.Tensor2D;
+  o: tf.Tensor2D;
+  /** tanh of the new cell state (before masking). */
+  tanhC: tf.Tensor2D;
+  hPrev: tf.Tensor2D;
+  cPrev: tf.Tensor2D;
+}
+
+const STEP_FIELDS = ["i", "f", "g", "o", "tanhC", "hPrev", "cPrev"] as const;
+
+/**
+ * The LSTM recurrence over projected inputs `P` (`[T, B, 4H]`, i.e. x·W + b):
+ * `z_t = P_t + h_{t-1}·R`, gates, state update, optional padding masks.
+ */
+function recurrence(stepMasks?: tf.Tensor2D[]) {
+  return tf.customGrad((
+    // customGrad passes tensors and, last, the save function.
+    ...args: (tf.Tensor | tf.GradSaveFunc)[]
+  ) => {
+    const [P, R, h0, c0] = args as tf.Tensor[];
+    const save = args[4] as tf.GradSaveFunc;
+    const [T, B] = P.shape;
+    const H = R.shape[0];
+    const steps = tf.unstack(P) as tf.Tensor2D[];
+    let h = h0 as tf.Tensor2D;
+    let c = c0 as tf.Tensor2D;
+    const records: StepRecord[] = [];
+    const outputs: tf.Tensor2D[] = [];
+    for (let t = 0; t < T; t++) {
+      const z = tf.add(steps[t], tf.matMul(h, R));
+      const [zi, zf, zg, zo] = tf.split(z, 4, 1) as tf.Tensor2D[];
+      const record: StepRecord = {
+        i: tf.sigmoid(zi),
+        f: tf.sigmoid(zf),
+        g: tf.tanh(zg),
+        o: tf.sigmoid(zo),
+        tanhC: h, // replaced below
+        hPrev: h,
+        cPrev: c,
+      };
+      let nextC: tf.Tensor2D = tf.add(tf.mul(record.f, c), tf.mul(record.i, record.g));
+      record.tanhC = tf.tanh(nextC);
+      let nextH: tf.Tensor2D = tf.mul(record.o, record.tanhC);
+      if (stepMasks) {
+        const m = stepMasks[t];
+        nextH = tf.add(h, tf.mul(m, tf.sub(nextH, h)));
+        nextC = tf.add(c, tf.mul(m, tf.sub(nextC, c)));
+      }
+      records.push(record);
       h = nextH;
       c = nextC;
+      outputs.push(h);
     }
-    outputs.push(h);
-  }
-  return { outputs: tf.stack(outputs) as tf.Tensor3D, final: { h, c } };
+    // Saved tensors outlive the forward pass; the masks are saved too, since
+    // the caller's scope may dispose them before the backward pass runs.
+    save([...records.flatMap((r) => STEP_FIELDS.map((k) => r[k])), ...(stepMasks ?? [])]);
+    const value = tf.concat([tf.stack(outputs), tf.stack([h, c])], 0);
+
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const at = (t: number, k: number) => saved[t * STEP_FIELDS.length + k] as tf.Tensor2D;
+      const [dOutputs, dFinalH, dFinalC] = tf.split(dy, [T, 1, 1], 0);
+      const dY = tf.unstack(dOutputs) as tf.Tensor2D[];
+      const RT = tf.transpose(R);
+      let dh = tf.reshape(dFinalH, [B, H]) as tf.Tensor2D;
+      let dc = tf.reshape(dFinalC, [B, H]) as tf.Tensor2D;
+      const dZ: tf.Tensor2D[] = new Array(T);
+      for (let t = T - 1; t >= 0; t--) {
+        const [i, f, g, o, tanhC, , cPrev] = STEP_FIELDS.map((_, k) => at(t, k));
+        dh = tf.add(dh, dY[t]);
+        // A padded step passes the state through: only the masked part reaches the cell.
+        let dhNew = dh,
+          dcNew = dc,
+          dhKeep: tf.Tensor2D | undefined,
+          dcKeep: tf.Tensor2D | undefined;
+        if (stepMasks) {
+          const m = saved[T * STEP_FIELDS.length + t];
+          const keep = tf.sub(1, m);
+          dhNew = tf.mul(dh, m);
+          dcNew = tf.mul(dc, m);
+          dhKeep = tf.mul(dh, keep);
+          dcKeep = tf.mul(dc, keep);
+        }
+        const dcCell = tf.add(dcNew, tf.mul(tf.mul(dhNew, o), tf.sub(1, tf.square(tanhC))));
+        const dzi = tf.mul(tf.mul(dcCell, g), tf.mul(i, tf.sub(1, i)));
+        const dzf = tf.mul(tf.mul(dcCell, cPrev), tf.mul(f, tf.sub(1, f)));
+        const dzg = tf.mul(tf.mul(dcCell, i), tf.sub(1, tf.square(g)));
+        const dzo = tf.mul(tf.mul(dhNew, tanhC), tf.mul(o, tf.sub(1, o)));
+        dZ[t] = tf.concat([dzi, dzf, dzg, dzo], 1) as tf.Tensor2D;
+        dh = tf.matMul(dZ[t], RT);
+        dc = tf.mul(dcCell, f);
+        if (dhKeep && dcKeep) {
+          dh = tf.add(dh, dhKeep);
+          dc = tf.add(dc, dcKeep);
+        }
+      }
+      const dP = tf.stack(dZ);
+      const hPrevAll = tf.reshape(tf.stack(records.map((_, t) => at(t, 5))), [T * B, H]);
+      const dR = tf.matMul(tf.transpose(hPrevAll), tf.reshape(dP, [T * B, 4 * H]));
+      return [dP, dR, dh, dc];
+    };
+    return { value, gradFunc };
+  });
 }
