@@ -73,7 +73,14 @@ export interface BundleMetadata {
   /** Nonzeros and sparsity of every weight matrix. */
   layers: { name: string; shape: number[]; nonzeros: number; sparsity: number }[];
   parameters: { total: number; nonzero: number };
-  parity: { maxAbsDiff: number; compared: number; samples: string; tolerance: number };
+  parity: {
+    maxAbsDiff: number;
+    compared: number;
+    samples: string;
+    tolerance: number;
+    /** Largest |logit| of the trained model on the samples (int8's tolerance scales with it). */
+    referenceMaxAbs?: number;
+  };
   source: { checkpoint: string; epochs: number; metrics: Record<string, number> };
   /** Size of the ONNX file. */
   bytes: number;
