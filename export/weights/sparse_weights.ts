@@ -22,9 +22,9 @@ import { writeFileAtomic } from "../../src/io/atomic.ts";
 import {
   type Container,
   decodeContainer,
-  readContainer,
   type Dtype,
   encodeContainer,
+  readContainer,
 } from "../../src/io/container.ts";
 import { paramSpecs, sizeOf } from "../../src/model/config.ts";
 import type { HostParams } from "../../src/model/params.ts";

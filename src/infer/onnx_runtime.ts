@@ -74,9 +74,7 @@ export async function openSession(
       : await ort.InferenceSession.create(source, options);
   } catch (error) {
     throw new UserError(
-      `Cannot load ONNX model ${label}: ${
-        firstLine(error)
-      }; export it again with sparrow`,
+      `Cannot load ONNX model ${label}: ${firstLine(error)}; export it again with sparrow`,
     );
   }
 }

@@ -191,14 +191,10 @@ export function referenceLmForward(
     for (let b = 0; b < B; b++) {
       const at = (l * B + b) * H;
       h[l].push(
-        state
-          ? Float64Array.from(state.h.subarray(at, at + H))
-          : new Float64Array(H),
+        state ? Float64Array.from(state.h.subarray(at, at + H)) : new Float64Array(H),
       );
       c[l].push(
-        state
-          ? Float64Array.from(state.c.subarray(at, at + H))
-          : new Float64Array(H),
+        state ? Float64Array.from(state.c.subarray(at, at + H)) : new Float64Array(H),
       );
     }
   }

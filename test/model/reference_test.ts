@@ -76,9 +76,7 @@ Deno.test("one-unit LSTM follows the gate equations in i, f, c, o order", () => 
   const expected: number[] = [];
   for (const token of [1, 0, 1]) {
     const x = f32(embedding[token]);
-    const z = [0, 1, 2, 3].map((g) =>
-      x * f32(W[g]) + h * f32(R[g]) + f32(b[g])
-    );
+    const z = [0, 1, 2, 3].map((g) => x * f32(W[g]) + h * f32(R[g]) + f32(b[g]));
     const i = sigmoid(z[0]);
     const f = sigmoid(z[1]);
     const g = Math.tanh(z[2]);
