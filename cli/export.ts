@@ -57,7 +57,7 @@ export function exportCommand(): Command {
     )
     .option(
       "--tolerance <x>",
-      "largest accepted max |Δlogit| against the trained model (default 1e-4; 5e-2 for int8)",
+      "largest accepted max |Δlogit| against the trained model (default 1e-4; for int8 5% of the largest |logit|)",
       number,
     )
     .addOption(
