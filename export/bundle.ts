@@ -55,7 +55,7 @@ export interface ExportOptions {
   values?: ValuePrecision;
   /**
    * The largest max-abs logit difference to accept; by default 1e-4, or
-   * 5e-2 with `compute: "int8"` (see `parity.ts`).
+   * 5% of the trained model's largest |logit| with `compute: "int8"` (see `parity.ts`).
    */
   tolerance?: number;
   /** Replaces the graph builder; tests use it to plant a broken model. */

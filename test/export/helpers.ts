@@ -5,7 +5,13 @@
  * @module
  */
 
-import { type ModelConfig, paramSpecs, sizeOf } from "../../src/model/config.ts";
+import {
+  type ClassifierConfig,
+  type LanguageModelConfig,
+  type ModelConfig,
+  paramSpecs,
+  sizeOf,
+} from "../../src/model/config.ts";
 import type { Weights } from "../../src/model/reference.ts";
 import {
   type Checkpoint,
@@ -33,12 +39,31 @@ export function randomWeights(
   return weights;
 }
 
-/** The largest |a[i] − b[i]|; Infinity when the lengths differ. */
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
+export { maxAbsDiff } from "../helpers.ts";
+
+/** A tiny two-layer language model for graph tests. */
+export const TINY_LM: LanguageModelConfig = {
+  kind: "lm",
+  cell: "lstm",
+  vocabSize: 13,
+  embedSize: 5,
+  hiddenSize: 7,
+  layers: 2,
+  dropout: 0,
+};
+
+/** A tiny classifier for graph tests, with `layers` LSTM layers. */
+export function tinyClassifier(layers = 1): ClassifierConfig {
+  return {
+    kind: "classifier",
+    cell: "lstm",
+    vocabSize: 13,
+    embedSize: 5,
+    hiddenSize: 7,
+    layers,
+    numClasses: 3,
+    dropout: 0,
+  };
 }
 
 /** A checkpoint in memory, as training would leave it after one epoch. */

@@ -8,10 +8,10 @@ import {
   VALUE_PRECISIONS,
   type ValuePrecision,
 } from "../../export/onnx_model.ts";
+import type { LanguageModelConfig } from "../../src/model/config.ts";
 import { decodeModel } from "../../export/onnx/proto.ts";
 import { checkOnnxModel } from "../../export/onnx/check.ts";
 import { fromFloat16Bits, toFloat16Bits } from "../../export/onnx/float16.ts";
-import type { ClassifierConfig, LanguageModelConfig } from "../../src/model/config.ts";
 import {
   referenceClassifierForward,
   referenceLmForward,
@@ -21,27 +21,9 @@ import { openSession, runClassifier, runLanguageModel } from "../../src/infer/on
 import { Rng } from "../../src/core/rng.ts";
 import { UserError } from "../../src/errors.ts";
 import { maxAbsDiff, randomWeights } from "./helpers.ts";
+import { TINY_LM as LM, tinyClassifier } from "./helpers.ts";
 
-const LM: LanguageModelConfig = {
-  kind: "lm",
-  cell: "lstm",
-  vocabSize: 13,
-  embedSize: 5,
-  hiddenSize: 7,
-  layers: 2,
-  dropout: 0,
-};
-
-const CLASSIFIER: ClassifierConfig = {
-  kind: "classifier",
-  cell: "lstm",
-  vocabSize: 13,
-  embedSize: 5,
-  hiddenSize: 7,
-  layers: 2,
-  numClasses: 3,
-  dropout: 0,
-};
+const CLASSIFIER = tinyClassifier(2);
 
 /** The weights an fp16 export computes with: every value rounded to float16. */
 function roundedToFloat16(weights: Weights): Weights {

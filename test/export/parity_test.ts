@@ -8,18 +8,8 @@ import {
   sampleSequences,
 } from "../../export/parity.ts";
 import { buildOnnxModel } from "../../export/onnx_model.ts";
-import type { ClassifierConfig, LanguageModelConfig } from "../../src/model/config.ts";
-import { randomWeights } from "./helpers.ts";
-
-const LM: LanguageModelConfig = {
-  kind: "lm",
-  cell: "lstm",
-  vocabSize: 13,
-  embedSize: 5,
-  hiddenSize: 7,
-  layers: 2,
-  dropout: 0,
-};
+import type { ClassifierConfig } from "../../src/model/config.ts";
+import { randomWeights, TINY_LM as LM } from "./helpers.ts";
 
 Deno.test("tolerances: 1e-4 for exact modes, a share of the logit range for int8", () => {
   assert.equal(parityTolerance("op", 30), PARITY_TOLERANCE);

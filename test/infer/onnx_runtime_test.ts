@@ -1,59 +1,14 @@
 import assert from "node:assert/strict";
 import { openSession, runClassifier, runLanguageModel } from "../../src/infer/onnx_runtime.ts";
 import { buildOnnxModel } from "../../export/onnx_model.ts";
-import {
-  type ClassifierConfig,
-  type LanguageModelConfig,
-  type ModelConfig,
-  paramSpecs,
-  sizeOf,
-} from "../../src/model/config.ts";
-import { referenceClassifierForward, type Weights } from "../../src/model/reference.ts";
+import { referenceClassifierForward } from "../../src/model/reference.ts";
 import { Rng } from "../../src/core/rng.ts";
 import { UserError } from "../../src/errors.ts";
+import { maxAbsDiff, randomWeights, TINY_LM as LM, tinyClassifier } from "../export/helpers.ts";
 
 const TOLERANCE = 1e-4;
 
-const LM: LanguageModelConfig = {
-  kind: "lm",
-  cell: "lstm",
-  vocabSize: 13,
-  embedSize: 5,
-  hiddenSize: 7,
-  layers: 2,
-  dropout: 0,
-};
-
-const CLASSIFIER: ClassifierConfig = {
-  kind: "classifier",
-  cell: "lstm",
-  vocabSize: 13,
-  embedSize: 5,
-  hiddenSize: 7,
-  layers: 1,
-  numClasses: 3,
-  dropout: 0,
-};
-
-function randomWeights(config: ModelConfig, density: number, seed: number) {
-  const rng = new Rng(seed);
-  const weights: Weights = {};
-  for (const spec of paramSpecs(config)) {
-    const data = new Float32Array(sizeOf(spec.shape));
-    for (let i = 0; i < data.length; i++) {
-      if (rng.next() < density) data[i] = rng.normal() * 0.8;
-    }
-    weights[spec.name] = { shape: spec.shape, data };
-  }
-  return weights;
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
-}
+const CLASSIFIER = tinyClassifier(1);
 
 Deno.test("streaming token by token equals the full-sequence run", async () => {
   const session = await openSession(

@@ -2,36 +2,12 @@ import assert from "node:assert/strict";
 import { checkOnnxModel } from "../../../export/onnx/check.ts";
 import { buildOnnxModel } from "../../../export/onnx_model.ts";
 import { decodeModel, encodeModel, type ModelProto } from "../../../export/onnx/proto.ts";
-import {
-  type ClassifierConfig,
-  type LanguageModelConfig,
-  type ModelConfig,
-  paramSpecs,
-  sizeOf,
-} from "../../../src/model/config.ts";
+import { type ModelConfig, paramSpecs, sizeOf } from "../../../src/model/config.ts";
 import type { Weights } from "../../../src/model/reference.ts";
 import { Rng } from "../../../src/core/rng.ts";
+import { TINY_LM as LM, tinyClassifier } from "../helpers.ts";
 
-const LM: LanguageModelConfig = {
-  kind: "lm",
-  cell: "lstm",
-  vocabSize: 13,
-  embedSize: 5,
-  hiddenSize: 7,
-  layers: 2,
-  dropout: 0,
-};
-
-const CLASSIFIER: ClassifierConfig = {
-  kind: "classifier",
-  cell: "lstm",
-  vocabSize: 13,
-  embedSize: 5,
-  hiddenSize: 7,
-  layers: 1,
-  numClasses: 3,
-  dropout: 0,
-};
+const CLASSIFIER = tinyClassifier(1);
 
 function weightsFor(config: ModelConfig): Weights {
   const rng = new Rng(4);
