@@ -1,5 +1,5 @@
 /**
- * `deno task demo`: the whole path on the bundled data, in about two minutes
+ * `deno task demo`: the whole path on the bundled data, in about a minute
  * on two cores. It trains a sparse LSTM language model (ST-RNN, 80% sparse
  * gate matrices), exports it to ONNX (checked against the trained model in
  * onnxruntime), then scores and generates text with onnxruntime alone; then
