@@ -44,7 +44,8 @@ export function initParams(config: ModelConfig, rng: Rng): HostParams {
 export function toVariables(params: HostParams): Params {
   const vars: Params = {};
   for (const [name, p] of Object.entries(params)) {
-    vars[name] = tf.variable(tf.tensor(p.data, p.shape), true, name);
+    // tidy frees the initial tensor handle; the variable keeps its data.
+    vars[name] = tf.tidy(() => tf.variable(tf.tensor(p.data, p.shape), true, name));
   }
   return vars;
 }

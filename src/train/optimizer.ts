@@ -36,7 +36,7 @@ export class Optimizer {
     this.config = config;
     for (const name of this.slotNames()) {
       for (const [param, v] of Object.entries(params)) {
-        this.slots[`${name}/${param}`] = tf.variable(tf.zerosLike(v), false);
+        this.slots[`${name}/${param}`] = tf.tidy(() => tf.variable(tf.zerosLike(v), false));
       }
     }
   }
@@ -91,7 +91,7 @@ export class Optimizer {
       if (!name.endsWith(`/${param}`)) continue;
       const data = (await v.data()) as Float32Array;
       for (const i of indices) data[i] = 0;
-      v.assign(tf.tensor(data, v.shape));
+      tf.tidy(() => v.assign(tf.tensor(data, v.shape)));
     }
   }
 
@@ -114,7 +114,7 @@ export class Optimizer {
     this.steps = steps;
     for (const [name, v] of Object.entries(this.slots)) {
       const s = saved[name];
-      if (s) v.assign(tf.tensor(s.data, v.shape));
+      if (s) tf.tidy(() => v.assign(tf.tensor(s.data, v.shape)));
     }
   }
 }

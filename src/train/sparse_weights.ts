@@ -119,7 +119,8 @@ export class SparseWeights {
   ): Promise<void> {
     for (const [l, layer] of layers.entries()) {
       const name = layer.name;
-      params[name].assign(tf.tensor(layer.weights, params[name].shape));
+      // The variable keeps the data; tidy frees the temporary tensor handle.
+      tf.tidy(() => params[name].assign(tf.tensor(layer.weights, params[name].shape)));
       this.#device.get(name)!.dispose();
       this.#device.set(name, tf.keep(tf.tensor(Float32Array.from(layer.mask), params[name].shape)));
       await optimizer.zeroAt(name, pruned[l]);

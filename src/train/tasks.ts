@@ -61,6 +61,8 @@ export interface Task {
   loss(params: Params, batch: Batch, drop?: DropoutPlan): tf.Scalar;
   /** Metrics on a held-out split, e.g. `{ valid_ppl }` or `{ valid_acc }`. */
   evaluate(params: Params, split: "valid" | "test"): Promise<Record<string, number>>;
+  /** Frees tensors the task holds between batches (the LM's carried state). */
+  dispose(): void;
 }
 
 /** Builds the task a config asks for, reading its data. */
@@ -92,16 +94,17 @@ export function languageModelTask(config: TrainConfig, data: LanguageModelData):
   };
   const train = batchify(data.train, config.batchSize, "the training split");
   let state: LstmState[] | undefined;
-  const resetState = (B: number) => {
+  const disposeState = () => {
     if (state) tf.dispose(state.flatMap((s) => [s.h, s.c]));
-    state = zeroState(model, B);
+    state = undefined;
   };
   return {
     model,
     vocab: [...data.vocab.tokens],
     stepsPerEpoch: windowCount(train, config.bptt),
     *batches() {
-      resetState(config.batchSize);
+      disposeState();
+      state = zeroState(model, config.batchSize);
       for (const w of bpttWindows(train, config.bptt)) {
         yield { tokens: w.input, targets: w.target, T: w.T, B: w.B };
       }
@@ -151,6 +154,7 @@ export function languageModelTask(config: TrainConfig, data: LanguageModelData):
       tf.dispose(evalState.flatMap((s) => [s.h, s.c]));
       return { [`${split}_ppl`]: Math.exp(totalNats / count) };
     },
+    dispose: disposeState,
   };
 }
 
@@ -213,5 +217,6 @@ export function classifierTask(config: TrainConfig, data: ClassificationData): T
       const { acc, loss } = await evaluateSplit(params, chosen);
       return { [`${split}_acc`]: acc, [`${split}_loss`]: loss };
     },
+    dispose() {},
   };
 }

@@ -175,6 +175,7 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
     tf.dispose([...Object.values(params), ...Object.values(lastGradients ?? {})]);
     optimizer.dispose();
     sparse.dispose();
+    task.dispose();
   }
 }
 

@@ -362,3 +362,20 @@ Deno.test("one short run per method completes with a consistent FLOPs report", a
     }
   });
 });
+
+Deno.test("a run frees every tensor it creates, whatever the method and cadence", async () => {
+  await withTempDir(async (dir) => {
+    for (const method of ["strnn", "rigl", "snfs", "gmp"] as const) {
+      for (const kind of ["lm", "classifier"] as const) {
+        const before = tf.memory().numTensors;
+        const overrides = { method, epochs: 2, maxSteps: 4, sparse: { updateEvery: 2 } };
+        const out = `${dir}/${method}-${kind}.sparrow`;
+        await train(
+          kind === "lm" ? tinyLmConfig(out, overrides) : tinyClassifierConfig(out, overrides),
+          () => {},
+        );
+        assert.equal(tf.memory().numTensors, before, `${method} ${kind} leaked tensors`);
+      }
+    }
+  });
+});
