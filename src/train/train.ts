@@ -142,6 +142,7 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
       }
       const lastEpoch = epoch === config.epochs - 1;
       if (topology.dueAfterEpoch(lastEpoch)) await updateTopology();
+      if (config.logEvery > 0) log(`epoch ${epoch + 1}: evaluating`);
       metrics = {
         epoch: epoch + 1,
         train_loss: lossSum / Math.max(steps, 1),
