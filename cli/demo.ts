@@ -28,8 +28,10 @@ async function main(): Promise<void> {
     .opts();
   const started = performance.now();
   const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
-  // A rerun of the demo starts over rather than resuming a finished run.
-  await Deno.remove(flags.out, { recursive: true }).catch(() => {});
+  // A rerun of the demo starts over; only the demo's own folders are removed.
+  for (const part of ["lm", "classifier"]) {
+    await Deno.remove(`${flags.out}/${part}`, { recursive: true }).catch(() => {});
+  }
 
   console.log("== 1. Train a sparse LSTM language model on fixtures/tinylm");
   const lmCheckpoint = `${flags.out}/lm/checkpoint.sparrow`;

@@ -1,5 +1,5 @@
 /**
- * `deno task infer <bundle> <command>`: runs an exported bundle with
+ * `deno task infer <command> <bundle>`: runs an exported bundle with
  * onnxruntime only (no tfjs): classify lines, score a text's perplexity,
  * generate a continuation, or stream words one at a time with carried state.
  *

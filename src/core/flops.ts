@@ -179,6 +179,12 @@ export interface TrainingRun {
   topologyUpdates?: number;
   /** The sparsity schedule of `gmp`, over optimizer steps. */
   gmp?: GmpScheduleOptions;
+  /**
+   * For `gmp`: the mean over steps of (sparsity the step ran at) / (final
+   * sparsity), as the run realised it. Pruning happens at update steps only,
+   * so this is below the smooth schedule's mean; given, it replaces it.
+   */
+  gmpMeanPrunedFraction?: number;
 }
 
 /** The cost of a training run. */
@@ -267,11 +273,11 @@ export function trainingFlops(
       break;
     case "gmp": {
       check(
-        run.gmp !== undefined,
+        run.gmp !== undefined || run.gmpMeanPrunedFraction !== undefined,
         "gmp's training FLOPs need its sparsity schedule",
       );
-      total = 3 *
-        (dense - denseGradientExtra * meanPrunedFraction(run.gmp, run.steps));
+      const pruned = run.gmpMeanPrunedFraction ?? meanPrunedFraction(run.gmp!, run.steps);
+      total = 3 * (dense - denseGradientExtra * pruned);
       break;
     }
   }

@@ -7,6 +7,7 @@
  */
 
 import { dirname } from "node:path";
+import { UserError } from "../errors.ts";
 
 /** Writes `data` to `path` through a temporary file in the same directory and a rename. */
 export async function writeFileAtomic(
@@ -14,7 +15,16 @@ export async function writeFileAtomic(
   data: Uint8Array | string,
 ): Promise<void> {
   const dir = dirname(path);
-  await Deno.mkdir(dir, { recursive: true });
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists || err instanceof Deno.errors.NotADirectory) {
+      throw new UserError(
+        `cannot write ${path}: ${dir} is a file, not a directory; choose another path`,
+      );
+    }
+    throw err;
+  }
   const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   try {
     if (typeof data === "string") await Deno.writeTextFile(tmp, data);

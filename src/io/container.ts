@@ -203,6 +203,9 @@ export async function readContainer<M = unknown>(path: string): Promise<Containe
     if (err instanceof Deno.errors.NotFound) {
       throw new UserError(`${path}: no such file; check the path`);
     }
+    if (err instanceof Deno.errors.IsADirectory) {
+      throw new UserError(`${path} is a directory; pass the path of a file`);
+    }
     throw err;
   }
   return decodeContainer<M>(bytes, path);

@@ -42,6 +42,8 @@ export interface Progress {
   sequences: number;
   /** Topology updates so far (RigL pays a dense gradient at each). */
   topologyUpdates: number;
+  /** Sum over steps of (sparsity the step ran at) / (final sparsity), for gmp's FLOPs. */
+  prunedFractionSum: number;
   /** One entry per completed epoch. */
   history: Record<string, number>[];
   /** True once training has finished all its epochs. */

@@ -135,6 +135,22 @@ export const DEFAULT_CLASSIFIER_CONFIG: TrainConfig = {
   clipNorm: 1,
 };
 
+/**
+ * The dense quantities a run must compute, from the strategies it actually
+ * uses (a flag may pick a growth rule outside its method's preset).
+ */
+export function sparseNeeds(c: TrainConfig): {
+  denseGradientAtUpdate: boolean;
+  denseMomentumEveryStep: boolean;
+} {
+  const dynamic = methodPreset(c.sparse.method).kind === "dynamic";
+  return {
+    denseGradientAtUpdate: dynamic && c.sparse.grow === "gradient",
+    denseMomentumEveryStep: dynamic &&
+      (c.sparse.grow === "momentum" || c.sparse.redistribution === "momentum"),
+  };
+}
+
 /** Throws a UserError naming the first invalid setting and its fix. */
 export function validateConfig(c: TrainConfig): void {
   const positiveInt = (v: number, flag: string) =>
@@ -145,7 +161,20 @@ export function validateConfig(c: TrainConfig): void {
   );
   if (c.sparse.epsilon !== undefined) {
     check(c.sparse.epsilon > 0, `--epsilon must be positive, got ${c.sparse.epsilon}`);
+    check(
+      methodPreset(c.sparse.method).kind === "dynamic",
+      `--epsilon sets the initial sparse topology; ${c.sparse.method} does not start sparse: use --sparsity`,
+    );
+    check(
+      c.sparse.init !== "uniform",
+      "--epsilon is an Erdős–Rényi density: use it with --init er or erk, or use --sparsity with --init uniform",
+    );
   }
+  const momentumSlot = c.optimizer.name === "adam" || c.optimizer.momentum > 0;
+  check(
+    !sparseNeeds(c).denseMomentumEveryStep || momentumSlot,
+    "momentum growth or redistribution needs optimizer momentum: use --optimizer adam or --momentum > 0",
+  );
   check(
     c.sparse.pruneRate >= 0 && c.sparse.pruneRate <= 1,
     `--prune-rate must be in [0, 1], got ${c.sparse.pruneRate}`,
@@ -170,6 +199,19 @@ export function validateConfig(c: TrainConfig): void {
   if (c.task === "lm") positiveInt(c.bptt, "--bptt");
   else positiveInt(c.maxLength, "--max-length");
   check(c.learningRate > 0, `--lr must be positive, got ${c.learningRate}`);
+  check(
+    c.optimizer.momentum >= 0 && c.optimizer.momentum < 1,
+    `--momentum must be in [0, 1), got ${c.optimizer.momentum}`,
+  );
+  check(c.clipNorm >= 0, `--clip must be 0 (off) or positive, got ${c.clipNorm}`);
+  check(
+    Number.isInteger(c.maxSteps) && c.maxSteps >= 0,
+    `--max-steps must be 0 (whole epochs) or a positive number of steps, got ${c.maxSteps}`,
+  );
+  check(
+    Number.isInteger(c.logEvery) && c.logEvery >= 0,
+    `--log-every must be 0 (per epoch only) or a positive number of steps, got ${c.logEvery}`,
+  );
   check(c.lrDecay > 0 && c.lrDecay <= 1, `--lr-decay must be in (0, 1], got ${c.lrDecay}`);
   check(Number.isInteger(c.seed), `--seed must be a whole number, got ${c.seed}`);
 }

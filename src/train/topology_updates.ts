@@ -24,6 +24,8 @@ export class TopologyUpdates {
   readonly #sparse: SparseConfig;
   readonly #method: MethodPreset;
   readonly #totalSteps: number;
+  /** Steps between updates; 0 = once per epoch. */
+  readonly #every: number;
   readonly #pruneRate: (step: number, total: number) => number;
   /** gmp's sparsity schedule; the last epoch fine-tunes at the final sparsity. */
   readonly gmpSchedule: GmpScheduleOptions;
@@ -32,6 +34,10 @@ export class TopologyUpdates {
     this.#sparse = sparse;
     this.#method = method;
     this.#totalSteps = epochs * stepsPerEpoch;
+    // A one-epoch gmp run has no epoch boundary to prune at: prune ten times within it.
+    this.#every = sparse.updateEvery > 0 || method.kind !== "gradual" || epochs > 1
+      ? sparse.updateEvery
+      : Math.max(1, Math.floor(stepsPerEpoch / 10));
     this.#pruneRate = method.kind === "dynamic"
       ? schedulesByName[sparse.schedule](sparse.pruneRate)
       : () => 0;
@@ -45,14 +51,14 @@ export class TopologyUpdates {
 
   /** Whether an update follows optimizer step `step` (per-step cadence). */
   dueAfterStep(step: number): boolean {
-    const every = this.#sparse.updateEvery;
+    const every = this.#every;
     return this.#method.kind !== "dense" && every > 0 && step % every === 0 &&
       step < this.#totalSteps;
   }
 
   /** Whether an update follows an epoch (per-epoch cadence; never after the last). */
   dueAfterEpoch(lastEpoch: boolean): boolean {
-    return this.#method.kind !== "dense" && this.#sparse.updateEvery === 0 && !lastEpoch;
+    return this.#method.kind !== "dense" && this.#every === 0 && !lastEpoch;
   }
 
   /**

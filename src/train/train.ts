@@ -29,7 +29,7 @@ import {
   type Progress,
   saveCheckpoint,
 } from "./checkpoint.ts";
-import { type TrainConfig, validateConfig } from "./config.ts";
+import { sparseNeeds, type TrainConfig, validateConfig } from "./config.ts";
 import { Optimizer } from "./optimizer.ts";
 import { formatReport, type RunReport, runReport } from "./report.ts";
 import { SparseWeights } from "./sparse_weights.ts";
@@ -54,6 +54,7 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
   validateConfig(config);
   await useBackend(config.backend);
   const method = methodPreset(config.sparse.method);
+  const needs = sparseNeeds(config);
   const fullSize = await loadTask(config);
   const task = method.name === "small-dense"
     ? await smallDenseTask(config, fullSize.model)
@@ -61,7 +62,7 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
   const specs = paramSpecs(task.model);
 
   // Fresh start, or resume an unfinished run from its last checkpoint.
-  const previous = await resumable(config, task.model);
+  const previous = await resumable(config, task.model, log);
   let rng = new Rng(config.seed);
   const hostParams = previous?.params ?? initParams(task.model, rng);
   const masks = previous
@@ -91,12 +92,22 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
       optimizer,
       sparse,
       clipNorm: config.clipNorm,
-      denseMomentum: method.needs.denseMomentumEveryStep,
+      denseMomentum: needs.denseMomentumEveryStep,
     };
+    // gmp's training cost follows the sparsity each step really ran at.
+    const prunedFraction = () => {
+      const total = [...sparse.masks.values()].reduce((n, m) => n + m.length, 0);
+      const active = Object.values(sparse.nonzeros()).reduce((a, b) => a + b, 0);
+      return total > 0 && config.sparse.sparsity > 0
+        ? (1 - active / total) / config.sparse.sparsity
+        : 0;
+    };
+    let currentPrunedFraction = method.kind === "gradual" ? prunedFraction() : 0;
     const updateTopology = async () => {
       progress.topologyUpdates++;
       const weights = { params, sparse, optimizer };
       log("  " + await topology.apply(progress.step, weights, rng, lastGradients));
+      if (method.kind === "gradual") currentPrunedFraction = prunedFraction();
     };
     const snapshot = async (): Promise<Checkpoint> => ({
       meta: {
@@ -128,11 +139,12 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
           batch,
           drop,
           lr,
-          method.needs.denseGradientAtUpdate,
+          needs.denseGradientAtUpdate,
         );
         lastGradients = result.gradients;
         lossSum += result.loss, steps++, tokens += batch.T * batch.B;
         progress.step++, progress.tokens += batch.T * batch.B, progress.sequences += batch.B;
+        progress.prunedFractionSum += currentPrunedFraction;
         if (topology.dueAfterStep(progress.step)) await updateTopology();
         if (config.logEvery > 0 && steps % config.logEvery === 0) {
           const perSecond = Math.round(tokens / ((performance.now() - started) / 1000));
@@ -163,12 +175,18 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
     }
 
     const report = runReport(task.model, fullSize.model, sparse.nonzeros(), {
-      method: method.name,
+      // FLOPs follow the dense quantities the run really computed.
+      method: needs.denseMomentumEveryStep
+        ? "snfs"
+        : needs.denseGradientAtUpdate
+        ? "rigl"
+        : method.name,
       tokens: progress.tokens,
       steps: Math.max(progress.step, 1),
       sequences: progress.sequences,
       topologyUpdates: progress.topologyUpdates,
       gmp: topology.gmpSchedule,
+      gmpMeanPrunedFraction: progress.prunedFractionSum / Math.max(progress.step, 1),
     });
     log(formatReport(report));
     return { checkpoint: await snapshot(), metrics, report };
@@ -189,6 +207,7 @@ function newProgress(rng: Rng): Progress {
     tokens: 0,
     sequences: 0,
     topologyUpdates: 0,
+    prunedFractionSum: 0,
     history: [],
     done: false,
   };
@@ -214,7 +233,8 @@ function initialMasks(config: TrainConfig, model: ModelConfig, rng: Rng): Map<st
   const { epsilon } = config.sparse;
   return initMasks(specs, {
     ...which,
-    method: epsilon !== undefined ? "er" : config.sparse.init,
+    // ε is an Erdős–Rényi density: per gate matrix (er) or per variable (erk).
+    method: epsilon !== undefined && config.sparse.init !== "erk" ? "er" : config.sparse.init,
     target: epsilon !== undefined ? { epsilon } : { sparsity: config.sparse.sparsity },
   }, rng);
 }
@@ -236,14 +256,27 @@ async function smallDenseTask(config: TrainConfig, fullSize: ModelConfig): Promi
 }
 
 /** The checkpoint to resume from, if `config.out` holds an unfinished run of the same model. */
-async function resumable(config: TrainConfig, model: ModelConfig): Promise<Checkpoint | undefined> {
+async function resumable(
+  config: TrainConfig,
+  model: ModelConfig,
+  log: Log,
+): Promise<Checkpoint | undefined> {
+  let stat: Deno.FileInfo;
   try {
-    await Deno.stat(config.out);
+    stat = await Deno.stat(config.out);
   } catch {
     return undefined;
   }
+  if (!stat.isFile) {
+    throw new UserError(
+      `--out ${config.out} is a directory; pass a file path such as ${config.out}/checkpoint.sparrow`,
+    );
+  }
   const ckpt = await loadCheckpoint(config.out);
-  if (ckpt.meta.progress.done) return undefined;
+  if (ckpt.meta.progress.done) {
+    log(`${config.out} holds a finished run; starting a new run that will replace it`);
+    return undefined;
+  }
   const sameRun = JSON.stringify(ckpt.meta.model) === JSON.stringify(model) &&
     JSON.stringify(ckpt.meta.training.sparse) === JSON.stringify(config.sparse);
   if (!sameRun) {

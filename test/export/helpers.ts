@@ -87,6 +87,7 @@ export function checkpointOf(config: ModelConfig, weights: Weights): Checkpoint 
         tokens: 100,
         sequences: 10,
         topologyUpdates: 1,
+        prunedFractionSum: 0,
         history: [{ loss: 1 }],
         done: true,
       },

@@ -51,6 +51,7 @@ function sampleCheckpoint(): Checkpoint {
         tokens: 4000,
         sequences: 80,
         topologyUpdates: 2,
+        prunedFractionSum: 0,
         history: [{ epoch: 1, valid_ppl: 80.5 }, { epoch: 2, valid_ppl: 60.25 }],
         done: false,
       },

@@ -6,6 +6,7 @@ import {
   DEFAULT_LM_CONFIG,
   DEFAULT_SPARSE,
   sparseConfigFor,
+  sparseNeeds,
   type TrainConfig,
   validateConfig,
 } from "../../src/train/config.ts";
@@ -133,5 +134,42 @@ Deno.test("an unknown method is a UserError listing the methods", () => {
     (err: unknown) =>
       err instanceof UserError && err.message.includes('"lottery"') &&
       methodNames.every((m) => err.message.includes(m)),
+  );
+});
+
+Deno.test("dense needs follow the strategies in use, not only the method's name", () => {
+  const grow = (method: string, overrides = {}) =>
+    sparseNeeds({ ...DEFAULT_LM_CONFIG, sparse: sparseConfigFor(method, overrides) });
+  assert.deepEqual(grow("strnn"), { denseGradientAtUpdate: false, denseMomentumEveryStep: false });
+  assert.deepEqual(grow("strnn", { grow: "gradient" }), {
+    denseGradientAtUpdate: true,
+    denseMomentumEveryStep: false,
+  });
+  assert.equal(grow("strnn", { redistribution: "momentum" }).denseMomentumEveryStep, true);
+  assert.deepEqual(grow("snfs"), { denseGradientAtUpdate: false, denseMomentumEveryStep: true });
+  assert.deepEqual(grow("dense", { grow: "gradient" }), {
+    denseGradientAtUpdate: false,
+    denseMomentumEveryStep: false,
+  });
+});
+
+Deno.test("epsilon and momentum combinations that cannot work are refused", () => {
+  assertInvalid(
+    withChange((c) => (c.sparse = sparseConfigFor("gmp", { epsilon: 10 }))),
+    /--epsilon .*gmp.*--sparsity/,
+  );
+  assertInvalid(
+    withChange((c) => (c.sparse = sparseConfigFor("strnn", { epsilon: 10, init: "uniform" }))),
+    /--epsilon .*--init er or erk/,
+  );
+  assertInvalid(
+    withChange((c) => {
+      c.sparse = sparseConfigFor("snfs");
+      c.optimizer = { ...c.optimizer, name: "sgd", momentum: 0 };
+    }),
+    /momentum .*--optimizer adam or --momentum > 0/,
+  );
+  validateConfig(
+    withChange((c) => (c.sparse = sparseConfigFor("strnn", { epsilon: 10, init: "erk" }))),
   );
 });

@@ -101,6 +101,7 @@ function makeCheckpoint(
         tokens: 60,
         sequences: 6,
         topologyUpdates: 1,
+        prunedFractionSum: 0,
         history: [],
         done: true,
       },
