@@ -337,3 +337,26 @@ export function* classificationBatches(
     yield { tokens, lengths, labels, T, B };
   }
 }
+
+/**
+ * Splits a random `fraction` of `split` off (at least one text, at most all
+ * but one), e.g. as a validation set for a dataset that has none (IMDB).
+ */
+export function holdOut(
+  split: ClassificationSplit,
+  fraction: number,
+  rng: Rng,
+): { kept: ClassificationSplit; heldOut: ClassificationSplit } {
+  const n = split.texts.length;
+  check(n >= 2, "the training split needs at least two texts to hold some out for validation");
+  const count = Math.min(n - 1, Math.max(1, Math.round(fraction * n)));
+  const order = rng.shuffle(Int32Array.from({ length: n }, (_, i) => i));
+  const pick = (indices: Int32Array): ClassificationSplit => ({
+    texts: Array.from(indices, (i) => split.texts[i]),
+    labels: Int32Array.from(indices, (i) => split.labels[i]),
+  });
+  return {
+    kept: pick(order.subarray(count).sort()),
+    heldOut: pick(order.subarray(0, count).sort()),
+  };
+}

@@ -127,7 +127,8 @@ export async function readLanguageModelFiles(
 }
 
 /** The words of one line followed by {@link EOS}. */
-function lineWords(line: string): string[] {
+/** The tokens of one line of PTB-style text: its words, then `<eos>`. */
+export function lineWords(line: string): string[] {
   const words = line.split(/\s+/).filter((word) => word.length > 0);
   words.push(EOS);
   return words;

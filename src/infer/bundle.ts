@@ -9,6 +9,8 @@
 
 import { dirname, join } from "node:path";
 import { Rng } from "../core/rng.ts";
+import { splitLines } from "../data/files.ts";
+import { EOS, lineWords } from "../data/lm.ts";
 import { parseTextSettings, tokenize } from "../data/text.ts";
 import { Vocabulary } from "../data/vocab.ts";
 import { check, UserError } from "../errors.ts";
@@ -23,9 +25,6 @@ import {
 
 /** The bundle format's name, checked when a bundle is opened. */
 export const BUNDLE_FORMAT = "sparrow-bundle";
-
-/** End of sentence, appended to every line of language-model text. */
-const EOS = "<eos>";
 
 /** A bundle's metadata.json. */
 export interface BundleMetadata {
@@ -149,14 +148,10 @@ function requireKind(bundle: Bundle, kind: ModelConfig["kind"], command: string)
 
 /** Token ids of language-model text: words of each line, then `<eos>`. */
 export function encodeLmText(bundle: Bundle, text: string, source = "input"): number[] {
-  const ids: number[] = [];
-  text.split("\n").forEach((line, i) => {
-    const words = line.trim().split(/\s+/).filter((w) => w.length > 0);
-    if (words.length === 0) return;
-    for (const w of words) ids.push(bundle.vocab.encode(w, { file: source, line: i + 1 }));
-    ids.push(bundle.vocab.encode(EOS));
-  });
-  return ids;
+  // The same line rule as training's reader, so scores match its evaluation.
+  return splitLines(text).flatMap((line, i) =>
+    lineWords(line).map((w) => bundle.vocab.encode(w, { file: source, line: i + 1 }))
+  );
 }
 
 /** Token ids of classifier text, tokenised with the settings saved at training. */
@@ -218,7 +213,11 @@ export async function score(
 ): Promise<{ tokens: number; perplexity: number }> {
   requireKind(bundle, "lm", "score");
   const ids = encodeLmText(bundle, text, source);
-  check(ids.length >= 2, `${source} has fewer than two tokens; give it at least one line of text`);
+  const eos = bundle.vocab.encode(EOS);
+  check(
+    ids.length >= 2 && ids.some((id) => id !== eos),
+    `${source} has fewer than two tokens of text; give it at least one line of words`,
+  );
   const V = bundle.metadata.model.vocabSize;
   let state: LmState | undefined;
   let nats = 0;

@@ -8,12 +8,13 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
-import type { Rng } from "../core/rng.ts";
+import { Rng } from "../core/rng.ts";
 import {
   batchCount,
   classificationBatches,
   type ClassificationData,
   type ClassificationSplit,
+  holdOut,
   readClassificationData,
 } from "../data/classification.ts";
 import { exists } from "../data/files.ts";
@@ -160,6 +161,10 @@ export function languageModelTask(config: TrainConfig, data: LanguageModelData):
 
 /** Text classification from each sequence's final LSTM state. */
 export function classifierTask(config: TrainConfig, data: ClassificationData): Task {
+  // Without a validation split (IMDB has none), hold 5% of train out, never the test set.
+  const { kept: train, heldOut: valid } = data.valid
+    ? { kept: data.train, heldOut: data.valid }
+    : holdOut(data.train, 0.05, new Rng(config.seed));
   const model: ClassifierConfig = {
     kind: "classifier",
     cell: "lstm",
@@ -205,15 +210,15 @@ export function classifierTask(config: TrainConfig, data: ClassificationData): T
     vocab: [...data.vocab.tokens],
     labels: data.labels,
     tokenizer: { ...data.text, maxLength: data.maxLength },
-    stepsPerEpoch: batchCount(data.train, config.batchSize),
+    stepsPerEpoch: batchCount(train, config.batchSize),
     *batches(rng) {
-      for (const b of classificationBatches(data.train, config.batchSize, rng)) yield toBatch(b);
+      for (const b of classificationBatches(train, config.batchSize, rng)) yield toBatch(b);
     },
     loss(params, batch, drop) {
       return crossEntropy(logitsOf(params, batch, drop), tf.tensor1d(batch.targets, "int32"));
     },
     async evaluate(params, split) {
-      const chosen = split === "valid" ? (data.valid ?? data.test) : data.test;
+      const chosen = split === "valid" ? valid : data.test;
       const { acc, loss } = await evaluateSplit(params, chosen);
       return { [`${split}_acc`]: acc, [`${split}_loss`]: loss };
     },

@@ -6,6 +6,8 @@ import { UserError } from "../../src/errors.ts";
 import {
   batchCount,
   classificationBatches,
+  type ClassificationSplit,
+  holdOut,
   PAD,
   readClassificationData,
   readClassificationFiles,
@@ -194,4 +196,27 @@ Deno.test("errors: empty file, missing file, one label, empty text", async () =>
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("holdOut splits a random share off, disjoint, complete and reproducible", () => {
+  const n = 41;
+  const split: ClassificationSplit = {
+    texts: Array.from({ length: n }, (_, i) => Int32Array.of(i + 2)),
+    labels: Int32Array.from({ length: n }, (_, i) => i % 2),
+  };
+  const { kept, heldOut } = holdOut(split, 0.1, new Rng(3));
+  assert.equal(heldOut.texts.length, 4);
+  assert.equal(kept.texts.length, n - 4);
+  const ids = (s: ClassificationSplit) => s.texts.map((t) => t[0]);
+  assert.deepEqual([...ids(kept), ...ids(heldOut)].sort((a, b) => a - b), ids(split));
+  // Labels travel with their texts.
+  for (const s of [kept, heldOut]) {
+    s.texts.forEach((t, k) => assert.equal(s.labels[k], (t[0] - 2) % 2));
+  }
+  assert.deepEqual(ids(holdOut(split, 0.1, new Rng(3)).heldOut), ids(heldOut));
+  assert.notDeepEqual(ids(holdOut(split, 0.1, new Rng(4)).heldOut), ids(heldOut));
+  assert.equal(holdOut(split, 0, new Rng(1)).heldOut.texts.length, 1);
+  assert.throws(() =>
+    holdOut({ texts: [Int32Array.of(1)], labels: Int32Array.of(0) }, 0.5, new Rng(1))
+  );
 });
