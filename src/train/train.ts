@@ -277,15 +277,31 @@ async function resumable(
     log(`${config.out} holds a finished run; starting a new run that will replace it`);
     return undefined;
   }
-  const sameRun = JSON.stringify(ckpt.meta.model) === JSON.stringify(model) &&
-    JSON.stringify(ckpt.meta.training.sparse) === JSON.stringify(config.sparse);
-  if (!sameRun) {
+  const saved = ckpt.meta.training as Partial<TrainConfig>;
+  const differs = [
+    ["model", ckpt.meta.model, model],
+    ["method", saved.sparse, config.sparse],
+    ["optimizer", saved.optimizer, config.optimizer],
+    ["data", saved.data, config.data],
+  ].filter(([, a, b]) => canonicalJson(a) !== canonicalJson(b)).map(([what]) => what);
+  if (differs.length > 0) {
     throw new UserError(
-      `${config.out} holds an unfinished run of a different model or method; ` +
+      `${config.out} holds an unfinished run with a different ${differs.join(", ")}; ` +
         `pass another --out, or delete that file to start over`,
     );
   }
   return ckpt;
+}
+
+/** JSON with object keys sorted, so equal settings compare equal whatever their key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_, v) =>
+      v && typeof v === "object" && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+        : v,
+  );
 }
 
 function describeRun(

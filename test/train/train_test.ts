@@ -216,11 +216,13 @@ Deno.test("a run interrupted after an epoch resumes to the same result as a stra
         }),
       /interrupted/,
     );
-    // The interrupted run never freed its named variables.
-    tf.disposeVariables();
     const interrupted = decodeCheckpoint(await Deno.readFile(config.out), config.out);
     assert.equal(interrupted.meta.progress.epoch, 1);
     assert.equal(interrupted.meta.progress.done, false);
+
+    // Resuming with other settings would silently mix two runs: refused.
+    const sgd = { ...config, optimizer: { ...config.optimizer, name: "sgd" as const } };
+    await assert.rejects(() => train(sgd, () => {}), /unfinished run with a different optimizer/);
 
     const rec = recorder();
     const resumed = await train(config, rec.log);
