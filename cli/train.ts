@@ -119,7 +119,7 @@ export function trainCommand(): Command {
     )
     .option(
       "--max-vocab <n>",
-      `largest vocabulary (classifier) ${byTask((c) => c.maxVocab)}`,
+      `largest vocabulary; rarer words become <unk>, 0 = all ${byTask((c) => c.maxVocab)}`,
       integer,
     )
     .addOption(

@@ -52,7 +52,7 @@ export interface TrainConfig {
   bptt: number;
   /** Longest sequence in tokens (classifier); longer ones are cut. */
   maxLength: number;
-  /** Largest vocabulary (classifier; 0 = all training words). */
+  /** Largest vocabulary, rarer words becoming `<unk>` (0 = all training words). */
   maxVocab: number;
   optimizer: OptimizerConfig;
   learningRate: number;
@@ -204,6 +204,10 @@ export function validateConfig(c: TrainConfig): void {
     `--momentum must be in [0, 1), got ${c.optimizer.momentum}`,
   );
   check(c.clipNorm >= 0, `--clip must be 0 (off) or positive, got ${c.clipNorm}`);
+  check(
+    Number.isInteger(c.maxVocab) && c.maxVocab >= 0,
+    `--max-vocab must be 0 (every training word) or a positive size, got ${c.maxVocab}`,
+  );
   check(
     Number.isInteger(c.maxSteps) && c.maxSteps >= 0,
     `--max-steps must be 0 (whole epochs) or a positive number of steps, got ${c.maxSteps}`,

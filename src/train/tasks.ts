@@ -69,7 +69,8 @@ export interface Task {
 /** Builds the task a config asks for, reading its data. */
 export async function loadTask(config: TrainConfig): Promise<Task> {
   if (config.task === "lm") {
-    return languageModelTask(config, await readLanguageModelData(config.data));
+    const vocab = config.maxVocab > 0 ? { maxSize: config.maxVocab } : {};
+    return languageModelTask(config, await readLanguageModelData(config.data, vocab));
   }
   const options = {
     maxLength: config.maxLength,
