@@ -53,6 +53,13 @@ export class SparseWeights {
     return out;
   }
 
+  /** Active connections and entries over all sparse parameters together. */
+  connections(): { active: number; size: number } {
+    let active = 0, size = 0;
+    for (const mask of this.masks.values()) active += countActive(mask), size += mask.length;
+    return { active, size };
+  }
+
   /** Nonzero count per sparse parameter. */
   nonzeros(): Record<string, number> {
     return Object.fromEntries([...this.masks].map(([n, m]) => [n, countActive(m)]));

@@ -16,6 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../backend/backend.ts";
 import { sparseParams } from "../core/density.ts";
 import { initMasks } from "../core/init.ts";
+import { countActive } from "../core/mask.ts";
 import { methodPreset, smallDenseHiddenSize } from "../core/methods.ts";
 import { Rng } from "../core/rng.ts";
 import { UserError } from "../errors.ts";
@@ -81,7 +82,7 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
       rng = Rng.fromState(progress.rngState);
       log(`resuming ${config.out} after epoch ${progress.epoch} (step ${progress.step})`);
     }
-    log(describeRun(config, task.model, sparse.nonzeros()));
+    log(describeRun(config, task.model, sparse.connections()));
     const stepsPerEpoch = config.maxSteps > 0
       ? Math.min(config.maxSteps, task.stepsPerEpoch)
       : task.stepsPerEpoch;
@@ -96,10 +97,9 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
     };
     // gmp's training cost follows the sparsity each step really ran at.
     const prunedFraction = () => {
-      const total = [...sparse.masks.values()].reduce((n, m) => n + m.length, 0);
-      const active = Object.values(sparse.nonzeros()).reduce((a, b) => a + b, 0);
-      return total > 0 && config.sparse.sparsity > 0
-        ? (1 - active / total) / config.sparse.sparsity
+      const { active, size } = sparse.connections();
+      return size > 0 && config.sparse.sparsity > 0
+        ? (1 - active / size) / config.sparse.sparsity
         : 0;
     };
     let currentPrunedFraction = method.kind === "gradual" ? prunedFraction() : 0;
@@ -249,7 +249,7 @@ async function smallDenseTask(config: TrainConfig, fullSize: ModelConfig): Promi
   const specs = paramSpecs(fullSize);
   const nonzeros = specs.reduce((n, s) => {
     const mask = masks.get(s.name);
-    return n + (mask ? mask.reduce((a, b) => a + b, 0) : sizeOf(s.shape));
+    return n + (mask ? countActive(mask) : sizeOf(s.shape));
   }, 0);
   const hiddenSize = smallDenseHiddenSize(fullSize, nonzeros);
   return await loadTask({ ...config, model: { ...config.model, hiddenSize } });
@@ -307,15 +307,10 @@ function canonicalJson(value: unknown): string {
 function describeRun(
   config: TrainConfig,
   model: ModelConfig,
-  nonzeros: Record<string, number>,
+  connections: { active: number; size: number },
 ): string {
-  const specs = paramSpecs(model);
-  const sparseSize = specs.filter((s) => s.name in nonzeros).reduce(
-    (n, s) => n + sizeOf(s.shape),
-    0,
-  );
-  const active = Object.values(nonzeros).reduce((a, b) => a + b, 0);
-  const total = specs.reduce((n, s) => n + sizeOf(s.shape), 0);
+  const { active, size: sparseSize } = connections;
+  const total = paramSpecs(model).reduce((n, s) => n + sizeOf(s.shape), 0);
   const sparsity = sparseSize > 0 ? 1 - active / sparseSize : 0;
   return `training ${model.kind} (hidden ${model.hiddenSize}) with ${config.sparse.method} on ${config.data} ` +
     `(backend ${config.backend}): ${total} parameters` +
