@@ -54,8 +54,9 @@ export * from "./src/core/mod.ts";
 // Data readers.
 export * from "./src/data/mod.ts";
 // Models and their configuration.
-export * from "./src/model/config.ts";
-export { type HostParams, type HostTensor, initParams } from "./src/model/params.ts";
+export * from "./src/spec/config.ts";
+export type { HostParams, HostTensor } from "./src/spec/params.ts";
+export { initParams } from "./src/core/init.ts";
 // Training.
 export { type BackendName, BACKENDS, useBackend } from "./src/backend/backend.ts";
 export {
@@ -70,7 +71,7 @@ export {
 export { DEFAULT_OPTIMIZER, type OptimizerConfig } from "./src/train/optimizer.ts";
 export { type Log, train, type TrainResult } from "./src/train/train.ts";
 export { formatReport, type RunReport, runReport } from "./src/train/report.ts";
-export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
+export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/spec/checkpoint.ts";
 // Export and inference.
 export { exportBundle, type ExportOptions } from "./export/bundle.ts";
 export {
@@ -82,4 +83,4 @@ export {
   score,
   streamStep,
 } from "./src/infer/bundle.ts";
-export { UserError } from "./src/errors.ts";
+export { UserError } from "./src/spec/errors.ts";

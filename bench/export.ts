@@ -21,9 +21,9 @@
 import { Command } from "commander";
 import { integer } from "../cli/common.ts";
 import { Rng } from "../src/core/rng.ts";
-import { writeFileAtomic } from "../src/io/atomic.ts";
-import { type LanguageModelConfig, paramSpecs, sizeOf } from "../src/model/config.ts";
-import type { Weights } from "../src/model/reference.ts";
+import { writeFileAtomic } from "../src/spec/atomic.ts";
+import { type LanguageModelConfig, paramSpecs, sizeOf } from "../src/spec/config.ts";
+import type { HostParams } from "../src/spec/params.ts";
 import { optimizedGraph } from "../export/onnx/fold.ts";
 import { measureInChild, type Measurement, type MeasureRequest } from "../export/measure.ts";
 import { buildOnnx } from "../export/onnx_model.ts";
@@ -63,7 +63,7 @@ export function benchModel(
   sparsity: number,
   vocab: number,
   seed: number,
-): { config: LanguageModelConfig; weights: Weights } {
+): { config: LanguageModelConfig; weights: HostParams } {
   const config: LanguageModelConfig = {
     kind: "lm",
     cell: "lstm",
@@ -74,7 +74,7 @@ export function benchModel(
     dropout: 0,
   };
   const rng = new Rng(seed);
-  const weights: Weights = {};
+  const weights: HostParams = {};
   for (const spec of paramSpecs(config)) {
     const size = sizeOf(spec.shape);
     const data = new Float32Array(size);

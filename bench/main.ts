@@ -7,7 +7,7 @@
  */
 
 import { runCommand } from "../cli/common.ts";
-import { UserError } from "../src/errors.ts";
+import { UserError } from "../src/spec/errors.ts";
 
 /** Benchmarks by name; each module exports `main(args: string[])`. */
 const BENCHMARKS: Record<string, () => Promise<{ main: (args: string[]) => Promise<void> }>> = {

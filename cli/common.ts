@@ -6,7 +6,7 @@
  */
 
 import { InvalidArgumentError } from "commander";
-import { UserError } from "../src/errors.ts";
+import { UserError } from "../src/spec/errors.ts";
 
 /**
  * Runs a command's main function. A {@link UserError} prints `error: …` on

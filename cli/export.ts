@@ -22,9 +22,9 @@ import {
   type SparseWeightsSummary,
 } from "../export/weights/sparse_weights.ts";
 import { SPARSE_FORMATS } from "../export/weights/format.ts";
-import { UserError } from "../src/errors.ts";
+import { UserError } from "../src/spec/errors.ts";
 import type { BundleMetadata } from "../src/infer/bundle.ts";
-import { loadCheckpoint } from "../src/train/checkpoint.ts";
+import { loadCheckpoint } from "../src/spec/checkpoint.ts";
 import { number, runCommand } from "./common.ts";
 
 /** The `export` command's parser. */

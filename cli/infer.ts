@@ -9,7 +9,7 @@
 import { Command } from "commander";
 import { classify, generate, openBundle, score, streamStep } from "../src/infer/bundle.ts";
 import type { LmState } from "../src/infer/onnx_runtime.ts";
-import { UserError } from "../src/errors.ts";
+import { UserError } from "../src/spec/errors.ts";
 import { integer, number, runCommand } from "./common.ts";
 
 async function readInput(file: string | undefined): Promise<string> {

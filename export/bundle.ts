@@ -10,7 +10,7 @@
  * ```
  *
  * Nothing is written unless the model passes the structural check and the
- * parity check against the trained tfjs model, within the tolerance of its
+ * parity check against the trained model (the float64 reference forward), within the tolerance of its
  * modes (see `parity.ts`). Each file is written atomically, metadata.json
  * last, so a bundle with metadata is complete.
  *
@@ -18,13 +18,12 @@
  */
 
 import { join } from "node:path";
-import { useBackend } from "../src/backend/backend.ts";
 import { inferenceFlops, type NonzeroCounts, parameterReport } from "../src/core/flops.ts";
-import { UserError } from "../src/errors.ts";
-import { writeFileAtomic } from "../src/io/atomic.ts";
-import { type ModelConfig, paramSpecs } from "../src/model/config.ts";
-import type { HostParams } from "../src/model/params.ts";
-import { type Checkpoint, loadCheckpoint } from "../src/train/checkpoint.ts";
+import { UserError } from "../src/spec/errors.ts";
+import { writeFileAtomic } from "../src/spec/atomic.ts";
+import { type ModelConfig, paramSpecs } from "../src/spec/config.ts";
+import type { HostParams } from "../src/spec/params.ts";
+import { type Checkpoint, loadCheckpoint } from "../src/spec/checkpoint.ts";
 import { BUNDLE_FORMAT, type BundleMetadata } from "../src/infer/bundle.ts";
 import { checkOnnxModel } from "./onnx/check.ts";
 import { float16RoundingError } from "./onnx/float16.ts";
@@ -143,7 +142,7 @@ function refusal(
 
 /**
  * Builds a model and runs every check an export must pass: the structural
- * check and parity with the trained tfjs model within its modes' tolerance.
+ * check and parity with the trained model's reference forward within its modes' tolerance.
  * Throws a {@link UserError} explaining the failure otherwise.
  */
 export async function buildVerified(
@@ -159,7 +158,6 @@ export async function buildVerified(
       `export refused: the ONNX graph is malformed (${problems.join("; ")}); nothing was written`,
     );
   }
-  await useBackend("wasm");
   const report = await checkParity(model, params, build.bytes);
   const tolerance = options.tolerance ?? parityTolerance(modes.compute, report.referenceMaxAbs);
   const approximation = approximationOf(model, params, modes.compute, modes.values);

@@ -32,9 +32,10 @@ import {
   type LanguageModelConfig,
   type ModelConfig,
   outputSize,
-} from "../src/model/config.ts";
-import { checkWeights, type Weights } from "../src/model/reference.ts";
-import { check } from "../src/errors.ts";
+} from "../src/spec/config.ts";
+import { checkWeights } from "../src/spec/reference.ts";
+import type { HostParams } from "../src/spec/params.ts";
+import { check } from "../src/spec/errors.ts";
 import { GraphBuilder, intAttr } from "./onnx/builder.ts";
 import {
   addInt8LstmLayer,
@@ -119,7 +120,7 @@ function addLstmStack(
   graph: GraphBuilder,
   store: WeightStore,
   config: ModelConfig,
-  source: Weights,
+  source: HostParams,
   layer: LstmLayerBuilder,
   inputs: { tokens: string; stateH: string; stateC: string; lengths?: string },
   needSequence: boolean,
@@ -172,7 +173,7 @@ function addLstmStack(
 function addDecoder(
   graph: GraphBuilder,
   store: WeightStore,
-  source: Weights,
+  source: HostParams,
   x: string,
   output: string,
 ): void {
@@ -193,7 +194,7 @@ function buildLanguageModel(
   graph: GraphBuilder,
   store: WeightStore,
   config: LanguageModelConfig,
-  source: Weights,
+  source: HostParams,
   layer: LstmLayerBuilder,
 ): void {
   const L = config.layers;
@@ -214,7 +215,7 @@ function buildClassifier(
   graph: GraphBuilder,
   store: WeightStore,
   config: ClassifierConfig,
-  source: Weights,
+  source: HostParams,
   layer: LstmLayerBuilder,
 ): void {
   const L = config.layers;
@@ -256,7 +257,7 @@ function checkChoice<T extends string>(what: string, value: T, allowed: readonly
  */
 export function buildOnnx(
   config: ModelConfig,
-  weights: Weights,
+  weights: HostParams,
   options: OnnxExportOptions = {},
 ): OnnxBuild {
   const storage = options.storage ?? "auto";
@@ -296,7 +297,7 @@ export function buildOnnx(
 /** The `.onnx` bytes of a model; see {@link buildOnnx}. */
 export function buildOnnxModel(
   config: ModelConfig,
-  weights: Weights,
+  weights: HostParams,
   options: OnnxExportOptions = {},
 ): Uint8Array {
   return buildOnnx(config, weights, options).bytes;

@@ -1,18 +1,17 @@
 /**
  * The parity check every export must pass before it is written: the ONNX
- * model, run by onnxruntime, must reproduce the trained tfjs model's logits
+ * model, run by onnxruntime, must reproduce the trained model's logits, as the float64 reference
+ * forward computes them,
  * on sample inputs, including a full-length sequence and the same sequence
  * streamed one token at a time.
  *
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../src/core/rng.ts";
-import { classifierForward } from "../src/model/classifier.ts";
-import type { ModelConfig } from "../src/model/config.ts";
-import { languageModelForward, zeroState } from "../src/model/language_model.ts";
-import { type HostParams, toVariables } from "../src/model/params.ts";
+import type { ModelConfig } from "../src/spec/config.ts";
+import type { HostParams } from "../src/spec/params.ts";
+import { referenceClassifierForward, referenceLmForward } from "../src/spec/reference.ts";
 import { openSession, runClassifier, runLanguageModel } from "../src/infer/onnx_runtime.ts";
 
 /**
@@ -42,7 +41,7 @@ export function parityTolerance(compute: string, referenceMaxAbs: number): numbe
 
 /** The outcome of a parity check. */
 export interface ParityReport {
-  /** Largest |onnx − tfjs| over all sample logits. */
+  /** Largest |onnx − reference| over all sample logits. */
   maxAbsDiff: number;
   /** Number of logits compared. */
   compared: number;
@@ -59,28 +58,21 @@ export function sampleSequences(config: ModelConfig, seed = 7): number[][] {
   return lengths.map((n) => Array.from({ length: n }, () => rng.int(config.vocabSize)));
 }
 
-/** Logits of the tfjs model (the trained reference) for equal-length LM sequences or classifier sequences. */
-export function tfjsLogits(
+/**
+ * Logits of the float64 reference forward (../src/spec/reference.ts) for
+ * equal-length LM sequences or classifier sequences, `[T, B, V]` or `[B, C]`.
+ * The reference and the tfjs training model agree to float32 rounding
+ * (test/model), so export needs neither tfjs nor a backend.
+ */
+export function referenceLogits(
   config: ModelConfig,
   params: HostParams,
   sequences: number[][],
 ): Float32Array {
-  const vars = toVariables(params);
-  try {
-    return tf.tidy(() => {
-      const B = sequences.length;
-      const T = Math.max(...sequences.map((s) => s.length));
-      const tokens = new Int32Array(T * B);
-      sequences.forEach((s, b) => s.forEach((id, t) => (tokens[t * B + b] = id)));
-      const input = tf.tensor2d(tokens, [T, B], "int32");
-      const logits = config.kind === "lm"
-        ? languageModelForward(config, vars, input, zeroState(config, B)).logits
-        : classifierForward(config, vars, input, Int32Array.from(sequences, (s) => s.length));
-      return logits.dataSync() as Float32Array;
-    });
-  } finally {
-    tf.dispose(Object.values(vars));
-  }
+  if (config.kind === "classifier") return referenceClassifierForward(config, params, sequences);
+  const T = sequences[0].length;
+  const timeMajor = Array.from({ length: T }, (_, t) => sequences.map((s) => s[t]));
+  return referenceLmForward(config, params, timeMajor).logits;
 }
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -94,7 +86,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 /**
- * Runs `onnxBytes` in onnxruntime and compares it with the tfjs model on
+ * Runs `onnxBytes` in onnxruntime and compares it with the reference forward on
  * sample inputs. For a language model the sample is also streamed token by
  * token with carried state, which must give the same logits.
  */
@@ -104,7 +96,7 @@ export async function checkParity(
   onnxBytes: Uint8Array,
 ): Promise<ParityReport> {
   const sequences = sampleSequences(config);
-  const expected = tfjsLogits(config, params, sequences);
+  const expected = referenceLogits(config, params, sequences);
   const referenceMaxAbs = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
   const session = await openSession(onnxBytes);
   try {

@@ -15,10 +15,10 @@
  */
 
 import { join } from "node:path";
-import { UserError } from "../src/errors.ts";
+import { UserError } from "../src/spec/errors.ts";
 import type { BundleMetadata } from "../src/infer/bundle.ts";
-import type { ModelConfig } from "../src/model/config.ts";
-import type { HostParams } from "../src/model/params.ts";
+import type { ModelConfig } from "../src/spec/config.ts";
+import type { HostParams } from "../src/spec/params.ts";
 import { buildVerified, type ExportOptions, type VerifiedExport } from "./bundle.ts";
 import { measureInChild, type Measurement } from "./measure.ts";
 import type { ComputeMode, StorageChoice, ValuePrecision } from "./onnx_model.ts";

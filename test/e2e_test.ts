@@ -22,9 +22,9 @@ import {
 } from "../mod.ts";
 import { buildOnnx } from "../export/onnx_model.ts";
 import { runClassifier, runLanguageModel } from "../src/infer/onnx_runtime.ts";
-import type { HostParams } from "../src/model/params.ts";
-import { referenceClassifierForward, referenceLmForward } from "../src/model/reference.ts";
-import { UserError } from "../src/errors.ts";
+import type { HostParams } from "../src/spec/params.ts";
+import { referenceClassifierForward, referenceLmForward } from "../src/spec/reference.ts";
+import { UserError } from "../src/spec/errors.ts";
 import { maxAbsDiff, REPO_ROOT, withTempDir } from "./helpers.ts";
 
 const quiet = () => {};

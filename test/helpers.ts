@@ -9,9 +9,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { Rng } from "../src/core/rng.ts";
-import type { LanguageModelConfig } from "../src/model/config.ts";
+import type { LanguageModelConfig } from "../src/spec/config.ts";
 import { crossEntropy, languageModelForward, zeroState } from "../src/model/language_model.ts";
-import { initParams, toVariables } from "../src/model/params.ts";
+import { toVariables } from "../src/model/params.ts";
+import { initParams } from "../src/core/init.ts";
 import {
   DEFAULT_CLASSIFIER_CONFIG,
   DEFAULT_LM_CONFIG,

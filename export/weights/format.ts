@@ -4,15 +4,15 @@
  * index types, and the checks every decoder runs on its parts before it
  * trusts a single index.
  *
- * A matrix is `[rows, cols]`, row-major, as in ../../src/model/config.ts.
+ * A matrix is `[rows, cols]`, row-major, as in ../../src/spec/config.ts.
  * Its active set is one byte per entry (1 = stored, 0 = not stored), the
  * same convention as a training mask.
  *
  * @module
  */
 
-import { UserError } from "../../src/errors.ts";
-import type { Dtype, StoredTensor, TypedArray } from "../../src/io/container.ts";
+import { UserError } from "../../src/spec/errors.ts";
+import type { Dtype, StoredTensor, TypedArray } from "../../src/spec/container.ts";
 
 /** The sparse weight formats, as `deno task export --weights` names them. */
 export const SPARSE_FORMATS = ["csr", "coo", "bitmask", "ell"] as const;

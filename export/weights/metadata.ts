@@ -12,9 +12,9 @@
  * @module
  */
 
-import { UserError } from "../../src/errors.ts";
-import { crc32, type Dtype } from "../../src/io/container.ts";
-import { type ModelConfig, paramSpecs } from "../../src/model/config.ts";
+import { UserError } from "../../src/spec/errors.ts";
+import { crc32, type Dtype } from "../../src/spec/container.ts";
+import { type ModelConfig, paramSpecs } from "../../src/spec/config.ts";
 import { SPARSE_FORMATS, type SparseFormat } from "./format.ts";
 
 /** The `format` value of every sparse weights file. */

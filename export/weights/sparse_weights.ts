@@ -1,7 +1,7 @@
 /**
  * Sparse weight files for custom runtimes (`deno task export --weights
  * csr|coo|bitmask|ell`): a checkpoint's parameters in one sparrow container
- * (../../src/io/container.ts), every weight matrix in the chosen sparse
+ * (../../src/spec/container.ts), every weight matrix in the chosen sparse
  * format and every bias dense, with the model configuration, vocabulary and
  * labels in the metadata so the file is all a runtime needs.
  *
@@ -17,18 +17,18 @@
  * @module
  */
 
-import { UserError } from "../../src/errors.ts";
-import { writeFileAtomic } from "../../src/io/atomic.ts";
+import { UserError } from "../../src/spec/errors.ts";
+import { writeFileAtomic } from "../../src/spec/atomic.ts";
 import {
   type Container,
   decodeContainer,
   type Dtype,
   encodeContainer,
   readContainer,
-} from "../../src/io/container.ts";
-import { paramSpecs, sizeOf } from "../../src/model/config.ts";
-import type { HostParams } from "../../src/model/params.ts";
-import { type Checkpoint, loadCheckpoint } from "../../src/train/checkpoint.ts";
+} from "../../src/spec/container.ts";
+import { paramSpecs, sizeOf } from "../../src/spec/config.ts";
+import type { HostParams } from "../../src/spec/params.ts";
+import { type Checkpoint, loadCheckpoint } from "../../src/spec/checkpoint.ts";
 import { decodeMatrix, encodeMatrix } from "./codec.ts";
 import {
   activeFromValues,

@@ -15,7 +15,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
-import { UserError } from "../errors.ts";
+import { UserError } from "../spec/errors.ts";
 import { installWasmFixes, type WasmFix } from "./wasm_fixes.ts";
 
 /** The backends `--backend` accepts. */

@@ -16,8 +16,8 @@
  * @module
  */
 
-import { check, UserError } from "../errors.ts";
-import { type ParamSpec, sizeOf } from "../model/config.ts";
+import { check, UserError } from "../spec/errors.ts";
+import { type ParamSpec, sizeOf } from "../spec/config.ts";
 import { apportion } from "./apportion.ts";
 
 /** How nonzeros are spread over the sparse matrices. */

@@ -15,8 +15,8 @@
  * @module
  */
 
-import { check } from "../errors.ts";
-import { type ModelConfig, type ParamRole, paramSpecs, sizeOf } from "../model/config.ts";
+import { check } from "../spec/errors.ts";
+import { type ModelConfig, type ParamRole, paramSpecs, sizeOf } from "../spec/config.ts";
 import { type MethodName, methodPreset } from "./methods.ts";
 import { type GmpScheduleOptions, gmpSparsity } from "./schedule.ts";
 

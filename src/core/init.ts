@@ -1,11 +1,13 @@
 /**
- * The initial sparse topology of a model: one random mask per sparse
- * parameter, each with exactly its allocated nonzero count.
+ * The initial state of a model: its weights, and its sparse topology (one
+ * random mask per sparse parameter, each with exactly its allocated nonzero
+ * count).
  *
  * @module
  */
 
-import type { ParamSpec } from "../model/config.ts";
+import { type ModelConfig, type ParamSpec, paramSpecs, sizeOf } from "../spec/config.ts";
+import type { HostParams } from "../spec/params.ts";
 import {
   allocateNonzeros,
   type DensityMethod,
@@ -39,4 +41,23 @@ export function initMasks(
     masks.set(layer.name, randomMask(layer.size, layer.nonzeros, rng));
   }
   return masks;
+}
+
+/**
+ * Fresh weights: uniform in ±1/√H for LSTM and decoder weights (PyTorch's
+ * LSTM default), ±0.1 for the embedding, zero biases. Drawn from `rng` so
+ * the same seed gives the same model on every backend.
+ */
+export function initParams(config: ModelConfig, rng: Rng): HostParams {
+  const params: HostParams = {};
+  const lstmScale = 1 / Math.sqrt(config.hiddenSize);
+  for (const spec of paramSpecs(config)) {
+    const data = new Float32Array(sizeOf(spec.shape));
+    if (spec.role !== "bias") {
+      const scale = spec.role === "embedding" ? 0.1 : lstmScale;
+      for (let i = 0; i < data.length; i++) data[i] = rng.uniform(-scale, scale);
+    }
+    params[spec.name] = { shape: spec.shape, data };
+  }
+  return params;
 }

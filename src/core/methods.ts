@@ -7,8 +7,8 @@
  * @module
  */
 
-import { check, UserError } from "../errors.ts";
-import { type ModelConfig, paramSpecs, sizeOf } from "../model/config.ts";
+import { check, UserError } from "../spec/errors.ts";
+import { type ModelConfig, paramSpecs, sizeOf } from "../spec/config.ts";
 import type { DensityMethod } from "./density.ts";
 import type { GrowName } from "./grow.ts";
 import type { PruneName } from "./prune.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { check } from "../errors.ts";
+import { check } from "../spec/errors.ts";
 
 /** The fraction of each layer's active weights to prune at `step` of `totalSteps`. */
 export type PruneRateSchedule = (step: number, totalSteps: number) => number;

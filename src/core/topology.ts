@@ -5,7 +5,7 @@
  * @module
  */
 
-import { check } from "../errors.ts";
+import { check } from "../spec/errors.ts";
 import type { GrowFn } from "./grow.ts";
 import { assertSameLength, countActive } from "./mask.ts";
 import type { PruneFn } from "./prune.ts";

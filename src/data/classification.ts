@@ -13,7 +13,7 @@
  */
 
 import { join } from "node:path";
-import { check, UserError } from "../errors.ts";
+import { check, UserError } from "../spec/errors.ts";
 import type { Rng } from "../core/rng.ts";
 import { findOne, readText, requireDirectory, splitLines } from "./files.ts";
 import { DEFAULT_TEXT_SETTINGS, type TextSettings, tokenize } from "./text.ts";

@@ -6,7 +6,7 @@
  */
 
 import { join } from "node:path";
-import { UserError } from "../errors.ts";
+import { UserError } from "../spec/errors.ts";
 
 /** Throws unless `dir` is an existing directory; `what` names its role. */
 export async function requireDirectory(dir: string, what: string): Promise<void> {

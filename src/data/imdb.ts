@@ -12,7 +12,7 @@
  */
 
 import { join } from "node:path";
-import { UserError } from "../errors.ts";
+import { UserError } from "../spec/errors.ts";
 import {
   ClassificationBuilder,
   type ClassificationData,

@@ -12,7 +12,7 @@
  */
 
 import { join } from "node:path";
-import { check, UserError } from "../errors.ts";
+import { check, UserError } from "../spec/errors.ts";
 import { findOne, readText, requireDirectory, splitLines } from "./files.ts";
 import { Vocabulary, type VocabularyOptions } from "./vocab.ts";
 

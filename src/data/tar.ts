@@ -10,7 +10,7 @@
  * @module
  */
 
-import { UserError } from "../errors.ts";
+import { UserError } from "../spec/errors.ts";
 
 const BLOCK = 512;
 

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { check } from "../errors.ts";
+import { check } from "../spec/errors.ts";
 
 /** How text is tokenised. */
 export interface TextSettings {

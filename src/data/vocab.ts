@@ -14,7 +14,7 @@
  * @module
  */
 
-import { check, UserError } from "../errors.ts";
+import { check, UserError } from "../spec/errors.ts";
 
 /** The token unknown words map to in an open vocabulary. */
 export const UNK = "<unk>";

@@ -13,8 +13,8 @@ import { splitLines } from "../data/files.ts";
 import { EOS, lineWords } from "../data/lm.ts";
 import { parseTextSettings, tokenize } from "../data/text.ts";
 import { Vocabulary } from "../data/vocab.ts";
-import { check, UserError } from "../errors.ts";
-import type { ModelConfig } from "../model/config.ts";
+import { check, UserError } from "../spec/errors.ts";
+import type { ModelConfig } from "../spec/config.ts";
 import {
   type LmState,
   type OnnxSession,

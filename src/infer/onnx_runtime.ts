@@ -9,7 +9,7 @@
  */
 
 import * as ort from "onnxruntime-node";
-import { check, UserError } from "../errors.ts";
+import { check, UserError } from "../spec/errors.ts";
 
 /** An open model, ready to run. */
 export type OnnxSession = ort.InferenceSession;

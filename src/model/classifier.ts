@@ -7,7 +7,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import type { ClassifierConfig } from "./config.ts";
+import type { ClassifierConfig } from "../spec/config.ts";
 import { type DropoutPlan, embed, zeroState } from "./language_model.ts";
 import { lstmLayer } from "./lstm.ts";
 import type { Params } from "./params.ts";

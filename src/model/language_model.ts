@@ -6,7 +6,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import type { LanguageModelConfig } from "./config.ts";
+import type { LanguageModelConfig } from "../spec/config.ts";
 import { lstmLayer, type LstmState } from "./lstm.ts";
 import type { Params } from "./params.ts";
 

@@ -13,7 +13,7 @@ import type { PruneName } from "../core/prune.ts";
 import type { RedistributeName } from "../core/redistribute.ts";
 import type { ScheduleName } from "../core/schedule.ts";
 import { type MethodName, methodPreset } from "../core/methods.ts";
-import { check } from "../errors.ts";
+import { check } from "../spec/errors.ts";
 import { DEFAULT_OPTIMIZER, type OptimizerConfig } from "./optimizer.ts";
 
 /** How the sparse topology is initialised and evolved. */

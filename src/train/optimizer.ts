@@ -7,7 +7,8 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import type { HostParams, Params } from "../model/params.ts";
+import type { Params } from "../model/params.ts";
+import type { HostParams } from "../spec/params.ts";
 
 /** Optimizer settings, as plain data. */
 export interface OptimizerConfig {

@@ -17,7 +17,7 @@ import {
   trainingFlops,
   type TrainingRun,
 } from "../core/flops.ts";
-import type { ModelConfig } from "../model/config.ts";
+import type { ModelConfig } from "../spec/config.ts";
 
 /** Everything a run reports about its cost. */
 export interface RunReport {

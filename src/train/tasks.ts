@@ -27,7 +27,7 @@ import {
   windowCount,
 } from "../data/lm.ts";
 import { classifierForward } from "../model/classifier.ts";
-import type { ClassifierConfig, LanguageModelConfig, ModelConfig } from "../model/config.ts";
+import type { ClassifierConfig, LanguageModelConfig, ModelConfig } from "../spec/config.ts";
 import {
   crossEntropy,
   type DropoutPlan,

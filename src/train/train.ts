@@ -19,9 +19,10 @@ import { initMasks } from "../core/init.ts";
 import { countActive } from "../core/mask.ts";
 import { methodPreset, smallDenseHiddenSize } from "../core/methods.ts";
 import { Rng } from "../core/rng.ts";
-import { UserError } from "../errors.ts";
-import { type ModelConfig, paramSpecs, sizeOf } from "../model/config.ts";
-import { initParams, toHost, toVariables } from "../model/params.ts";
+import { UserError } from "../spec/errors.ts";
+import { type ModelConfig, paramSpecs, sizeOf } from "../spec/config.ts";
+import { toHost, toVariables } from "../model/params.ts";
+import { initParams } from "../core/init.ts";
 import {
   type Checkpoint,
   CHECKPOINT_FORMAT,
@@ -29,7 +30,7 @@ import {
   loadCheckpoint,
   type Progress,
   saveCheckpoint,
-} from "./checkpoint.ts";
+} from "../spec/checkpoint.ts";
 import { sparseNeeds, type TrainConfig, validateConfig } from "./config.ts";
 import { Optimizer } from "./optimizer.ts";
 import { formatReport, type RunReport, runReport } from "./report.ts";

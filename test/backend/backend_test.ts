@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { type BackendName, BACKENDS, useBackend } from "../../src/backend/backend.ts";
-import { UserError } from "../../src/errors.ts";
+import { UserError } from "../../src/spec/errors.ts";
 import { lmGradients, maxRelDiff } from "../helpers.ts";
 
 async function installed(pkg: string): Promise<boolean> {

@@ -8,8 +8,8 @@ import {
   sparseParams,
 } from "../../src/core/density.ts";
 import { Rng } from "../../src/core/rng.ts";
-import { UserError } from "../../src/errors.ts";
-import { type ClassifierConfig, paramSpecs } from "../../src/model/config.ts";
+import { UserError } from "../../src/spec/errors.ts";
+import { type ClassifierConfig, paramSpecs } from "../../src/spec/config.ts";
 
 /** The ST-RNN paper's classifier: 20000x256 embedding, one LSTM of 256. */
 const paperClassifier: ClassifierConfig = {

@@ -8,8 +8,8 @@ import {
 } from "../../src/core/flops.ts";
 import type { MethodName } from "../../src/core/methods.ts";
 import { Rng } from "../../src/core/rng.ts";
-import { UserError } from "../../src/errors.ts";
-import type { ClassifierConfig, LanguageModelConfig } from "../../src/model/config.ts";
+import { UserError } from "../../src/spec/errors.ts";
+import type { ClassifierConfig, LanguageModelConfig } from "../../src/spec/config.ts";
 
 /** The worked example of docs/flops.md. */
 const tinyLm: LanguageModelConfig = {

@@ -3,7 +3,7 @@ import { allocateNonzeros, sparseParams } from "../../src/core/density.ts";
 import { initMasks } from "../../src/core/init.ts";
 import { countActive } from "../../src/core/mask.ts";
 import { Rng } from "../../src/core/rng.ts";
-import { type LanguageModelConfig, paramSpecs, sizeOf } from "../../src/model/config.ts";
+import { type LanguageModelConfig, paramSpecs, sizeOf } from "../../src/spec/config.ts";
 
 function randomConfig(rng: Rng): LanguageModelConfig {
   return {

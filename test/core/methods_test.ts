@@ -12,8 +12,8 @@ import { prunersByName } from "../../src/core/prune.ts";
 import { redistributorsByName } from "../../src/core/redistribute.ts";
 import { Rng } from "../../src/core/rng.ts";
 import { schedulesByName } from "../../src/core/schedule.ts";
-import { UserError } from "../../src/errors.ts";
-import type { ModelConfig } from "../../src/model/config.ts";
+import { UserError } from "../../src/spec/errors.ts";
+import type { ModelConfig } from "../../src/spec/config.ts";
 
 Deno.test("every preset names strategies that exist and fits its kind", () => {
   assert.deepEqual([...methodNames].sort(), [

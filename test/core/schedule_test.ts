@@ -6,7 +6,7 @@ import {
   linearSchedule,
   schedulesByName,
 } from "../../src/core/schedule.ts";
-import { UserError } from "../../src/errors.ts";
+import { UserError } from "../../src/spec/errors.ts";
 
 const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-12, `${a} vs ${b}`);
 

@@ -5,7 +5,7 @@ import { magnitudePrune, prunersByName } from "../../src/core/prune.ts";
 import { redistributorsByName } from "../../src/core/redistribute.ts";
 import { Rng } from "../../src/core/rng.ts";
 import { type TopologyLayer, updateTopology } from "../../src/core/topology.ts";
-import { UserError } from "../../src/errors.ts";
+import { UserError } from "../../src/spec/errors.ts";
 
 function randomLayers(rng: Rng): TopologyLayer[] {
   const count = 1 + rng.int(4);

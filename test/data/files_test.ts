@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { UserError } from "../../src/errors.ts";
+import { UserError } from "../../src/spec/errors.ts";
 import { exists, findOne, readText, requireDirectory, splitLines } from "../../src/data/files.ts";
 
 Deno.test("splitLines drops CR and the empty piece after a final newline", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { UserError } from "../../src/errors.ts";
+import { UserError } from "../../src/spec/errors.ts";
 import { readTar, readTarGz } from "../../src/data/tar.ts";
 
 const encoder = new TextEncoder();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { UserError } from "../../src/errors.ts";
+import { UserError } from "../../src/spec/errors.ts";
 import { DEFAULT_TEXT_SETTINGS, parseTextSettings, tokenize } from "../../src/data/text.ts";
 
 Deno.test("tokenize lowercases, drops <br /> and splits off punctuation", () => {

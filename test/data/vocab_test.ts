@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { UserError } from "../../src/errors.ts";
+import { UserError } from "../../src/spec/errors.ts";
 import { UNK, Vocabulary } from "../../src/data/vocab.ts";
 
 const WORDS = "b a c a b d a e".split(" ");

@@ -4,8 +4,8 @@ import { exportBundle } from "../../export/bundle.ts";
 import { buildOnnx } from "../../export/onnx_model.ts";
 import { PARITY_TOLERANCE } from "../../export/parity.ts";
 import { type BundleMetadata, openBundle } from "../../src/infer/bundle.ts";
-import type { ClassifierConfig, LanguageModelConfig } from "../../src/model/config.ts";
-import { UserError } from "../../src/errors.ts";
+import type { ClassifierConfig, LanguageModelConfig } from "../../src/spec/config.ts";
+import { UserError } from "../../src/spec/errors.ts";
 import { checkpointOf, randomWeights } from "./helpers.ts";
 
 const LM: LanguageModelConfig = {

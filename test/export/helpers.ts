@@ -11,13 +11,13 @@ import {
   type ModelConfig,
   paramSpecs,
   sizeOf,
-} from "../../src/model/config.ts";
-import type { Weights } from "../../src/model/reference.ts";
+} from "../../src/spec/config.ts";
+import type { HostParams } from "../../src/spec/params.ts";
 import {
   type Checkpoint,
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
-} from "../../src/train/checkpoint.ts";
+} from "../../src/spec/checkpoint.ts";
 import { Rng } from "../../src/core/rng.ts";
 
 /** Random weights where each entry is nonzero with probability `density`. */
@@ -26,9 +26,9 @@ export function randomWeights(
   density: number,
   seed: number,
   scale = 0.8,
-): Weights {
+): HostParams {
   const rng = new Rng(seed);
-  const weights: Weights = {};
+  const weights: HostParams = {};
   for (const spec of paramSpecs(config)) {
     const data = new Float32Array(sizeOf(spec.shape));
     for (let i = 0; i < data.length; i++) {
@@ -67,7 +67,7 @@ export function tinyClassifier(layers = 1): ClassifierConfig {
 }
 
 /** A checkpoint in memory, as training would leave it after one epoch. */
-export function checkpointOf(config: ModelConfig, weights: Weights): Checkpoint {
+export function checkpointOf(config: ModelConfig, weights: HostParams): Checkpoint {
   const vocab = Array.from({ length: config.vocabSize }, (_, i) => i === 0 ? "<unk>" : `w${i}`);
   return {
     meta: {

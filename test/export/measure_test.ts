@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { measureInChild, measureModel, type MeasureRequest } from "../../export/measure.ts";
 import { buildOnnxModel } from "../../export/onnx_model.ts";
-import type { LanguageModelConfig } from "../../src/model/config.ts";
+import type { LanguageModelConfig } from "../../src/spec/config.ts";
 import { randomWeights } from "./helpers.ts";
 
 const LM: LanguageModelConfig = {

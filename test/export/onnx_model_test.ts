@@ -8,25 +8,22 @@ import {
   VALUE_PRECISIONS,
   type ValuePrecision,
 } from "../../export/onnx_model.ts";
-import type { LanguageModelConfig } from "../../src/model/config.ts";
+import type { LanguageModelConfig } from "../../src/spec/config.ts";
 import { decodeModel } from "../../export/onnx/proto.ts";
 import { checkOnnxModel } from "../../export/onnx/check.ts";
 import { fromFloat16Bits, toFloat16Bits } from "../../export/onnx/float16.ts";
-import {
-  referenceClassifierForward,
-  referenceLmForward,
-  type Weights,
-} from "../../src/model/reference.ts";
+import { referenceClassifierForward, referenceLmForward } from "../../src/spec/reference.ts";
+import type { HostParams } from "../../src/spec/params.ts";
 import { openSession, runClassifier, runLanguageModel } from "../../src/infer/onnx_runtime.ts";
 import { Rng } from "../../src/core/rng.ts";
-import { UserError } from "../../src/errors.ts";
+import { UserError } from "../../src/spec/errors.ts";
 import { maxAbsDiff, randomWeights } from "./helpers.ts";
 import { TINY_LM as LM, tinyClassifier } from "./helpers.ts";
 
 const CLASSIFIER = tinyClassifier(2);
 
 /** The weights an fp16 export computes with: every value rounded to float16. */
-function roundedToFloat16(weights: Weights): Weights {
+function roundedToFloat16(weights: HostParams): HostParams {
   return Object.fromEntries(
     Object.entries(weights).map(([name, w]) => [
       name,
@@ -50,7 +47,7 @@ function tolerance(compute: ComputeMode, reference: Float32Array): number {
 async function checkLm(
   compute: ComputeMode,
   values: ValuePrecision,
-  weights: Weights,
+  weights: HostParams,
   storage = "auto",
 ) {
   const { bytes } = buildOnnx(LM, weights, { compute, values, storage: storage as "auto" });
@@ -82,7 +79,7 @@ async function checkLm(
 async function checkClassifier(
   compute: ComputeMode,
   values: ValuePrecision,
-  weights: Weights,
+  weights: HostParams,
   storage = "auto",
 ) {
   const { bytes } = buildOnnx(CLASSIFIER, weights, { compute, values, storage: storage as "auto" });

@@ -8,7 +8,7 @@ import {
   sampleSequences,
 } from "../../export/parity.ts";
 import { buildOnnxModel } from "../../export/onnx_model.ts";
-import type { ClassifierConfig } from "../../src/model/config.ts";
+import type { ClassifierConfig } from "../../src/spec/config.ts";
 import { randomWeights, TINY_LM as LM } from "./helpers.ts";
 
 Deno.test("tolerances: 1e-4 for exact modes, a share of the logit range for int8", () => {

@@ -6,8 +6,8 @@ import {
   TARGET_FORMATS,
   targetMetadata,
 } from "../../export/target.ts";
-import type { ClassifierConfig } from "../../src/model/config.ts";
-import { UserError } from "../../src/errors.ts";
+import type { ClassifierConfig } from "../../src/spec/config.ts";
+import { UserError } from "../../src/spec/errors.ts";
 import { randomWeights } from "./helpers.ts";
 
 const CLASSIFIER: ClassifierConfig = {

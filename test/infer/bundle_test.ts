@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { exportBundle } from "../../export/bundle.ts";
-import { UserError } from "../../src/errors.ts";
+import { UserError } from "../../src/spec/errors.ts";
 import {
   type Bundle,
   classify,
@@ -13,9 +13,9 @@ import {
   streamStep,
 } from "../../src/infer/bundle.ts";
 import { runLanguageModel } from "../../src/infer/onnx_runtime.ts";
-import type { ClassifierConfig, LanguageModelConfig } from "../../src/model/config.ts";
-import { referenceClassifierForward, referenceLmForward } from "../../src/model/reference.ts";
-import type { Checkpoint } from "../../src/train/checkpoint.ts";
+import type { ClassifierConfig, LanguageModelConfig } from "../../src/spec/config.ts";
+import { referenceClassifierForward, referenceLmForward } from "../../src/spec/reference.ts";
+import type { Checkpoint } from "../../src/spec/checkpoint.ts";
 import { maxAbsDiff, REPO_ROOT, trainTiny } from "../helpers.ts";
 
 function softmax(logits: ArrayLike<number>, offset: number, n: number): number[] {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { openSession, runClassifier, runLanguageModel } from "../../src/infer/onnx_runtime.ts";
 import { buildOnnxModel } from "../../export/onnx_model.ts";
-import { referenceClassifierForward } from "../../src/model/reference.ts";
+import { referenceClassifierForward } from "../../src/spec/reference.ts";
 import { Rng } from "../../src/core/rng.ts";
-import { UserError } from "../../src/errors.ts";
+import { UserError } from "../../src/spec/errors.ts";
 import { maxAbsDiff, randomWeights, TINY_LM as LM, tinyClassifier } from "../export/helpers.ts";
 
 const TOLERANCE = 1e-4;

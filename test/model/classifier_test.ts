@@ -3,9 +3,10 @@ import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../src/backend/backend.ts";
 import { Rng } from "../../src/core/rng.ts";
 import { classifierForward } from "../../src/model/classifier.ts";
-import { type ClassifierConfig, paramSpecs, sizeOf } from "../../src/model/config.ts";
-import { type HostParams, toVariables } from "../../src/model/params.ts";
-import { referenceClassifierForward } from "../../src/model/reference.ts";
+import { type ClassifierConfig, paramSpecs, sizeOf } from "../../src/spec/config.ts";
+import { toVariables } from "../../src/model/params.ts";
+import type { HostParams } from "../../src/spec/params.ts";
+import { referenceClassifierForward } from "../../src/spec/reference.ts";
 import { maxAbsDiff } from "../helpers.ts";
 
 await useBackend("wasm");

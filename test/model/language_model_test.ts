@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../src/backend/backend.ts";
 import { Rng } from "../../src/core/rng.ts";
-import { paramSpecs, sizeOf } from "../../src/model/config.ts";
+import { paramSpecs, sizeOf } from "../../src/spec/config.ts";
 import {
   crossEntropy,
   embed,
@@ -10,8 +10,9 @@ import {
   zeroState,
 } from "../../src/model/language_model.ts";
 import type { LstmState } from "../../src/model/lstm.ts";
-import { type HostParams, toVariables } from "../../src/model/params.ts";
-import { referenceLmForward } from "../../src/model/reference.ts";
+import { toVariables } from "../../src/model/params.ts";
+import type { HostParams } from "../../src/spec/params.ts";
+import { referenceLmForward } from "../../src/spec/reference.ts";
 import { maxAbsDiff, SMALL_LM } from "../helpers.ts";
 
 await useBackend("wasm");

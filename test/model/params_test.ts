@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../src/backend/backend.ts";
 import { Rng } from "../../src/core/rng.ts";
-import { paramSpecs, sizeOf } from "../../src/model/config.ts";
-import { initParams, toHost, toVariables } from "../../src/model/params.ts";
+import { paramSpecs, sizeOf } from "../../src/spec/config.ts";
+import { toHost, toVariables } from "../../src/model/params.ts";
+import { initParams } from "../../src/core/init.ts";
 import { sameBits, SMALL_LM } from "../helpers.ts";
 
 await useBackend("wasm");

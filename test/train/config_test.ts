@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { methodNames, methodsByName } from "../../src/core/methods.ts";
-import { UserError } from "../../src/errors.ts";
+import { UserError } from "../../src/spec/errors.ts";
 import {
   DEFAULT_CLASSIFIER_CONFIG,
   DEFAULT_LM_CONFIG,

@@ -3,8 +3,8 @@ import * as tf from "@tensorflow/tfjs";
 import { allocateNonzeros, sparseParams } from "../../src/core/density.ts";
 import { countActive } from "../../src/core/mask.ts";
 import { type MethodName, methodsByName } from "../../src/core/methods.ts";
-import { type ModelConfig, paramSpecs, sizeOf } from "../../src/model/config.ts";
-import { type Checkpoint, decodeCheckpoint } from "../../src/train/checkpoint.ts";
+import { type ModelConfig, paramSpecs, sizeOf } from "../../src/spec/config.ts";
+import { type Checkpoint, decodeCheckpoint } from "../../src/spec/checkpoint.ts";
 import type { SparseConfig, TrainConfig } from "../../src/train/config.ts";
 import { train } from "../../src/train/train.ts";
 import {

@@ -2,16 +2,16 @@ import assert from "node:assert/strict";
 import { checkOnnxModel } from "../../../export/onnx/check.ts";
 import { buildOnnxModel } from "../../../export/onnx_model.ts";
 import { decodeModel, encodeModel, type ModelProto } from "../../../export/onnx/proto.ts";
-import { type ModelConfig, paramSpecs, sizeOf } from "../../../src/model/config.ts";
-import type { Weights } from "../../../src/model/reference.ts";
+import { type ModelConfig, paramSpecs, sizeOf } from "../../../src/spec/config.ts";
+import type { HostParams } from "../../../src/spec/params.ts";
 import { Rng } from "../../../src/core/rng.ts";
 import { TINY_LM as LM, tinyClassifier } from "../helpers.ts";
 
 const CLASSIFIER = tinyClassifier(1);
 
-function weightsFor(config: ModelConfig): Weights {
+function weightsFor(config: ModelConfig): HostParams {
   const rng = new Rng(4);
-  const weights: Weights = {};
+  const weights: HostParams = {};
   for (const spec of paramSpecs(config)) {
     const data = Float32Array.from(
       { length: sizeOf(spec.shape) },

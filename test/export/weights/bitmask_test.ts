@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { decodeBitmask, encodeBitmask } from "../../../export/weights/bitmask.ts";
 import { type MatrixParts, tensor } from "../../../export/weights/format.ts";
-import { UserError } from "../../../src/errors.ts";
+import { UserError } from "../../../src/spec/errors.ts";
 
 const ctx = { source: "w.bin", name: "lstm.1.R" };
 

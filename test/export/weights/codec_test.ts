@@ -7,7 +7,7 @@ import {
 } from "../../../export/weights/format.ts";
 import { randomMask } from "../../../src/core/mask.ts";
 import { Rng } from "../../../src/core/rng.ts";
-import { decodeContainer, encodeContainer } from "../../../src/io/container.ts";
+import { decodeContainer, encodeContainer } from "../../../src/spec/container.ts";
 
 interface Case {
   label: string;

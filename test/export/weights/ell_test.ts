@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { decodeEll, encodeEll } from "../../../export/weights/ell.ts";
 import { type MatrixParts, tensor } from "../../../export/weights/format.ts";
-import { UserError } from "../../../src/errors.ts";
+import { UserError } from "../../../src/spec/errors.ts";
 
 const ctx = { source: "w.bin", name: "embedding" };
 

@@ -13,7 +13,7 @@ import {
   SPARSE_FORMATS,
   tensor,
 } from "../../../export/weights/format.ts";
-import { UserError } from "../../../src/errors.ts";
+import { UserError } from "../../../src/spec/errors.ts";
 
 const ctx = { source: "w.bin", name: "lstm.0.W" };
 

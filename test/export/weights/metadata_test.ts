@@ -7,8 +7,8 @@ import {
   SPARSE_WEIGHTS_VERSION,
   type UnsealedMeta,
 } from "../../../export/weights/metadata.ts";
-import { UserError } from "../../../src/errors.ts";
-import { type ClassifierConfig, paramSpecs } from "../../../src/model/config.ts";
+import { UserError } from "../../../src/spec/errors.ts";
+import { type ClassifierConfig, paramSpecs } from "../../../src/spec/config.ts";
 
 const model: ClassifierConfig = {
   kind: "classifier",

@@ -11,16 +11,16 @@ import {
 } from "../../../export/weights/sparse_weights.ts";
 import { randomMask } from "../../../src/core/mask.ts";
 import { Rng } from "../../../src/core/rng.ts";
-import { UserError } from "../../../src/errors.ts";
-import { type Container, decodeContainer, encodeContainer } from "../../../src/io/container.ts";
-import { type ModelConfig, paramSpecs, sizeOf } from "../../../src/model/config.ts";
+import { UserError } from "../../../src/spec/errors.ts";
+import { type Container, decodeContainer, encodeContainer } from "../../../src/spec/container.ts";
+import { type ModelConfig, paramSpecs, sizeOf } from "../../../src/spec/config.ts";
 import {
   type Checkpoint,
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
   encodeCheckpoint,
   saveCheckpoint,
-} from "../../../src/train/checkpoint.ts";
+} from "../../../src/spec/checkpoint.ts";
 
 const LM: ModelConfig = {
   kind: "lm",

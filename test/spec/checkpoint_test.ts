@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { Rng } from "../../src/core/rng.ts";
-import { UserError } from "../../src/errors.ts";
-import { encodeContainer } from "../../src/io/container.ts";
-import { initParams } from "../../src/model/params.ts";
+import { UserError } from "../../src/spec/errors.ts";
+import { encodeContainer } from "../../src/spec/container.ts";
+import { initParams } from "../../src/core/init.ts";
 import {
   type Checkpoint,
   CHECKPOINT_FORMAT,
@@ -11,7 +11,7 @@ import {
   encodeCheckpoint,
   loadCheckpoint,
   saveCheckpoint,
-} from "../../src/train/checkpoint.ts";
+} from "../../src/spec/checkpoint.ts";
 import { sameBits, SMALL_LM, withTempDir } from "../helpers.ts";
 
 function sampleCheckpoint(): Checkpoint {

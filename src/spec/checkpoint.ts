@@ -11,16 +11,11 @@
  * @module
  */
 
-import { UserError } from "../errors.ts";
-import {
-  type Container,
-  decodeContainer,
-  encodeContainer,
-  readContainer,
-} from "../io/container.ts";
-import { writeFileAtomic } from "../io/atomic.ts";
-import { type ModelConfig, paramSpecs, sizeOf } from "../model/config.ts";
-import type { HostParams } from "../model/params.ts";
+import { UserError } from "./errors.ts";
+import { type Container, decodeContainer, encodeContainer, readContainer } from "./container.ts";
+import { writeFileAtomic } from "./atomic.ts";
+import { type ModelConfig, paramSpecs, sizeOf } from "./config.ts";
+import type { HostParams } from "../spec/params.ts";
 
 /** The checkpoint format's name and version, checked on load. */
 export const CHECKPOINT_FORMAT = "sparrow-checkpoint";

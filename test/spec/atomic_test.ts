@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { writeFileAtomic } from "../../src/io/atomic.ts";
+import { writeFileAtomic } from "../../src/spec/atomic.ts";
 import { withTempDir } from "../helpers.ts";
 
 async function entries(dir: string): Promise<string[]> {

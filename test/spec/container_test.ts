@@ -6,8 +6,8 @@ import {
   encodeContainer,
   readContainer,
   type StoredTensor,
-} from "../../src/io/container.ts";
-import { UserError } from "../../src/errors.ts";
+} from "../../src/spec/container.ts";
+import { UserError } from "../../src/spec/errors.ts";
 import { withTempDir } from "../helpers.ts";
 
 const encoder = new TextEncoder();

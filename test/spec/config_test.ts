@@ -6,7 +6,7 @@ import {
   outputSize,
   paramSpecs,
   sizeOf,
-} from "../../src/model/config.ts";
+} from "../../src/spec/config.ts";
 
 const LM: LanguageModelConfig = {
   kind: "lm",

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { UserError } from "../errors.ts";
+import { UserError } from "./errors.ts";
 
 const MAGIC = "SPARROW1";
 

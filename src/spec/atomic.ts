@@ -7,7 +7,7 @@
  */
 
 import { dirname } from "node:path";
-import { UserError } from "../errors.ts";
+import { UserError } from "./errors.ts";
 
 /** Writes `data` to `path` through a temporary file in the same directory and a rename. */
 export async function writeFileAtomic(

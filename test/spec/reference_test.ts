@@ -3,21 +3,21 @@ import {
   checkWeights,
   referenceClassifierForward,
   referenceLmForward,
-  type Weights,
-} from "../../src/model/reference.ts";
+} from "../../src/spec/reference.ts";
+import type { HostParams } from "../../src/spec/params.ts";
 import {
   type ClassifierConfig,
   type LanguageModelConfig,
   type ModelConfig,
   paramSpecs,
   sizeOf,
-} from "../../src/model/config.ts";
+} from "../../src/spec/config.ts";
 import { Rng } from "../../src/core/rng.ts";
-import { UserError } from "../../src/errors.ts";
+import { UserError } from "../../src/spec/errors.ts";
 
-function randomWeights(config: ModelConfig, seed: number): Weights {
+function randomWeights(config: ModelConfig, seed: number): HostParams {
   const rng = new Rng(seed);
-  const weights: Weights = {};
+  const weights: HostParams = {};
   for (const spec of paramSpecs(config)) {
     const data = Float32Array.from(
       { length: sizeOf(spec.shape) },
@@ -61,7 +61,7 @@ Deno.test("one-unit LSTM follows the gate equations in i, f, c, o order", () => 
   const R = [0.5, 0.7, -0.6, 0.1];
   const b = [0.05, 0.1, -0.2, 0.3];
   const embedding = [0.8, -1.5];
-  const weights: Weights = {
+  const weights: HostParams = {
     embedding: { shape: [2, 1], data: new Float32Array(embedding) },
     "lstm.0.W": { shape: [1, 4], data: new Float32Array(W) },
     "lstm.0.R": { shape: [1, 4], data: new Float32Array(R) },

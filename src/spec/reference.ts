@@ -17,16 +17,8 @@ import {
   paramSpecs,
   sizeOf,
 } from "./config.ts";
-import { check } from "../errors.ts";
-
-/** One named parameter: its shape and row-major values. */
-export interface WeightTensor {
-  shape: number[];
-  data: Float32Array;
-}
-
-/** All parameters of a model, keyed by the names from `paramSpecs`. */
-export type Weights = Record<string, WeightTensor>;
+import { check } from "./errors.ts";
+import type { HostParams } from "./params.ts";
 
 /** Recurrent state of every layer, each `[layers, batch, hidden]` row-major. */
 export interface RecurrentState {
@@ -46,7 +38,7 @@ export interface LmForwardResult {
  * Checks that `weights` holds every parameter of `config` with the right
  * shape, so a mismatched checkpoint fails with a message instead of NaNs.
  */
-export function checkWeights(config: ModelConfig, weights: Weights): void {
+export function checkWeights(config: ModelConfig, weights: HostParams): void {
   for (const spec of paramSpecs(config)) {
     const w = weights[spec.name];
     check(
@@ -75,7 +67,7 @@ interface LstmLayer {
   hidden: number;
 }
 
-function lstmLayers(config: ModelConfig, weights: Weights): LstmLayer[] {
+function lstmLayers(config: ModelConfig, weights: HostParams): LstmLayer[] {
   const layers: LstmLayer[] = [];
   for (let l = 0; l < config.layers; l++) {
     layers.push({
@@ -124,7 +116,7 @@ function lstmStep(
 
 function embed(
   config: ModelConfig,
-  weights: Weights,
+  weights: HostParams,
   token: number,
 ): Float64Array {
   check(
@@ -139,7 +131,7 @@ function embed(
 
 /** Writes `h @ decoder.W + decoder.b` into `out` at `offset`. */
 function decode(
-  weights: Weights,
+  weights: HostParams,
   h: Float64Array,
   out: Float32Array,
   offset: number,
@@ -161,7 +153,7 @@ function decode(
  */
 export function referenceLmForward(
   config: LanguageModelConfig,
-  weights: Weights,
+  weights: HostParams,
   tokens: number[][],
   state?: RecurrentState,
 ): LmForwardResult {
@@ -228,7 +220,7 @@ export function referenceLmForward(
  */
 export function referenceClassifierForward(
   config: ClassifierConfig,
-  weights: Weights,
+  weights: HostParams,
   sequences: number[][],
 ): Float32Array {
   checkWeights(config, weights);
