@@ -20,3 +20,4 @@ export { Rng } from "./rng.ts";
 export * from "./schedule.ts";
 export * from "./select.ts";
 export * from "./topology.ts";
+export * from "./dropout.ts";

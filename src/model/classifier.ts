@@ -8,7 +8,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import type { ClassifierConfig } from "../spec/config.ts";
-import { type DropoutPlan, embed, zeroState } from "./language_model.ts";
+import { dropout, type DropoutPlan, embed, zeroState } from "./language_model.ts";
 import { lstmLayer } from "./lstm.ts";
 import type { Params } from "./params.ts";
 
@@ -30,8 +30,7 @@ export function classifierForward(
     for (let b = 0; b < B; b++) m[b] = t < lengths[b] ? 1 : 0;
     stepMasks.push(tf.tensor2d(m, [B, 1]));
   }
-  let x = embed(params, tokens) as tf.Tensor;
-  if (drop && drop.rate > 0) x = tf.dropout(x, drop.rate, undefined, drop.seed);
+  let x = dropout(embed(params, tokens), drop, 0);
   let state = zeroState(config, B);
   for (let l = 0; l < config.layers; l++) {
     const layer = lstmLayer(
@@ -47,7 +46,6 @@ export function classifierForward(
     state = [...state.slice(0, l), layer.final, ...state.slice(l + 1)];
     x = layer.outputs;
   }
-  let last = state[config.layers - 1].h as tf.Tensor;
-  if (drop && drop.rate > 0) last = tf.dropout(last, drop.rate, undefined, drop.seed + 1);
+  const last = dropout(state[config.layers - 1].h, drop, 1);
   return tf.add(tf.matMul(last, params["decoder.W"]), params["decoder.b"]) as tf.Tensor2D;
 }

@@ -6,6 +6,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import { dropoutMask } from "../core/dropout.ts";
 import type { LanguageModelConfig } from "../spec/config.ts";
 import { lstmLayer, type LstmState } from "./lstm.ts";
 import type { Params } from "./params.ts";
@@ -28,9 +29,16 @@ export function zeroState(
   }));
 }
 
-function dropout(x: tf.Tensor, plan: DropoutPlan | undefined, salt: number): tf.Tensor {
+/**
+ * Inverted dropout on `[..., F]` activations with the mask of
+ * ../core/dropout.ts, so the CPU engine drops the same units. `salt` tells
+ * apart the dropout sites of one step.
+ */
+export function dropout(x: tf.Tensor, plan: DropoutPlan | undefined, salt: number): tf.Tensor {
   if (!plan || plan.rate === 0) return x;
-  return tf.dropout(x, plan.rate, undefined, plan.seed + salt);
+  const features = x.shape[x.shape.length - 1]!;
+  const mask = dropoutMask(plan.seed + salt, plan.rate, x.size / features, features);
+  return tf.mul(x, tf.tensor(mask, x.shape));
 }
 
 /** Gathers embeddings for time-major `[T, B]` token ids: `[T, B, E]`. */

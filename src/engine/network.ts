@@ -1,0 +1,450 @@
+/**
+ * The CPU engine's network: both model kinds (../spec/config.ts) with an
+ * explicit forward and backward pass over CSR weights, one kernel call per
+ * layer and direction (./kernels.ts). Activations are feature-major
+ * `[F][T·B]`; see the layouts there.
+ *
+ * Forward: embedding → dropout → LSTM layers (dropout after each) → decoder
+ * → softmax cross-entropy (LM: every step; classifier: the last real step).
+ * Backward runs the same path in reverse and leaves the gradient of the
+ * mean loss in each parameter's `grad`, at its stored entries only.
+ *
+ * @module
+ */
+
+import { dropoutMaskFeatureMajor } from "../core/dropout.ts";
+import { type ModelConfig, outputSize, paramSpecs, sizeOf } from "../spec/config.ts";
+import type { HostParams } from "../spec/params.ts";
+import type { Csr, Kernels, LstmCache, Strided } from "./kernels.ts";
+import { csrPattern, gather, type Orientation, scatter, specIndices } from "./layout.ts";
+
+/** One parameter as the engine holds it. */
+export interface EngineParam {
+  name: string;
+  /** Spec-layout shape. */
+  shape: number[];
+  /** The stored entries of a matrix; biases have none. */
+  csr?: Csr;
+  orientation?: Orientation;
+  /** Spec-layout index of each stored value (matrices). */
+  index?: Int32Array;
+  /** The stored values: `csr.values` or the bias. */
+  values: Float32Array;
+  grad: Float32Array;
+  /** Masked-dense matrices: 1 or 0 per stored value, re-applied after each update. */
+  keep?: Float32Array;
+}
+
+/** One batch: time-major `[T][B]` tokens, i.e. column `t·B + b`. */
+export interface EngineBatch {
+  tokens: Int32Array;
+  T: number;
+  B: number;
+  /** Next-token targets `[T·B]` (LM) or class ids `[B]` (classifier). */
+  targets: Int32Array;
+  /** Real tokens per sequence (classifier). */
+  lengths?: Int32Array;
+}
+
+/** Per-layer recurrent state, each `[H][B]`, carried across LM windows. */
+export interface RecurrentStates {
+  h: Float32Array[];
+  c: Float32Array[];
+}
+
+/** Dropout of one training step (`undefined` at evaluation). */
+export interface EngineDropout {
+  rate: number;
+  seed: number;
+}
+
+/** How parameters become engine storage. */
+export interface NetworkInit {
+  params: HostParams;
+  /** Masks of the sparse parameters (spec layout). */
+  masks: ReadonlyMap<string, Uint8Array>;
+  /**
+   * Store only a mask's nonzeros (sparse training); otherwise every entry,
+   * with the mask re-applied after each update (dense gradients, SNFS).
+   */
+  storeNonzerosOnly: boolean;
+}
+
+interface LayerBuffers {
+  zx: Float32Array;
+  h: Float32Array;
+  cache: LstmCache;
+  hT: Float32Array;
+  cT: Float32Array;
+  dz: Float32Array;
+  /** Dropout mask of this layer's output (`[H][N]`) and the dropped output. */
+  dropMask: Float32Array;
+  dropped: Float32Array;
+  /** Gradient at the layer's input, `[in][N]`. */
+  dx: Float32Array;
+}
+
+/** A weight gradient's operands, kept for dense gradients after a step (RigL). */
+interface GradientSite {
+  param: EngineParam;
+  dy: Strided;
+  x: Strided;
+  N: number;
+}
+
+/** Every activation and gradient buffer of a step of `N` columns and `B` sequences. */
+function allocateBuffers(k: Kernels, model: ModelConfig, N: number, B: number) {
+  const { embedSize: E, hiddenSize: H, layers } = model;
+  const V = outputSize(model);
+  const lm = model.kind === "lm";
+  return {
+    tokens: k.i32(N),
+    targets: k.i32(lm ? N : B),
+    predicted: k.i32(lm ? N : B),
+    stepMask: k.f32(N),
+    embedded: k.f32(E * N),
+    embedMask: k.f32(E * N),
+    layers: Array.from({ length: layers }, (_, l): LayerBuffers => ({
+      zx: k.f32(4 * H * N),
+      h: k.f32(H * N),
+      cache: { gates: k.f32(4 * H * N), c: k.f32(H * N), tanhC: k.f32(H * N) },
+      hT: k.f32(H * B),
+      cT: k.f32(H * B),
+      dz: k.f32(4 * H * N),
+      dropMask: k.f32(H * N),
+      dropped: k.f32(H * N),
+      dx: k.f32((l === 0 ? E : H) * N),
+    })),
+    dh: k.f32(H * N),
+    logits: k.f32(V * (lm ? N : B)),
+    // Classifier: the dropped final state, and gradients at the final state.
+    last: k.f32(H * B),
+    lastMask: k.f32(H * B),
+    dLast: k.f32(H * B),
+    zerosHB: k.f32(H * B),
+    scratchHB: [k.f32(H * B), k.f32(H * B)],
+  };
+}
+
+type Buffers = ReturnType<typeof allocateBuffers>;
+
+/** The network of one model on one set of kernels. */
+export class Network {
+  readonly model: ModelConfig;
+  readonly params: EngineParam[] = [];
+  readonly #k: Kernels;
+  readonly #byName = new Map<string, EngineParam>();
+  #capacity = { N: 0, B: 0 };
+  #buffers?: Buffers;
+  #sites: GradientSite[] = [];
+  #lastTokens?: { tokens: Int32Array; dOut: Strided; N: number };
+
+  constructor(kernels: Kernels, model: ModelConfig, init: NetworkInit) {
+    this.#k = kernels;
+    this.model = model;
+    for (const spec of paramSpecs(model)) {
+      const host = init.params[spec.name];
+      let param: EngineParam;
+      if (spec.shape.length === 2) {
+        const orientation: Orientation = spec.role === "embedding" ? "as-is" : "transposed";
+        const mask = init.masks.get(spec.name);
+        const csr = csrPattern(
+          kernels,
+          spec.shape,
+          orientation,
+          init.storeNonzerosOnly ? mask : undefined,
+        );
+        const index = specIndices(csr, spec.shape, orientation);
+        gather(host.data, index, csr.values);
+        let keep: Float32Array | undefined;
+        if (mask && !init.storeNonzerosOnly) {
+          keep = kernels.f32(index.length);
+          for (let k = 0; k < index.length; k++) keep[k] = mask[index[k]];
+        }
+        param = {
+          name: spec.name,
+          shape: spec.shape,
+          csr,
+          orientation,
+          index,
+          values: csr.values,
+          grad: kernels.f32(index.length),
+          keep,
+        };
+      } else {
+        const values = kernels.f32(sizeOf(spec.shape));
+        values.set(host.data);
+        param = { name: spec.name, shape: spec.shape, values, grad: kernels.f32(values.length) };
+      }
+      this.params.push(param);
+      this.#byName.set(spec.name, param);
+    }
+  }
+
+  param(name: string): EngineParam {
+    return this.#byName.get(name)!;
+  }
+
+  /** A parameter's values in the spec layout (zeros where nothing is stored). */
+  hostValues(param: EngineParam, values = param.values): Float32Array {
+    return param.index
+      ? scatter(values, param.index, sizeOf(param.shape))
+      : Float32Array.from(values);
+  }
+
+  /** Zero state for `B` sequences. */
+  zeroState(B: number): RecurrentStates {
+    const H = this.model.hiddenSize;
+    const layers = Array.from({ length: this.model.layers });
+    return {
+      h: layers.map(() => this.#k.f32(H * B)),
+      c: layers.map(() => this.#k.f32(H * B)),
+    };
+  }
+
+  #ensure(N: number, B: number) {
+    if (!this.#buffers || N > this.#capacity.N || B > this.#capacity.B) {
+      // Old buffers stay allocated until the kernels are reset; this happens
+      // a few times per run at most (train and evaluation batch sizes).
+      this.#capacity = { N: Math.max(N, this.#capacity.N), B: Math.max(B, this.#capacity.B) };
+      this.#buffers = allocateBuffers(this.#k, this.model, this.#capacity.N, this.#capacity.B);
+    }
+    return this.#buffers;
+  }
+
+  /**
+   * The forward pass of `batch` from `state` (updated to the final state):
+   * leaves logits in the buffers and returns the summed loss in nats. With
+   * `backward`, also the gradients of the mean loss (scaled by `1/count`).
+   */
+  run(
+    batch: EngineBatch,
+    state: RecurrentStates,
+    drop: EngineDropout | undefined,
+    backward: boolean,
+  ): { nats: number; count: number; correct: number } {
+    const k = this.#k;
+    const { T, B } = batch;
+    const N = T * B;
+    const m = this.model;
+    const { embedSize: E, hiddenSize: H } = m;
+    const V = outputSize(m);
+    const lm = m.kind === "lm";
+    const buf = this.#ensure(N, B);
+    const dropping = drop !== undefined && drop.rate > 0;
+    const tokens = buf.tokens.subarray(0, N);
+    tokens.set(batch.tokens);
+    const stepMask = lm ? null : buf.stepMask.subarray(0, N);
+    if (stepMask) {
+      for (let t = 0; t < T; t++) {
+        for (let b = 0; b < B; b++) stepMask[t * B + b] = t < batch.lengths![b] ? 1 : 0;
+      }
+    }
+
+    // Embedding and its dropout (salt 0, as in ../model/language_model.ts).
+    const embedding = this.param("embedding");
+    k.embedForward(embedding.csr!, tokens, { data: buf.embedded, ld: N }, N);
+    if (dropping) {
+      dropoutMaskFeatureMajor(drop.seed, drop.rate, N, E, buf.embedMask);
+      k.multiply(buf.embedded, buf.embedMask, E * N);
+    }
+
+    // LSTM layers; each layer's output is dropped out before the next one.
+    let input = buf.embedded;
+    for (let l = 0; l < m.layers; l++) {
+      const L = buf.layers[l];
+      const W = this.param(`lstm.${l}.W`), R = this.param(`lstm.${l}.R`);
+      k.csrForward(W.csr!, { data: input, ld: N }, { data: L.zx, ld: N }, N, false);
+      k.addBias({ data: L.zx, ld: N }, 4 * H, N, this.param(`lstm.${l}.b`).values);
+      k.lstmForward(
+        R.csr!,
+        L.zx,
+        state.h[l],
+        state.c[l],
+        T,
+        B,
+        stepMask,
+        L.h,
+        L.cache,
+        L.hT,
+        L.cT,
+      );
+      input = L.h;
+      // The LM drops every layer's output; the classifier only its final state.
+      if (dropping && lm) {
+        dropoutMaskFeatureMajor(drop.seed + l + 1, drop.rate, N, H, L.dropMask);
+        L.dropped.set(L.h.subarray(0, H * N));
+        k.multiply(L.dropped, L.dropMask, H * N);
+        input = L.dropped;
+      }
+    }
+    const top = buf.layers[m.layers - 1];
+
+    // Decoder input: every step's output (LM) or the final state (classifier).
+    let decoderIn = input, columns = N;
+    if (!lm) {
+      buf.last.set(top.hT.subarray(0, H * B));
+      if (dropping) {
+        dropoutMaskFeatureMajor(drop.seed + 1, drop.rate, B, H, buf.lastMask);
+        k.multiply(buf.last, buf.lastMask, H * B);
+      }
+      decoderIn = buf.last, columns = B;
+    }
+    const decoder = this.param("decoder.W");
+    const logits: Strided = { data: buf.logits, ld: columns };
+    k.csrForward(decoder.csr!, { data: decoderIn, ld: columns }, logits, columns, false);
+    k.addBias(logits, V, columns, this.param("decoder.b").values);
+    const targets = buf.targets.subarray(0, columns);
+    targets.set(batch.targets.subarray(0, columns));
+
+    let nats: number, correct = 0;
+    if (!backward) {
+      const predicted = buf.predicted.subarray(0, columns);
+      nats = k.softmaxLoss(logits, V, columns, targets, predicted);
+      for (let n = 0; n < columns; n++) if (predicted[n] === targets[n]) correct++;
+    } else {
+      nats = k.softmaxCrossEntropy(logits, V, columns, targets, 1 / columns);
+      this.#backward(batch, state, buf, stepMask, dropping, decoderIn, columns);
+    }
+    // Carry the final state (the LM's next window starts from it).
+    for (let l = 0; l < m.layers; l++) {
+      state.h[l].set(buf.layers[l].hT.subarray(0, H * B));
+      state.c[l].set(buf.layers[l].cT.subarray(0, H * B));
+    }
+    return { nats, count: columns, correct };
+  }
+
+  #backward(
+    batch: EngineBatch,
+    state: RecurrentStates,
+    buf: Buffers,
+    stepMask: Float32Array | null,
+    dropping: boolean,
+    decoderIn: Float32Array,
+    columns: number,
+  ): void {
+    const k = this.#k;
+    const { T, B } = batch;
+    const N = T * B;
+    const m = this.model;
+    const { embedSize: E, hiddenSize: H } = m;
+    const V = outputSize(m);
+    const lm = m.kind === "lm";
+    for (const p of this.params) p.grad.fill(0);
+    this.#sites = [];
+
+    // Decoder: logits now hold d(mean loss)/d(logits).
+    const decoder = this.param("decoder.W");
+    const dLogits: Strided = { data: buf.logits, ld: columns };
+    k.biasGrad(dLogits, V, columns, this.param("decoder.b").grad);
+    k.csrWeightGrad(decoder.csr!, dLogits, { data: decoderIn, ld: columns }, columns, decoder.grad);
+    this.#sites.push({
+      param: decoder,
+      dy: dLogits,
+      x: { data: decoderIn, ld: columns },
+      N: columns,
+    });
+
+    // Gradient at the top layer's outputs (LM) or final state (classifier).
+    const top = buf.layers[m.layers - 1];
+    const dTop = buf.dh.subarray(0, H * N);
+    dTop.fill(0);
+    const dhT = buf.dLast.subarray(0, H * B);
+    dhT.fill(0);
+    if (lm) {
+      k.csrBackwardInput(decoder.csr!, dLogits, { data: dTop, ld: N }, N);
+      if (dropping) k.multiply(dTop, top.dropMask, H * N);
+    } else {
+      k.csrBackwardInput(decoder.csr!, dLogits, { data: dhT, ld: B }, B);
+      if (dropping) k.multiply(dhT, buf.lastMask, H * B);
+    }
+
+    let dOut = dTop;
+    for (let l = m.layers - 1; l >= 0; l--) {
+      const L = buf.layers[l];
+      const W = this.param(`lstm.${l}.W`), R = this.param(`lstm.${l}.R`);
+      const input = l === 0
+        ? buf.embedded
+        : (dropping && lm ? buf.layers[l - 1].dropped : buf.layers[l - 1].h);
+      const inputSize = l === 0 ? E : H;
+      const zeros = buf.zerosHB.subarray(0, H * B);
+      k.lstmBackward(
+        R.csr!,
+        state.h[l],
+        state.c[l],
+        T,
+        B,
+        stepMask,
+        L.h,
+        L.cache,
+        dOut,
+        l === m.layers - 1 ? dhT : zeros,
+        zeros,
+        L.dz,
+        buf.scratchHB[0],
+        buf.scratchHB[1],
+        R.grad,
+      );
+      // R's sites for dense gradients: steps 1.. use h_{t-1}; step 0 uses h0.
+      if (T > 1) {
+        this.#sites.push({
+          param: R,
+          dy: { data: L.dz.subarray(B), ld: N },
+          x: { data: L.h, ld: N },
+          N: N - B,
+        });
+      }
+      this.#sites.push({
+        param: R,
+        dy: { data: L.dz, ld: N },
+        x: { data: state.h[l], ld: B },
+        N: B,
+      });
+
+      const dz: Strided = { data: L.dz, ld: N };
+      k.biasGrad(dz, 4 * H, N, this.param(`lstm.${l}.b`).grad);
+      k.csrWeightGrad(W.csr!, dz, { data: input, ld: N }, N, W.grad);
+      this.#sites.push({ param: W, dy: dz, x: { data: input, ld: N }, N });
+      const dx = L.dx.subarray(0, inputSize * N);
+      dx.fill(0);
+      k.csrBackwardInput(W.csr!, dz, { data: dx, ld: N }, N);
+      if (l > 0 && dropping && lm) k.multiply(dx, buf.layers[l - 1].dropMask, H * N);
+      dOut = dx;
+    }
+
+    // dOut is now the gradient at the (dropped) embedding output.
+    if (dropping) k.multiply(dOut, buf.embedMask, E * N);
+    const embedding = this.param("embedding");
+    const tokens = buf.tokens.subarray(0, N);
+    k.embedBackward(embedding.csr!, tokens, { data: dOut, ld: N }, N, embedding.grad);
+    this.#lastTokens = { tokens, dOut: { data: dOut, ld: N }, N };
+  }
+
+  /**
+   * Dense gradients (spec layout) of the matrices in `names` for the last
+   * step: what gradient growth (RigL) ranks the missing connections by. They
+   * cost a dense product each, so the trainer asks only before an update.
+   */
+  denseGradients(names: Iterable<string>): Record<string, Float32Array> {
+    const k = this.#k;
+    const out: Record<string, Float32Array> = {};
+    for (const name of names) {
+      const param = this.param(name);
+      const full = csrPattern(k, param.shape, param.orientation!, undefined);
+      if (name === "embedding") {
+        const last = this.#lastTokens!;
+        k.embedBackward(full, last.tokens, last.dOut, last.N, full.values);
+      } else {
+        for (const site of this.#sites) {
+          if (site.param === param) k.csrWeightGrad(full, site.dy, site.x, site.N, full.values);
+        }
+      }
+      out[name] = scatter(
+        full.values,
+        specIndices(full, param.shape, param.orientation!),
+        sizeOf(param.shape),
+      );
+    }
+    return out;
+  }
+}
