@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Rng } from "../../src/core/rng.ts";
+import type { Rng } from "../../src/core/rng.ts";
 import type { CsrN, Vec } from "../../src/engine/oracle.ts";
 
 /** Allocates a float buffer (either the kernels' own or a plain one). */
