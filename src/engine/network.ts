@@ -71,6 +71,9 @@ export interface NetworkInit {
 }
 
 interface LayerBuffers {
+  /** The initial state (copied, since the caller's state becomes the final one). */
+  h0: Float32Array;
+  c0: Float32Array;
   zx: Float32Array;
   h: Float32Array;
   cache: LstmCache;
@@ -105,6 +108,8 @@ function allocateBuffers(k: Kernels, model: ModelConfig, N: number, B: number) {
     embedded: k.f32(E * N),
     embedMask: k.f32(E * N),
     layers: Array.from({ length: layers }, (_, l): LayerBuffers => ({
+      h0: k.f32(H * B),
+      c0: k.f32(H * B),
       zx: k.f32(4 * H * N),
       h: k.f32(H * N),
       cache: { gates: k.f32(4 * H * N), c: k.f32(H * N), tanhC: k.f32(H * N) },
@@ -256,11 +261,14 @@ export class Network {
       const W = this.param(`lstm.${l}.W`), R = this.param(`lstm.${l}.R`);
       k.csrForward(W.csr!, { data: input, ld: N }, { data: L.zx, ld: N }, N, false);
       k.addBias({ data: L.zx, ld: N }, 4 * H, N, this.param(`lstm.${l}.b`).values);
+      const h0 = L.h0.subarray(0, H * B), c0 = L.c0.subarray(0, H * B);
+      h0.set(state.h[l]);
+      c0.set(state.c[l]);
       k.lstmForward(
         R.csr!,
         L.zx,
-        state.h[l],
-        state.c[l],
+        h0,
+        c0,
         T,
         B,
         stepMask,
@@ -304,7 +312,7 @@ export class Network {
       for (let n = 0; n < columns; n++) if (predicted[n] === targets[n]) correct++;
     } else {
       nats = k.softmaxCrossEntropy(logits, V, columns, targets, 1 / columns);
-      this.#backward(batch, state, buf, stepMask, dropping, decoderIn, columns);
+      this.#backward(batch, buf, stepMask, dropping, decoderIn, columns);
     }
     // Carry the final state (the LM's next window starts from it).
     for (let l = 0; l < m.layers; l++) {
@@ -316,7 +324,6 @@ export class Network {
 
   #backward(
     batch: EngineBatch,
-    state: RecurrentStates,
     buf: Buffers,
     stepMask: Float32Array | null,
     dropping: boolean,
@@ -368,10 +375,11 @@ export class Network {
         : (dropping && lm ? buf.layers[l - 1].dropped : buf.layers[l - 1].h);
       const inputSize = l === 0 ? E : H;
       const zeros = buf.zerosHB.subarray(0, H * B);
+      const h0 = L.h0.subarray(0, H * B), c0 = L.c0.subarray(0, H * B);
       k.lstmBackward(
         R.csr!,
-        state.h[l],
-        state.c[l],
+        h0,
+        c0,
         T,
         B,
         stepMask,
@@ -397,7 +405,7 @@ export class Network {
       this.#sites.push({
         param: R,
         dy: { data: L.dz, ld: N },
-        x: { data: state.h[l], ld: B },
+        x: { data: h0, ld: B },
         N: B,
       });
 
