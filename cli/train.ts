@@ -8,6 +8,7 @@
 
 import { Command, Option } from "commander";
 import { BACKENDS } from "../src/backend/backend.ts";
+import { COMPUTE_MODES } from "../src/train/compute.ts";
 import { densityMethods } from "../src/core/density.ts";
 import { growersByName } from "../src/core/grow.ts";
 import { methodNames, methodsByName } from "../src/core/methods.ts";
@@ -143,7 +144,14 @@ export function trainCommand(): Command {
       integer,
       lm.seed,
     )
-    .addOption(new Option("--backend <name>", "tfjs backend").choices(BACKENDS).default("wasm"))
+    .addOption(
+      new Option("--compute <mode>", "sparse: CPU engine on the nonzeros; masked: tfjs W⊙M")
+        .choices(COMPUTE_MODES),
+    )
+    .addOption(
+      new Option("--backend <name>", "tfjs backend of --compute masked").choices(BACKENDS)
+        .default("wasm"),
+    )
     .option("--max-steps <n>", "stop every epoch after this many steps (smoke runs)", integer, 0)
     .option(
       "--log-every <n>",
@@ -198,6 +206,8 @@ export function configFromFlags(flags: Flags): TrainConfig {
     clipNorm: pick(flags.clip, base.clipNorm),
     seed: flags.seed,
     backend: flags.backend,
+    // webgpu is a tfjs backend: it implies the masked path unless told otherwise.
+    compute: flags.compute ?? (flags.backend === "webgpu" ? "masked" : "sparse"),
     maxSteps: flags.maxSteps,
     logEvery: flags.logEvery,
   };

@@ -8,7 +8,7 @@
 import { check } from "../spec/errors.ts";
 import type { GrowFn } from "./grow.ts";
 import { assertSameLength, countActive } from "./mask.ts";
-import type { PruneFn } from "./prune.ts";
+import { magnitudePrune, type PruneFn } from "./prune.ts";
 import type { RedistributeFn } from "./redistribute.ts";
 import type { Rng } from "./rng.ts";
 
@@ -213,4 +213,14 @@ export function pruneToCounts(
     }
     return drop;
   });
+}
+
+/**
+ * Prunes each layer down to `1 - sparsity` of its entries by magnitude,
+ * without regrowth (gradual magnitude pruning), in place; returns the pruned
+ * indices of each layer.
+ */
+export function pruneToSparsity(layers: TopologyLayer[], sparsity: number): Int32Array[] {
+  const targets = layers.map((l) => ({ nonzeros: Math.round((1 - sparsity) * l.mask.length) }));
+  return pruneToCounts(layers, targets, magnitudePrune);
 }

@@ -165,6 +165,8 @@ export class Network {
         if (mask && !init.storeNonzerosOnly) {
           keep = kernels.f32(index.length);
           for (let k = 0; k < index.length; k++) keep[k] = mask[index[k]];
+          // Masked entries start at zero, as the mask says.
+          kernels.multiply(csr.values, keep, index.length);
         }
         param = {
           name: spec.name,

@@ -14,6 +14,7 @@ import type { RedistributeName } from "../core/redistribute.ts";
 import type { ScheduleName } from "../core/schedule.ts";
 import { type MethodName, methodPreset } from "../core/methods.ts";
 import { check } from "../spec/errors.ts";
+import { COMPUTE_MODES, type ComputeMode } from "./compute.ts";
 import { DEFAULT_OPTIMIZER, type OptimizerConfig } from "./optimizer.ts";
 
 /** How the sparse topology is initialised and evolved. */
@@ -62,6 +63,12 @@ export interface TrainConfig {
   clipNorm: number;
   seed: number;
   backend: BackendName;
+  /**
+   * How steps are computed: `sparse`, the CPU engine on the nonzeros only,
+   * or `masked`, tfjs on dense tensors with masks (the reference, and the
+   * path for the webgpu backend).
+   */
+  compute: ComputeMode;
   /** Stop each epoch after this many steps (0 = whole epoch); for smoke runs. */
   maxSteps: number;
   /** Print progress every this many steps (0 = only per epoch). */
@@ -115,6 +122,7 @@ export const DEFAULT_LM_CONFIG: TrainConfig = {
   clipNorm: 0.25,
   seed: 1,
   backend: "wasm",
+  compute: "sparse",
   maxSteps: 0,
   logEvery: 50,
 };
@@ -218,4 +226,12 @@ export function validateConfig(c: TrainConfig): void {
   );
   check(c.lrDecay > 0 && c.lrDecay <= 1, `--lr-decay must be in (0, 1], got ${c.lrDecay}`);
   check(Number.isInteger(c.seed), `--seed must be a whole number, got ${c.seed}`);
+  check(
+    (COMPUTE_MODES as readonly string[]).includes(c.compute),
+    `--compute must be one of ${COMPUTE_MODES.join(", ")}, got ${c.compute}`,
+  );
+  check(
+    c.compute === "masked" || c.backend !== "webgpu",
+    "--compute sparse runs on the CPU; use --compute masked with --backend webgpu",
+  );
 }

@@ -8,9 +8,8 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { countActive } from "../core/mask.ts";
-import { magnitudePrune } from "../core/prune.ts";
 import {
-  pruneToCounts,
+  pruneToSparsity,
   type TopologyLayer,
   type TopologyOptions,
   type TopologyReport,
@@ -93,8 +92,7 @@ export class SparseWeights {
    */
   async pruneToSparsity(params: Params, optimizer: Optimizer, sparsity: number): Promise<number> {
     const layers = await this.#hostLayers(params);
-    const targets = layers.map((l) => ({ nonzeros: Math.round((1 - sparsity) * l.mask.length) }));
-    const pruned = pruneToCounts(layers, targets, magnitudePrune);
+    const pruned = pruneToSparsity(layers, sparsity);
     await this.#writeBack(params, optimizer, layers, pruned);
     return pruned.reduce((n, p) => n + p.length, 0);
   }

@@ -9,11 +9,12 @@ import type { DropoutPlan } from "../model/language_model.ts";
 import type { Params } from "../model/params.ts";
 import { clipByGlobalNorm, type Optimizer } from "./optimizer.ts";
 import type { SparseWeights } from "./sparse_weights.ts";
-import type { Batch, Task } from "./tasks.ts";
+import type { Batch } from "./tasks.ts";
 
 /** What a step works on. */
 export interface StepContext {
-  task: Task;
+  /** Mean loss of a batch as a function of the parameters. */
+  loss(params: Params, batch: Batch, drop: DropoutPlan): tf.Scalar;
   params: Params;
   optimizer: Optimizer;
   sparse: SparseWeights;
@@ -24,11 +25,12 @@ export interface StepContext {
 }
 
 /**
- * Loss and gradients of `batch`, clipping, the optimizer update (with the
- * gradients of masked weights zeroed unless momentum must stay dense), and
- * the masks re-applied so masked weights stay exactly zero. Returns the loss
- * and, when `keepGradients` is set, the clipped dense gradients, which the
- * caller disposes (RigL grows by them).
+ * Loss and gradients of `batch`, the gradients of masked weights zeroed
+ * (unless momentum must stay dense), clipping of the gradients the
+ * optimizer will apply, the optimizer update, and the masks re-applied so
+ * masked weights stay exactly zero. Returns the loss and, when
+ * `keepGradients` is set, the dense gradients, which the caller disposes
+ * (RigL grows by their magnitude).
  */
 export async function trainStep(
   ctx: StepContext,
@@ -37,17 +39,17 @@ export async function trainStep(
   lr: number,
   keepGradients: boolean,
 ): Promise<{ loss: number; gradients?: Record<string, tf.Tensor> }> {
-  const { value, grads } = tf.variableGrads(() => ctx.task.loss(ctx.params, batch, drop));
-  const clipped = clipByGlobalNorm(grads, ctx.clipNorm);
-  tf.tidy(() => {
-    const update = ctx.denseMomentum ? clipped : ctx.sparse.maskGradients(clipped);
-    ctx.optimizer.apply(ctx.params, update, lr);
-  });
+  const { value, grads } = tf.variableGrads(() => ctx.loss(ctx.params, batch, drop));
+  // The norm is that of the update the optimizer applies, as on the sparse engine.
+  const applied = ctx.denseMomentum ? grads : ctx.sparse.maskGradients(grads);
+  const clipped = clipByGlobalNorm(applied, ctx.clipNorm);
+  tf.tidy(() => ctx.optimizer.apply(ctx.params, clipped, lr));
   ctx.sparse.applyMasks(ctx.params);
   const loss = (await value.data())[0];
-  const kept = new Set(keepGradients ? Object.values(clipped) : []);
+  const kept = new Set(keepGradients ? Object.values(grads) : []);
   tf.dispose(
-    [value, ...Object.values(grads), ...Object.values(clipped)].filter((t) => !kept.has(t)),
+    [value, ...Object.values(grads), ...Object.values(applied), ...Object.values(clipped)]
+      .filter((t) => !kept.has(t)),
   );
-  return { loss, gradients: keepGradients ? clipped : undefined };
+  return { loss, gradients: keepGradients ? grads : undefined };
 }

@@ -1,16 +1,17 @@
 /**
- * The two training tasks, each as the few things the training loop needs:
- * its model configuration, the batches of an epoch, the loss of a batch, and
- * an evaluation. The loop itself (./train.ts) knows neither task.
+ * The two training tasks as plain data, each as the few things the training
+ * loop needs: its model configuration, the batches of an epoch, the batches
+ * of an evaluation and the metrics they give. How a batch is computed is the
+ * compute path's business (./compute.ts); the loop knows neither task.
  *
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { Rng } from "../core/rng.ts";
 import {
   batchCount,
+  type ClassificationBatch,
   classificationBatches,
   type ClassificationData,
   type ClassificationSplit,
@@ -20,22 +21,14 @@ import {
 import { exists } from "../data/files.ts";
 import { readImdb } from "../data/imdb.ts";
 import {
+  type Batchified,
   batchify,
   bpttWindows,
   type LanguageModelData,
   readLanguageModelData,
   windowCount,
 } from "../data/lm.ts";
-import { classifierForward } from "../model/classifier.ts";
 import type { ClassifierConfig, LanguageModelConfig, ModelConfig } from "../spec/config.ts";
-import {
-  crossEntropy,
-  type DropoutPlan,
-  languageModelForward,
-  zeroState,
-} from "../model/language_model.ts";
-import type { LstmState } from "../model/lstm.ts";
-import type { Params } from "../model/params.ts";
 import type { TrainConfig } from "./config.ts";
 
 /** One batch of either task: time-major `[T, B]` inputs. */
@@ -47,6 +40,18 @@ export interface Batch {
   targets: Int32Array;
   /** Real tokens per sequence (classifier). */
   lengths?: Int32Array;
+  /** The first window of a pass over the LM streams: start from the zero state. */
+  reset?: boolean;
+}
+
+/** What an evaluation adds up over its batches. */
+export interface EvalTotals {
+  /** Summed loss (nats) over all predictions. */
+  nats: number;
+  /** Predictions: tokens (LM) or sequences (classifier). */
+  count: number;
+  /** Correct argmax predictions (classifier). */
+  correct: number;
 }
 
 /** What the training loop needs to know about a task. */
@@ -56,14 +61,15 @@ export interface Task {
   labels?: string[];
   tokenizer?: Record<string, unknown>;
   stepsPerEpoch: number;
-  /** The batches of one epoch, in training order. */
+  /**
+   * The batches of one epoch, in training order. An LM carries its state
+   * from one window to the next, from the zero state at `reset`.
+   */
   batches(rng: Rng): Iterable<Batch>;
-  /** Mean loss of a batch (nats). Call inside `tf.variableGrads`. */
-  loss(params: Params, batch: Batch, drop?: DropoutPlan): tf.Scalar;
-  /** Metrics on a held-out split, e.g. `{ valid_ppl }` or `{ valid_acc }`. */
-  evaluate(params: Params, split: "valid" | "test"): Promise<Record<string, number>>;
-  /** Frees tensors the task holds between batches (the LM's carried state). */
-  dispose(): void;
+  /** The batches of a held-out split in order (none when the data has no such split). */
+  evalBatches(split: "valid" | "test"): Iterable<Batch>;
+  /** Metrics from an evaluation's totals, e.g. `{ valid_ppl }` or `{ valid_acc, valid_loss }`. */
+  metrics(split: "valid" | "test", totals: EvalTotals): Record<string, number>;
 }
 
 /** Builds the task a config asks for, reading its data. */
@@ -95,68 +101,24 @@ export function languageModelTask(config: TrainConfig, data: LanguageModelData):
     ...config.model,
   };
   const train = batchify(data.train, config.batchSize, "the training split");
-  let state: LstmState[] | undefined;
-  const disposeState = () => {
-    if (state) tf.dispose(state.flatMap((s) => [s.h, s.c]));
-    state = undefined;
+  const windows = function* (streams: Batchified): Iterable<Batch> {
+    for (const w of bpttWindows(streams, config.bptt)) {
+      yield { tokens: w.input, targets: w.target, T: w.T, B: w.B, reset: w.offset === 0 };
+    }
   };
   return {
     model,
     vocab: [...data.vocab.tokens],
     stepsPerEpoch: windowCount(train, config.bptt),
-    *batches() {
-      disposeState();
-      state = zeroState(model, config.batchSize);
-      for (const w of bpttWindows(train, config.bptt)) {
-        yield { tokens: w.input, targets: w.target, T: w.T, B: w.B };
-      }
-    },
-    loss(params, batch, drop) {
-      const out = languageModelForward(
-        model,
-        params,
-        tf.tensor2d(batch.tokens, [batch.T, batch.B], "int32"),
-        state!,
-        drop,
-      );
-      // Carry the final state into the next window, outside the gradient tape's tidy.
-      const next = out.state.map((s) => ({ h: tf.keep(s.h), c: tf.keep(s.c) }));
-      tf.dispose(state!.flatMap((s) => [s.h, s.c]));
-      state = next;
-      return crossEntropy(out.logits, tf.tensor1d(batch.targets, "int32"));
-    },
-    async evaluate(params, split) {
+    batches: () => windows(train),
+    evalBatches(split) {
       const tokens = split === "valid" ? data.valid : data.test;
-      if (!tokens) return {};
+      if (!tokens) return [];
       const evalBatch = Math.max(1, Math.min(10, Math.floor(tokens.length / 2)));
-      const streams = batchify(tokens, evalBatch, `the ${split} split`);
-      let evalState = zeroState(model, evalBatch);
-      let totalNats = 0;
-      let count = 0;
-      for (const w of bpttWindows(streams, config.bptt)) {
-        const [nats, next] = tf.tidy(() => {
-          const out = languageModelForward(
-            model,
-            params,
-            tf.tensor2d(w.input, [w.T, w.B], "int32"),
-            evalState,
-          );
-          const loss = crossEntropy(out.logits, tf.tensor1d(w.target, "int32"));
-          return [loss, out.state.flatMap((s) => [s.h, s.c])] as const;
-        });
-        tf.dispose(evalState.flatMap((s) => [s.h, s.c]));
-        evalState = Array.from({ length: model.layers }, (_, l) => ({
-          h: next[2 * l] as tf.Tensor2D,
-          c: next[2 * l + 1] as tf.Tensor2D,
-        }));
-        totalNats += (await nats.data())[0] * w.T * w.B;
-        count += w.T * w.B;
-        nats.dispose();
-      }
-      tf.dispose(evalState.flatMap((s) => [s.h, s.c]));
-      return { [`${split}_ppl`]: Math.exp(totalNats / count) };
+      return windows(batchify(tokens, evalBatch, `the ${split} split`));
     },
-    dispose: disposeState,
+    metrics: (split, totals) =>
+      totals.count > 0 ? { [`${split}_ppl`]: Math.exp(totals.nats / totals.count) } : {},
   };
 }
 
@@ -173,39 +135,13 @@ export function classifierTask(config: TrainConfig, data: ClassificationData): T
     numClasses: data.labels.length,
     ...config.model,
   };
-  const toBatch = (
-    b: { tokens: Int32Array; T: number; B: number; labels: Int32Array; lengths: Int32Array },
-  ) => ({
+  const toBatch = (b: ClassificationBatch): Batch => ({
     tokens: b.tokens,
     T: b.T,
     B: b.B,
     targets: b.labels,
     lengths: b.lengths,
   });
-  const logitsOf = (params: Params, batch: Batch, drop?: DropoutPlan) =>
-    classifierForward(
-      model,
-      params,
-      tf.tensor2d(batch.tokens, [batch.T, batch.B], "int32"),
-      batch.lengths!,
-      drop,
-    );
-  const evaluateSplit = async (params: Params, split: ClassificationSplit) => {
-    let correct = 0;
-    let nats = 0;
-    for (const raw of classificationBatches(split, 64)) {
-      const batch = toBatch(raw);
-      const [loss, predictions] = tf.tidy(() => {
-        const logits = logitsOf(params, batch);
-        return [crossEntropy(logits, tf.tensor1d(batch.targets, "int32")), tf.argMax(logits, 1)];
-      });
-      const predicted = await predictions.data();
-      for (let b = 0; b < batch.B; b++) if (predicted[b] === batch.targets[b]) correct++;
-      nats += (await loss.data())[0] * batch.B;
-      tf.dispose([loss, predictions]);
-    }
-    return { acc: correct / split.texts.length, loss: nats / split.texts.length };
-  };
   return {
     model,
     vocab: [...data.vocab.tokens],
@@ -215,14 +151,14 @@ export function classifierTask(config: TrainConfig, data: ClassificationData): T
     *batches(rng) {
       for (const b of classificationBatches(train, config.batchSize, rng)) yield toBatch(b);
     },
-    loss(params, batch, drop) {
-      return crossEntropy(logitsOf(params, batch, drop), tf.tensor1d(batch.targets, "int32"));
+    *evalBatches(split) {
+      for (const b of classificationBatches(split === "valid" ? valid : data.test, 64)) {
+        yield toBatch(b);
+      }
     },
-    async evaluate(params, split) {
-      const chosen = split === "valid" ? valid : data.test;
-      const { acc, loss } = await evaluateSplit(params, chosen);
-      return { [`${split}_acc`]: acc, [`${split}_loss`]: loss };
-    },
-    dispose() {},
+    metrics: (split, totals) => ({
+      [`${split}_acc`]: totals.correct / totals.count,
+      [`${split}_loss`]: totals.nats / totals.count,
+    }),
   };
 }

@@ -7,17 +7,14 @@
  * @module
  */
 
-import type * as tf from "@tensorflow/tfjs";
 import { growersByName } from "../core/grow.ts";
 import type { MethodPreset } from "../core/methods.ts";
 import { prunersByName } from "../core/prune.ts";
 import { redistributorsByName } from "../core/redistribute.ts";
 import type { Rng } from "../core/rng.ts";
 import { type GmpScheduleOptions, gmpSparsity, schedulesByName } from "../core/schedule.ts";
-import type { Params } from "../model/params.ts";
 import type { SparseConfig } from "./config.ts";
-import type { Optimizer } from "./optimizer.ts";
-import type { SparseWeights } from "./sparse_weights.ts";
+import type { Compute } from "./compute.ts";
 
 /** The topology schedule of one run. */
 export class TopologyUpdates {
@@ -62,32 +59,27 @@ export class TopologyUpdates {
   }
 
   /**
-   * Updates the topology after step `step` and returns a one-line summary.
-   * `gradients` are the latest dense gradients (gradient growth).
+   * Updates the topology of `compute` after step `step` and returns a
+   * one-line summary. Gradient growth uses the dense gradients the compute
+   * path kept from the step before.
    */
-  async apply(
-    step: number,
-    weights: { params: Params; sparse: SparseWeights; optimizer: Optimizer },
-    rng: Rng,
-    gradients?: Record<string, tf.Tensor>,
-  ): Promise<string> {
-    const { params, sparse, optimizer } = weights;
+  async apply(step: number, compute: Compute, rng: Rng): Promise<string> {
     if (this.#method.kind === "gradual") {
       const target = gmpSparsity(step, this.gmpSchedule);
-      const removed = await sparse.pruneToSparsity(params, optimizer, target);
+      const removed = await compute.pruneToSparsity(target);
       return `gmp prune at step ${step}: sparsity ${
         (100 * target).toFixed(1)
       }%, ${removed} connections removed`;
     }
     const s = this.#sparse;
-    const report = await sparse.update(params, optimizer, {
+    const report = await compute.updateTopology({
       pruneRate: this.#pruneRate(step, this.#totalSteps),
       prune: prunersByName[s.prune],
       grow: growersByName[s.grow],
       redistribute: redistributorsByName[s.redistribution],
       rng,
       useMomentum: s.grow === "momentum" || s.redistribution === "momentum",
-    }, gradients);
+    });
     const moved = report.layers.reduce((n, l) => n + l.grown.length, 0);
     return `topology update at step ${step}: prune rate ${
       report.pruneRate.toFixed(3)

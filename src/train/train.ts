@@ -12,17 +12,14 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../backend/backend.ts";
 import { sparseParams } from "../core/density.ts";
-import { initMasks } from "../core/init.ts";
+import { initMasks, initParams } from "../core/init.ts";
 import { countActive } from "../core/mask.ts";
 import { methodPreset, smallDenseHiddenSize } from "../core/methods.ts";
 import { Rng } from "../core/rng.ts";
 import { UserError } from "../spec/errors.ts";
 import { type ModelConfig, paramSpecs, sizeOf } from "../spec/config.ts";
-import { toHost, toVariables } from "../model/params.ts";
-import { initParams } from "../core/init.ts";
 import {
   type Checkpoint,
   CHECKPOINT_FORMAT,
@@ -32,10 +29,8 @@ import {
   saveCheckpoint,
 } from "../spec/checkpoint.ts";
 import { sparseNeeds, type TrainConfig, validateConfig } from "./config.ts";
-import { Optimizer } from "./optimizer.ts";
 import { formatReport, type RunReport, runReport } from "./report.ts";
-import { SparseWeights } from "./sparse_weights.ts";
-import { trainStep } from "./step.ts";
+import { connections, createCompute, nonzeros } from "./compute.ts";
 import { loadTask, type Task } from "./tasks.ts";
 import { TopologyUpdates } from "./topology_updates.ts";
 
@@ -54,9 +49,9 @@ export interface TrainResult {
 /** Trains a model as `config` says and returns its final checkpoint. */
 export async function train(config: TrainConfig, log: Log = console.log): Promise<TrainResult> {
   validateConfig(config);
-  await useBackend(config.backend);
   const method = methodPreset(config.sparse.method);
   const needs = sparseNeeds(config);
+  if (config.compute === "masked") await useBackend(config.backend);
   const fullSize = await loadTask(config);
   const task = method.name === "small-dense"
     ? await smallDenseTask(config, fullSize.model)
@@ -71,34 +66,30 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
     ? new Map(Object.entries(previous.masks))
     : initialMasks(config, task.model, rng);
   const progress: Progress = previous?.meta.progress ?? newProgress(rng);
-  const params = toVariables(hostParams);
-  const sparse = new SparseWeights(masks, Object.fromEntries(specs.map((s) => [s.name, s.shape])));
-  const optimizer = new Optimizer(config.optimizer, params);
-  let lastGradients: Record<string, tf.Tensor> | undefined;
-  // Variables are registered by name in tfjs: free them even when the run fails.
+  if (previous) rng = Rng.fromState(progress.rngState);
+  const compute = await createCompute(config.compute, {
+    task,
+    model: task.model,
+    params: hostParams,
+    masks,
+    optimizer: config.optimizer,
+    optimizerState: previous &&
+      { slots: previous.optimizer, steps: progress.optimizerSteps },
+    denseMomentum: needs.denseMomentumEveryStep,
+    clipNorm: config.clipNorm,
+  });
   try {
-    sparse.applyMasks(params);
     if (previous) {
-      optimizer.load(previous.optimizer, progress.optimizerSteps);
-      rng = Rng.fromState(progress.rngState);
       log(`resuming ${config.out} after epoch ${progress.epoch} (step ${progress.step})`);
     }
-    log(describeRun(config, task.model, sparse.connections()));
+    log(describeRun(config, task.model, connections(masks)));
     const stepsPerEpoch = config.maxSteps > 0
       ? Math.min(config.maxSteps, task.stepsPerEpoch)
       : task.stepsPerEpoch;
     const topology = new TopologyUpdates(config.sparse, method, config.epochs, stepsPerEpoch);
-    const stepContext = {
-      task,
-      params,
-      optimizer,
-      sparse,
-      clipNorm: config.clipNorm,
-      denseMomentum: needs.denseMomentumEveryStep,
-    };
     // gmp's training cost follows the sparsity each step really ran at.
     const prunedFraction = () => {
-      const { active, size } = sparse.connections();
+      const { active, size } = connections(masks);
       return size > 0 && config.sparse.sparsity > 0
         ? (1 - active / size) / config.sparse.sparsity
         : 0;
@@ -106,44 +97,47 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
     let currentPrunedFraction = method.kind === "gradual" ? prunedFraction() : 0;
     const updateTopology = async () => {
       progress.topologyUpdates++;
-      const weights = { params, sparse, optimizer };
-      log("  " + await topology.apply(progress.step, weights, rng, lastGradients));
+      log("  " + await topology.apply(progress.step, compute, rng));
       if (method.kind === "gradual") currentPrunedFraction = prunedFraction();
     };
-    const snapshot = async (): Promise<Checkpoint> => ({
-      meta: {
-        format: CHECKPOINT_FORMAT,
-        version: CHECKPOINT_VERSION,
-        model: task.model,
-        training: config as unknown as Record<string, unknown>,
-        vocab: task.vocab,
-        labels: task.labels,
-        tokenizer: task.tokenizer,
-        progress: structuredClone(progress),
-      },
-      params: await toHost(params),
-      masks: Object.fromEntries(sparse.masks),
-      optimizer: await optimizer.toHost(),
-    });
+    const snapshot = async (): Promise<Checkpoint> => {
+      const state = await compute.snapshot();
+      return {
+        meta: {
+          format: CHECKPOINT_FORMAT,
+          version: CHECKPOINT_VERSION,
+          model: task.model,
+          training: config as unknown as Record<string, unknown>,
+          vocab: task.vocab,
+          labels: task.labels,
+          tokenizer: task.tokenizer,
+          progress: structuredClone(progress),
+        },
+        params: state.params,
+        masks: Object.fromEntries(masks),
+        optimizer: state.slots,
+      };
+    };
 
     let metrics: Record<string, number> = {};
     for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
       const lr = config.learningRate * config.lrDecay ** epoch;
       const started = performance.now();
       let tokens = 0, lossSum = 0, steps = 0;
+      const lastEpoch = epoch === config.epochs - 1;
       for (const batch of task.batches(rng)) {
         if (steps >= stepsPerEpoch) break;
         const drop = { rate: config.model.dropout, seed: rng.seed() };
-        if (lastGradients) tf.dispose(Object.values(lastGradients));
-        const result = await trainStep(
-          stepContext,
+        // Gradient growth ranks by the dense gradients of the step before an update.
+        const updateFollows = topology.dueAfterStep(progress.step + 1) ||
+          (steps + 1 === stepsPerEpoch && topology.dueAfterEpoch(lastEpoch));
+        const loss = await compute.step(
           batch,
           drop,
           lr,
-          needs.denseGradientAtUpdate,
+          needs.denseGradientAtUpdate && updateFollows,
         );
-        lastGradients = result.gradients;
-        lossSum += result.loss, steps++, tokens += batch.T * batch.B;
+        lossSum += loss, steps++, tokens += batch.T * batch.B;
         progress.step++, progress.tokens += batch.T * batch.B, progress.sequences += batch.B;
         progress.prunedFractionSum += currentPrunedFraction;
         if (topology.dueAfterStep(progress.step)) await updateTopology();
@@ -153,20 +147,19 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
           log(`epoch ${epoch + 1} step ${steps}/${stepsPerEpoch} loss ${loss} ${perSecond} tok/s`);
         }
       }
-      const lastEpoch = epoch === config.epochs - 1;
       if (topology.dueAfterEpoch(lastEpoch)) await updateTopology();
       if (config.logEvery > 0) log(`epoch ${epoch + 1}: evaluating`);
       metrics = {
         epoch: epoch + 1,
         train_loss: lossSum / Math.max(steps, 1),
-        ...(await task.evaluate(params, "valid")),
-        ...(lastEpoch ? await task.evaluate(params, "test") : {}),
+        ...(await compute.evaluate("valid")),
+        ...(lastEpoch ? await compute.evaluate("test") : {}),
         seconds: (performance.now() - started) / 1000,
       };
       log(`epoch ${epoch + 1}/${config.epochs} ` + formatMetrics(metrics));
       Object.assign(progress, {
         epoch: epoch + 1,
-        optimizerSteps: optimizer.steps,
+        optimizerSteps: (await compute.snapshot()).steps,
         rngState: rng.state,
         done: lastEpoch,
       });
@@ -175,7 +168,7 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
       log(`checkpoint written to ${config.out}`);
     }
 
-    const report = runReport(task.model, fullSize.model, sparse.nonzeros(), {
+    const report = runReport(task.model, fullSize.model, nonzeros(masks), {
       // FLOPs follow the dense quantities the run really computed.
       method: needs.denseMomentumEveryStep
         ? "snfs"
@@ -192,10 +185,7 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
     log(formatReport(report));
     return { checkpoint: await snapshot(), metrics, report };
   } finally {
-    tf.dispose([...Object.values(params), ...Object.values(lastGradients ?? {})]);
-    optimizer.dispose();
-    sparse.dispose();
-    task.dispose();
+    compute.dispose();
   }
 }
 

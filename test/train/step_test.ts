@@ -10,6 +10,7 @@ import { DEFAULT_OPTIMIZER, Optimizer } from "../../src/train/optimizer.ts";
 import { SparseWeights } from "../../src/train/sparse_weights.ts";
 import { trainStep } from "../../src/train/step.ts";
 import { loadTask } from "../../src/train/tasks.ts";
+import { TfjsModel } from "../../src/train/compute_masked.ts";
 import { tinyLmConfig } from "../helpers.ts";
 
 async function setUp(denseMomentum: boolean) {
@@ -22,11 +23,20 @@ async function setUp(denseMomentum: boolean) {
   const sparse = new SparseWeights(masks, Object.fromEntries(specs.map((s) => [s.name, s.shape])));
   sparse.applyMasks(params);
   const optimizer = new Optimizer(DEFAULT_OPTIMIZER.sgd, params);
-  const ctx = { task, params, optimizer, sparse, clipNorm: 1, denseMomentum };
+  const model = new TfjsModel(task);
+  const ctx = {
+    loss: model.loss.bind(model),
+    params,
+    optimizer,
+    sparse,
+    clipNorm: 1,
+    denseMomentum,
+  };
   const dispose = () => {
     tf.dispose(Object.values(params));
     optimizer.dispose();
     sparse.dispose();
+    model.dispose();
   };
   return { ctx, masks, task, dispose };
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
+import { useBackend } from "../../src/backend/backend.ts";
 import { allocateNonzeros, sparseParams } from "../../src/core/density.ts";
 import { countActive } from "../../src/core/mask.ts";
 import { type MethodName, methodsByName } from "../../src/core/methods.ts";
@@ -365,12 +366,19 @@ Deno.test("one short run per method completes with a consistent FLOPs report", a
   });
 });
 
-Deno.test("a run frees every tensor it creates, whatever the method and cadence", async () => {
+Deno.test("a masked run frees every tensor it creates, whatever the method and cadence", async () => {
+  await useBackend("wasm");
   await withTempDir(async (dir) => {
     for (const method of ["strnn", "rigl", "snfs", "gmp"] as const) {
       for (const kind of ["lm", "classifier"] as const) {
         const before = tf.memory().numTensors;
-        const overrides = { method, epochs: 2, maxSteps: 4, sparse: { updateEvery: 2 } };
+        const overrides = {
+          method,
+          epochs: 2,
+          maxSteps: 4,
+          compute: "masked" as const,
+          sparse: { updateEvery: 2 },
+        };
         const out = `${dir}/${method}-${kind}.sparrow`;
         await train(
           kind === "lm" ? tinyLmConfig(out, overrides) : tinyClassifierConfig(out, overrides),
