@@ -297,9 +297,29 @@ Deno.test("wasm lstm: saturated gates stay finite and match the oracle", () => {
   lstmCase(rng, { H: 5, B: 8, T: 6, density: 1, masked: false, range: 200 });
 });
 
+Deno.test("wasm lstm: gate activations are accurate to 3e-7 relative in each element", () => {
+  resetWasm();
+  const H = 250, B = 16, n = 4 * H * B;
+  const zx = f32(n);
+  // Dense near 0 (where tanh must not cancel), then out to ±20.
+  for (let i = 0; i < n; i++) zx[i] = i < n / 2 ? -0.6 + (1.2 * i) / (n / 2) : -20 + (40 * i) / n;
+  const R: Csr = { rows: 4 * H, cols: H, rowPtr: i32(4 * H + 1), colIdx: i32(0), values: f32(0) };
+  const Rw: Csr = { ...R, rowPtr: wi32(R.rowPtr), colIdx: wi32(R.colIdx), values: w32(R.values) };
+  const cache = { gates: w32(f32(n)), c: w32(f32(H * B)), tanhC: w32(f32(H * B)) };
+  const z = () => w32(f32(H * B));
+  wasm.lstmForward(Rw, w32(zx), z(), z(), 1, B, null, z(), cache, z(), z());
+  for (let i = 0; i < n; i++) {
+    const x = zx[i];
+    const want = i >= 2 * H * B && i < 3 * H * B ? Math.tanh(x) : 1 / (1 + Math.exp(-x));
+    const err = Math.abs(cache.gates[i] - want) / Math.max(Math.abs(want), 1e-30);
+    assert.ok(err <= 3e-7, `activation of ${x}: ${cache.gates[i]} != ${want}`);
+  }
+});
+
 Deno.test("wasm softmax cross-entropy and loss match the oracle", () => {
   const rng = new Rng(17);
-  for (const V of [1, 2, 7, 100]) {
+  // 600 rows span more than one block of the float64 sum of exp.
+  for (const V of [1, 2, 7, 100, 600]) {
     for (const N of [0, 1, 3, 5, 16, 17, 35]) {
       for (const range of [3, 80]) {
         resetWasm();
