@@ -12,6 +12,7 @@ import { UserError } from "../src/spec/errors.ts";
 /** Benchmarks by name; each module exports `main(args: string[])`. */
 const BENCHMARKS: Record<string, () => Promise<{ main: (args: string[]) => Promise<void> }>> = {
   export: () => import("./export.ts"),
+  kernels: () => import("./kernels.ts"),
   train: () => import("./train.ts"),
 };
 

@@ -1,0 +1,373 @@
+/**
+ * The WebAssembly SIMD128 kernels (built from `kernels.c` into
+ * `kernels.wasm` by `deno task build:kernels`), behind the {@link Kernels}
+ * interface.
+ *
+ * The module runs on a shared `WebAssembly.Memory`: growing shared memory
+ * never detaches the views already handed out, and Web Workers can later run
+ * kernels on the same buffers. Buffers come from a bump allocator that starts
+ * at the module's `__heap_base`; {@link Kernels.reset} frees them all at once.
+ *
+ * @module
+ */
+
+import type { Csr, Kernels, LstmCache, Strided } from "./kernels.ts";
+
+const WASM_URL = new URL("./kernels.wasm", import.meta.url);
+const PAGE = 65536;
+/** 4 GiB, the most wasm32 can address; shared memory must declare a maximum. */
+const MAX_PAGES = 65536;
+/** Buffers start on cache lines. */
+const ALIGN = 64;
+
+/** The functions kernels.c exports; pointers are byte addresses. */
+interface Exports {
+  __heap_base: WebAssembly.Global;
+  csr_forward(...a: number[]): void;
+  csr_backward_input(...a: number[]): void;
+  csr_weight_grad(...a: number[]): void;
+  add_bias(...a: number[]): void;
+  bias_grad(...a: number[]): void;
+  multiply(...a: number[]): void;
+  scale(...a: number[]): void;
+  sum_squares(...a: number[]): number;
+  adam(...a: number[]): void;
+  sgd(...a: number[]): void;
+  embed_forward(...a: number[]): void;
+  embed_backward(...a: number[]): void;
+  lstm_forward(...a: number[]): void;
+  lstm_backward(...a: number[]): void;
+  softmax_cross_entropy(...a: number[]): number;
+  softmax_loss(...a: number[]): number;
+}
+
+let compiled: WebAssembly.Module | undefined;
+
+/** The compiled kernels module (compiled once per process). */
+export async function kernelsModule(): Promise<WebAssembly.Module> {
+  compiled ??= await WebAssembly.compile(await Deno.readFile(WASM_URL));
+  return compiled;
+}
+
+/** {@link kernelsModule}, synchronously. */
+export function kernelsModuleSync(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(Deno.readFileSync(WASM_URL));
+  return compiled;
+}
+
+/** The WASM kernels with their own shared memory. */
+export async function createWasmKernels(): Promise<Kernels> {
+  return instantiate(await kernelsModule());
+}
+
+/** {@link createWasmKernels}, synchronously. */
+export function createWasmKernelsSync(): Kernels {
+  return instantiate(kernelsModuleSync());
+}
+
+function instantiate(module: WebAssembly.Module): Kernels {
+  const memory = new WebAssembly.Memory({ initial: 4, maximum: MAX_PAGES, shared: true });
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const e = instance.exports as unknown as Exports;
+  const heapBase = align(e.__heap_base.value as number);
+
+  // Every SharedArrayBuffer object handed out: after a grow, memory.buffer is
+  // a new object over the same memory, and older views keep the old one.
+  const ours = new WeakSet<ArrayBufferLike>();
+  let top = heapBase;
+  // Memory at and above this address has never been handed out, so it is zero.
+  let clean = heapBase;
+
+  function alloc(bytes: number): [ArrayBufferLike, number] {
+    const start = align(top);
+    const end = start + bytes;
+    if (end > MAX_PAGES * PAGE) {
+      throw new Error(`kernel memory exhausted: ${end} bytes needed, 4 GiB is the most`);
+    }
+    const have = memory.buffer.byteLength;
+    if (end > have) memory.grow(Math.ceil((end - have) / PAGE));
+    const buffer = memory.buffer;
+    ours.add(buffer);
+    if (start < clean) new Uint8Array(buffer, start, Math.min(end, clean) - start).fill(0);
+    top = end;
+    clean = Math.max(clean, end);
+    return [buffer, start];
+  }
+
+  function ptr(view: Float32Array | Int32Array, name: string): number {
+    if (!ours.has(view.buffer)) {
+      throw new Error(`${name} is not a buffer of these kernels: allocate it with f32() or i32()`);
+    }
+    return view.byteOffset;
+  }
+  const opt = (view: Float32Array | null, name: string) => view === null ? 0 : ptr(view, name);
+
+  function need(view: Float32Array | Int32Array, length: number, name: string): void {
+    if (view.length < length) {
+      throw new Error(`${name} holds ${view.length} elements, the kernel needs ${length}`);
+    }
+  }
+  /** Checks `rows` rows of `N` columns, `ld` apart, fit in `s`. */
+  function strided(s: Strided, rows: number, N: number, name: string): number {
+    if (rows > 0 && N > 0) {
+      if (rows > 1 && N > s.ld) {
+        throw new Error(`${name}: ${N} columns do not fit in a row of ${s.ld}`);
+      }
+      need(s.data, (rows - 1) * s.ld + N, name);
+    }
+    return ptr(s.data, name);
+  }
+  /** The CSR's pointers, after checking its arrays hold what rowPtr says. */
+  function csr(W: Csr, name: string): [number, number, number] {
+    need(W.rowPtr, W.rows + 1, `${name}.rowPtr`);
+    const nnz = W.rowPtr[W.rows];
+    need(W.colIdx, nnz, `${name}.colIdx`);
+    need(W.values, nnz, `${name}.values`);
+    return [
+      ptr(W.rowPtr, `${name}.rowPtr`),
+      ptr(W.colIdx, `${name}.colIdx`),
+      ptr(W.values, `${name}.values`),
+    ];
+  }
+
+  return {
+    f32(length) {
+      const [buffer, start] = alloc(length * 4);
+      return new Float32Array(buffer, start, length);
+    },
+    i32(length) {
+      const [buffer, start] = alloc(length * 4);
+      return new Int32Array(buffer, start, length);
+    },
+    reset() {
+      top = heapBase;
+    },
+
+    csrForward(W, x, y, N, accumulate) {
+      const [rp, ci, val] = csr(W, "W");
+      e.csr_forward(
+        W.rows,
+        rp,
+        ci,
+        val,
+        strided(x, W.cols, N, "x"),
+        x.ld,
+        strided(y, W.rows, N, "y"),
+        y.ld,
+        N,
+        accumulate ? 1 : 0,
+      );
+    },
+    csrBackwardInput(W, dy, dx, N) {
+      const [rp, ci, val] = csr(W, "W");
+      e.csr_backward_input(
+        W.rows,
+        rp,
+        ci,
+        val,
+        strided(dy, W.rows, N, "dy"),
+        dy.ld,
+        strided(dx, W.cols, N, "dx"),
+        dx.ld,
+        N,
+      );
+    },
+    csrWeightGrad(W, dy, x, N, grad) {
+      const [rp, ci] = csr(W, "W");
+      need(grad, W.rowPtr[W.rows], "grad");
+      e.csr_weight_grad(
+        W.rows,
+        rp,
+        ci,
+        strided(dy, W.rows, N, "dy"),
+        dy.ld,
+        strided(x, W.cols, N, "x"),
+        x.ld,
+        N,
+        ptr(grad, "grad"),
+      );
+    },
+
+    addBias(y, rows, N, bias) {
+      need(bias, rows, "bias");
+      e.add_bias(strided(y, rows, N, "y"), y.ld, rows, N, ptr(bias, "bias"));
+    },
+    biasGrad(dy, rows, N, grad) {
+      need(grad, rows, "grad");
+      e.bias_grad(strided(dy, rows, N, "dy"), dy.ld, rows, N, ptr(grad, "grad"));
+    },
+    multiply(x, mask, length) {
+      need(x, length, "x");
+      need(mask, length, "mask");
+      e.multiply(ptr(x, "x"), ptr(mask, "mask"), length);
+    },
+
+    embedForward(E, tokens, out, N) {
+      const [rp, ci, val] = csr(E, "E");
+      need(tokens, N, "tokens");
+      e.embed_forward(
+        E.cols,
+        rp,
+        ci,
+        val,
+        ptr(tokens, "tokens"),
+        strided(out, E.cols, N, "out"),
+        out.ld,
+        N,
+      );
+    },
+    embedBackward(E, tokens, dOut, N, grad) {
+      const [rp, ci] = csr(E, "E");
+      need(tokens, N, "tokens");
+      need(grad, E.rowPtr[E.rows], "grad");
+      e.embed_backward(
+        rp,
+        ci,
+        ptr(tokens, "tokens"),
+        strided(dOut, E.cols, N, "dOut"),
+        dOut.ld,
+        N,
+        ptr(grad, "grad"),
+      );
+    },
+
+    lstmForward(R, zx, h0, c0, T, B, stepMask, h, cache, hT, cT) {
+      const H = lstmShape(R);
+      const [rp, ci, val] = csr(R, "R");
+      const TB = T * B;
+      need(zx, 4 * H * TB, "zx");
+      lstmState(h0, c0, H * B, "h0", "c0");
+      lstmState(hT, cT, H * B, "hT", "cT");
+      if (stepMask !== null) need(stepMask, TB, "stepMask");
+      need(h, H * TB, "h");
+      lstmCache(cache, H, TB);
+      e.lstm_forward(
+        H,
+        rp,
+        ci,
+        val,
+        ptr(zx, "zx"),
+        ptr(h0, "h0"),
+        ptr(c0, "c0"),
+        T,
+        B,
+        opt(stepMask, "stepMask"),
+        ptr(h, "h"),
+        ptr(cache.gates, "cache.gates"),
+        ptr(cache.c, "cache.c"),
+        ptr(cache.tanhC, "cache.tanhC"),
+        ptr(hT, "hT"),
+        ptr(cT, "cT"),
+      );
+    },
+    lstmBackward(R, h0, c0, T, B, stepMask, h, cache, dh, dhT, dcT, dz, dh0, dc0, dR) {
+      const H = lstmShape(R);
+      const [rp, ci, val] = csr(R, "R");
+      const TB = T * B;
+      lstmState(h0, c0, H * B, "h0", "c0");
+      lstmState(dhT, dcT, H * B, "dhT", "dcT");
+      lstmState(dh0, dc0, H * B, "dh0", "dc0");
+      if (stepMask !== null) need(stepMask, TB, "stepMask");
+      need(h, H * TB, "h");
+      need(dh, H * TB, "dh");
+      need(dz, 4 * H * TB, "dz");
+      need(dR, R.rowPtr[R.rows], "dR");
+      lstmCache(cache, H, TB);
+      e.lstm_backward(
+        H,
+        rp,
+        ci,
+        val,
+        ptr(h0, "h0"),
+        ptr(c0, "c0"),
+        T,
+        B,
+        opt(stepMask, "stepMask"),
+        ptr(h, "h"),
+        ptr(cache.gates, "cache.gates"),
+        ptr(cache.c, "cache.c"),
+        ptr(cache.tanhC, "cache.tanhC"),
+        ptr(dh, "dh"),
+        ptr(dhT, "dhT"),
+        ptr(dcT, "dcT"),
+        ptr(dz, "dz"),
+        ptr(dh0, "dh0"),
+        ptr(dc0, "dc0"),
+        ptr(dR, "dR"),
+      );
+    },
+
+    softmaxCrossEntropy(logits, V, N, targets, scale) {
+      need(targets, N, "targets");
+      const p = strided(logits, V, N, "logits");
+      return e.softmax_cross_entropy(p, logits.ld, V, N, ptr(targets, "targets"), scale);
+    },
+    softmaxLoss(logits, V, N, targets, predicted) {
+      need(targets, N, "targets");
+      need(predicted, N, "predicted");
+      const p = strided(logits, V, N, "logits");
+      return e.softmax_loss(
+        p,
+        logits.ld,
+        V,
+        N,
+        ptr(targets, "targets"),
+        ptr(predicted, "predicted"),
+      );
+    },
+
+    sumSquares(x, length) {
+      need(x, length, "x");
+      return e.sum_squares(ptr(x, "x"), length);
+    },
+    scale(x, length, s) {
+      need(x, length, "x");
+      e.scale(ptr(x, "x"), length, s);
+    },
+    adam(w, g, m, s, length, o) {
+      for (const [v, name] of [[w, "w"], [g, "g"], [m, "m"], [s, "s"]] as const) {
+        need(v, length, name);
+      }
+      e.adam(
+        ptr(w, "w"),
+        ptr(g, "g"),
+        ptr(m, "m"),
+        ptr(s, "s"),
+        length,
+        o.lr,
+        o.beta1,
+        o.beta2,
+        o.epsilon,
+        o.c1,
+        o.c2,
+        o.weightDecay,
+      );
+    },
+    sgd(w, g, v, length, o) {
+      need(w, length, "w");
+      need(g, length, "g");
+      if (v !== null) need(v, length, "v");
+      e.sgd(ptr(w, "w"), ptr(g, "g"), opt(v, "v"), length, o.lr, o.momentum, o.weightDecay);
+    },
+  };
+
+  function lstmShape(R: Csr): number {
+    if (R.rows !== 4 * R.cols) {
+      throw new Error(`R has ${R.rows} rows for ${R.cols} inputs, an LSTM needs 4·H rows for H`);
+    }
+    return R.cols;
+  }
+  function lstmState(h: Float32Array, c: Float32Array, length: number, hn: string, cn: string) {
+    need(h, length, hn);
+    need(c, length, cn);
+  }
+  function lstmCache(cache: LstmCache, H: number, TB: number) {
+    need(cache.gates, 4 * H * TB, "cache.gates");
+    need(cache.c, H * TB, "cache.c");
+    need(cache.tanhC, H * TB, "cache.tanhC");
+  }
+}
+
+function align(n: number): number {
+  return Math.ceil(n / ALIGN) * ALIGN;
+}
