@@ -6,14 +6,15 @@
  */
 
 import type { Kernels } from "./kernels.ts";
-import { createOracleKernels } from "./oracle.ts";
+import { createWasmKernels } from "./wasm.ts";
 
 export type { Csr, Kernels, LstmCache, Strided } from "./kernels.ts";
 export { createOracleKernels } from "./oracle.ts";
+export { createWasmKernels } from "./wasm.ts";
 export { type EngineBatch, Network, type RecurrentStates } from "./network.ts";
 export { EngineTrainer, type TrainerState } from "./trainer.ts";
 
-/** The fastest kernels available. */
+/** The kernels training runs on: WebAssembly SIMD128. */
 export function createKernels(): Promise<Kernels> {
-  return Promise.resolve(createOracleKernels());
+  return createWasmKernels();
 }

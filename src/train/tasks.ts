@@ -14,7 +14,6 @@ import {
   type ClassificationBatch,
   classificationBatches,
   type ClassificationData,
-  type ClassificationSplit,
   holdOut,
   readClassificationData,
 } from "../data/classification.ts";

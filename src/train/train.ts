@@ -56,7 +56,6 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
   const task = method.name === "small-dense"
     ? await smallDenseTask(config, fullSize.model)
     : fullSize;
-  const specs = paramSpecs(task.model);
 
   // Fresh start, or resume an unfinished run from its last checkpoint.
   const previous = await resumable(config, task.model, log);
