@@ -11,11 +11,11 @@ import {
   windowCount,
 } from "../../src/data/lm.ts";
 import { UNK } from "../../src/data/vocab.ts";
+import { realDataset } from "../data_available.ts";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const FIXTURES = join(REPO, "fixtures");
-const PTB = resolve(REPO, "../shared/datasets/ptb");
-const NO_SHARED_DATA = Deno.env.get("SPARROW_NO_SHARED_DATA") === "1";
+const PTB = realDataset("ptb");
 
 async function tempDataset(files: Record<string, string>): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "sparrow-lm-" });
@@ -171,16 +171,10 @@ Deno.test("errors: a dataset too short for one batch, bad sizes", () => {
 
 Deno.test({
   name: "real PTB (../shared/datasets/ptb): 10,000 types and the published token counts",
-  ignore: NO_SHARED_DATA,
+  ignore: PTB.ignore,
   async fn() {
-    try {
-      await Deno.stat(PTB);
-    } catch {
-      assert.fail(
-        `the real PTB is not at ${PTB}; put the shared datasets beside the repository, or set SPARROW_NO_SHARED_DATA=1 to leave this test out`,
-      );
-    }
-    const data = await readLanguageModelData(PTB);
+    PTB.assertPresent();
+    const data = await readLanguageModelData(PTB.path);
     assert.equal(data.vocab.size, 10_000);
     assert.ok(data.vocab.has(UNK) && data.vocab.has(EOS));
     assert.equal(data.train.length, 929_589);
