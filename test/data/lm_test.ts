@@ -6,6 +6,7 @@ import {
   batchify,
   bpttWindows,
   EOS,
+  lineWords,
   readLanguageModelData,
   readLanguageModelFiles,
   windowCount,
@@ -79,6 +80,25 @@ Deno.test("the tinylm fixture reads with one <eos> per line and a closed vocabul
   }
   assert.equal(data.vocab.unkToken, null);
   assert.ok(data.vocab.size >= 100 && data.vocab.size <= 200, `${data.vocab.size}`);
+});
+
+Deno.test("words split on ASCII whitespace only: U+FEFF, NBSP and U+2009 are part of words", async () => {
+  // As in WikiText-2, where splitting on JavaScript's \s loses a standalone U+FEFF
+  // token (36 tokens, 1 type) and the published counts are not reproduced.
+  const data = await readLanguageModelData(join(FIXTURES, "unicode_space"));
+  assert.equal(data.train.length, 17 + 3);
+  assert.equal(data.vocab.size, 10);
+  for (const word of ["\ufeff", "cat\u00a0sat", "the\u2009mat"]) {
+    assert.ok(data.vocab.has(word), JSON.stringify(word));
+  }
+  assert.deepEqual(lineWords("a\u00a0b \ufeff\tc\vd\fe\r"), [
+    "a\u00a0b",
+    "\ufeff",
+    "c",
+    "d",
+    "e",
+    EOS,
+  ]);
 });
 
 Deno.test("errors: missing directory, missing split, ambiguous names", async () => {
