@@ -16,7 +16,13 @@ import { join } from "node:path";
 import { check, UserError } from "../spec/errors.ts";
 import type { Rng } from "../core/rng.ts";
 import { findOne, readText, requireDirectory, splitLines } from "./files.ts";
-import { DEFAULT_TEXT_SETTINGS, type TextSettings, tokenize } from "./text.ts";
+import {
+  DEFAULT_TEXT_SETTINGS,
+  isBlank,
+  type TextSettings,
+  tokenize,
+  trimWhitespace,
+} from "./text.ts";
 import { type SourceLocation, UNK, Vocabulary } from "./vocab.ts";
 
 /** The padding token, id 0. */
@@ -53,6 +59,10 @@ export interface ClassificationData {
   vocab: Vocabulary;
   /** Label names; a label's id is its index. */
   labels: string[];
+  /** Training examples of each label, by label id (before any {@link holdOut}). */
+  labelCounts: number[];
+  /** What the reader did that a user should know (e.g. a skipped header row). */
+  notes: string[];
   /** The tokenizer settings used, to save with the model. */
   text: TextSettings;
   /** The truncation length used, if any, to save with the model. */
@@ -110,27 +120,68 @@ export async function readClassificationFiles(
   ];
   for (const [split, path] of splits) {
     if (path === undefined) continue;
-    const lines = splitLines(await readText(path));
-    let examples = 0;
-    lines.forEach((line, i) => {
-      if (line.trim() === "") return;
-      const where = { file: path, line: i + 1 };
+    const rows: { label: string; text: string; line: number }[] = [];
+    splitLines(await readText(path)).forEach((line, i) => {
+      if (isBlank(line)) return;
       const tab = line.indexOf("\t");
       if (tab < 0) {
         throw new UserError(
-          `${where.file}:${where.line}: no TAB between label and text; write each line as label<TAB>text`,
+          `${path}:${i + 1}: no TAB between label and text; write each line as label<TAB>text`,
         );
       }
-      builder.add(split, line.slice(0, tab).trim(), line.slice(tab + 1), where);
-      examples++;
+      rows.push({
+        label: trimWhitespace(line.slice(0, tab)),
+        text: line.slice(tab + 1),
+        line: i + 1,
+      });
     });
+    if (isHeader(rows)) {
+      const [header] = rows.splice(0, 1);
+      builder.note(
+        `${path}:${header.line}: skipped the header row "${header.label}<TAB>${
+          trimWhitespace(header.text)
+        }"`,
+      );
+    }
     check(
-      examples > 0,
+      rows.length > 0,
       `file "${path}" has no examples; add lines of the form label<TAB>text`,
     );
+    for (const row of rows) {
+      builder.add(split, row.label, row.text, { file: path, line: row.line });
+    }
   }
   return builder.finish(files.train);
 }
+
+/** Names a header row gives the label and text columns (compared lowercased). */
+const LABEL_COLUMNS = new Set([
+  "label",
+  "labels",
+  "class",
+  "category",
+  "sentiment",
+  "polarity",
+  "target",
+  "gold_label",
+]);
+const TEXT_COLUMNS = new Set(["text", "sentence", "review", "document", "content"]);
+
+/**
+ * Whether the first row is a header: its label or text is a column name,
+ * other rows follow, and its label occurs in none of them (a class that
+ * happens to be called "label" would repeat).
+ */
+function isHeader(rows: readonly { label: string; text: string }[]): boolean {
+  const [first] = rows;
+  if (rows.length < 2) return false;
+  const named = LABEL_COLUMNS.has(first.label.toLowerCase()) ||
+    TEXT_COLUMNS.has(trimWhitespace(first.text).toLowerCase());
+  return named && !rows.some((row, i) => i > 0 && row.label === first.label);
+}
+
+/** The fewest training examples a class may have. */
+export const MIN_CLASS_EXAMPLES = 2;
 
 /** One example as read, before encoding. */
 interface PendingExample {
@@ -159,6 +210,9 @@ export class ClassificationBuilder {
   };
   /** Where each label was first seen per split, for unknown-label errors. */
   readonly #labelSeen = new Map<string, SourceLocation>();
+  /** The first line read from each file, to recognise a header row in errors. */
+  readonly #firstLine = new Map<string, number>();
+  readonly #notes: string[] = [];
 
   /** Validates `options` and starts an empty dataset. */
   constructor(options: ClassificationOptions = {}) {
@@ -171,6 +225,11 @@ export class ClassificationBuilder {
     }
     this.#options = options;
     this.#text = { ...(options.text ?? DEFAULT_TEXT_SETTINGS) };
+  }
+
+  /** Records a remark for the dataset's {@link ClassificationData.notes}. */
+  note(line: string): void {
+    this.#notes.push(line);
   }
 
   /**
@@ -207,6 +266,7 @@ export class ClassificationBuilder {
     this.#pending[split].push({ words, label, key });
     const seenKey = `${split}\0${label}`;
     if (!this.#labelSeen.has(seenKey)) this.#labelSeen.set(seenKey, where);
+    if (!this.#firstLine.has(where.file)) this.#firstLine.set(where.file, where.line);
   }
 
   /** Builds the vocabulary and label list and encodes every split. */
@@ -230,14 +290,24 @@ export class ClassificationBuilder {
         labels[0]
       }"; a classifier needs examples of at least two labels`,
     );
+    const labelIds = new Map(labels.map((label, i) => [label, i]));
+    const labelCounts = labels.map(() => 0);
+    for (const example of train) labelCounts[labelIds.get(example.label)!]++;
+    this.#checkClasses(labels, labelCounts);
     for (const split of ["valid", "test"] as const) {
       for (const example of this.#pending[split]) {
-        if (labels.includes(example.label)) continue;
+        if (labelIds.has(example.label)) continue;
         const where = this.#labelSeen.get(`${split}\0${example.label}`)!;
+        const like = labels.find((label) => resembles(label, example.label));
+        const hint = like !== undefined
+          ? `; did you mean "${like}"?`
+          : this.#isFirstLine(where)
+          ? `; if line ${where.line} is a header row, delete it`
+          : "; fix the label or add training examples for it";
         throw new UserError(
           `${where.file}:${where.line}: label "${example.label}" does not occur in the training data (labels: ${
             labels.join(", ")
-          }); fix the label or add training examples for it`,
+          })${hint}`,
         );
       }
     }
@@ -260,7 +330,6 @@ export class ClassificationBuilder {
       specials: CLASSIFICATION_SPECIALS,
     });
     const toVocab = Int32Array.from(this.#words, (word) => vocab.encode(word));
-    const labelIds = new Map(labels.map((label, i) => [label, i]));
     const encode = (list: PendingExample[]): ClassificationSplit => ({
       texts: list.map((example) => {
         const kept = this.#options.maxLength === undefined
@@ -274,6 +343,8 @@ export class ClassificationBuilder {
     return {
       vocab,
       labels,
+      labelCounts,
+      notes: [...this.#notes],
       text: { ...this.#text },
       ...(this.#options.maxLength !== undefined ? { maxLength: this.#options.maxLength } : {}),
       source,
@@ -282,6 +353,72 @@ export class ClassificationBuilder {
       test: encode(this.#pending.test),
     };
   }
+
+  /**
+   * Refuses training classes that look like mistakes: two labels that differ
+   * only in case or punctuation (`Pos` beside `pos`), and a class with fewer
+   * than {@link MIN_CLASS_EXAMPLES} examples (a typo, or a header row).
+   */
+  #checkClasses(labels: string[], counts: number[]): void {
+    const where = (label: string) => {
+      const at = this.#labelSeen.get(`train\0${label}`)!;
+      return `${at.file}:${at.line}`;
+    };
+    const examples = (n: number) => `${n} example${n === 1 ? "" : "s"}`;
+    const all = labels.map((label, i) => `${label} ${counts[i]}`).join(", ");
+    labels.forEach((label, i) => {
+      labels.forEach((other, j) => {
+        // Name the rarer of the two (the earlier one on a tie), once.
+        if (j === i || !resembles(label, other)) return;
+        if (counts[i] > counts[j] || (counts[i] === counts[j] && i > j)) return;
+        throw new UserError(
+          `${where(label)}: class "${label}" (${
+            examples(counts[i])
+          }) differs from class "${other}" (${
+            examples(counts[j])
+          }) only in case or punctuation; correct the label to "${other}", or rename one of them if they are different classes`,
+        );
+      });
+    });
+    labels.forEach((label, i) => {
+      if (counts[i] >= MIN_CLASS_EXAMPLES) return;
+      const at = this.#labelSeen.get(`train\0${label}`)!;
+      const fix = this.#isFirstLine(at)
+        ? `if line ${at.line} is a header row, delete it; otherwise add examples of "${label}"`
+        : `add examples of "${label}" or correct its label`;
+      throw new UserError(
+        `${where(label)}: class "${label}" has ${
+          examples(counts[i])
+        } in the training data (classes: ${all}), fewer than the ${MIN_CLASS_EXAMPLES} a class needs; ${fix}`,
+      );
+    });
+  }
+
+  #isFirstLine(where: SourceLocation): boolean {
+    return this.#firstLine.get(where.file) === where.line;
+  }
+}
+
+/** Whether two labels are the same but for case and punctuation. */
+function resembles(a: string, b: string): boolean {
+  const key = (label: string) => label.toLowerCase().replace(/[^\p{L}\p{N}]/gu, "");
+  return a !== b && key(a) !== "" && key(a) === key(b);
+}
+
+/**
+ * One line describing a dataset for a run's progress output: the examples
+ * of each split and the training examples of each class.
+ */
+export function describeClassificationData(data: ClassificationData): string {
+  const classes = data.labels.map((label, i) => `${label} ${data.labelCounts[i]}`).join(", ");
+  const sizes = [
+    `train ${data.train.texts.length}`,
+    ...(data.valid ? [`valid ${data.valid.texts.length}`] : []),
+    `test ${data.test.texts.length}`,
+  ];
+  return `${data.source}: ${
+    sizes.join(", ")
+  } texts; ${data.labels.length} classes (train: ${classes})`;
 }
 
 /** One padded batch, time-major. */

@@ -7,6 +7,7 @@
 
 import { join } from "node:path";
 import { UserError } from "../spec/errors.ts";
+import { decodeText } from "./encoding.ts";
 
 /** Throws unless `dir` is an existing directory; `what` names its role. */
 export async function requireDirectory(dir: string, what: string): Promise<void> {
@@ -59,10 +60,15 @@ export async function findOne(
   return found[0];
 }
 
-/** Reads a UTF-8 text file, naming it in the error when it is missing. */
+/**
+ * Reads a UTF-8 text file (see {@link decodeText}: a leading byte-order mark
+ * is dropped, other encodings are refused), naming it in the error when it
+ * is missing.
+ */
 export async function readText(path: string): Promise<string> {
+  let bytes: Uint8Array;
   try {
-    return await Deno.readTextFile(path);
+    bytes = await Deno.readFile(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       throw new UserError(`file "${path}" does not exist; check the path`);
@@ -74,6 +80,7 @@ export async function readText(path: string): Promise<string> {
     }
     throw err;
   }
+  return decodeText(bytes, path);
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   type ClassificationData,
   type ClassificationOptions,
 } from "./classification.ts";
+import { decodeText } from "./encoding.ts";
 import { exists } from "./files.ts";
 import { readTarGz } from "./tar.ts";
 
@@ -39,14 +40,13 @@ export async function readImdb(
 ): Promise<ClassificationData> {
   const source = await locate(path);
   const builder = new ClassificationBuilder(options);
-  const decoder = new TextDecoder();
   const add = (member: string, where: string, bytes: Uint8Array) => {
     const match = REVIEW.exec(member)!;
     const [, split, label, id] = match;
     builder.add(
       split as "train" | "test",
       label,
-      decoder.decode(bytes),
+      decodeText(bytes, where),
       { file: where, line: 1 },
       `${label}/${id.padStart(12, "0")}`,
     );

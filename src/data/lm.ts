@@ -1,8 +1,9 @@
 /**
  * Word-level language-model data in the Penn Treebank layout (Mikolov's
  * `ptb.{train,valid,test}.txt`): one sentence per line, words separated by
- * whitespace, and an `<eos>` token appended to every line so a model learns
- * where sentences end. The vocabulary comes from the training split only.
+ * ASCII whitespace (so U+FEFF and U+00A0 are part of words), and an `<eos>`
+ * token appended to every line so a model learns where sentences end. The
+ * vocabulary comes from the training split only.
  *
  * For training, the token stream is cut into `B` parallel streams
  * ({@link batchify}) and read in windows of `T` steps ({@link bpttWindows}),
@@ -14,6 +15,7 @@
 import { join } from "node:path";
 import { check, UserError } from "../spec/errors.ts";
 import { findOne, readText, requireDirectory, splitLines } from "./files.ts";
+import { splitWords } from "./text.ts";
 import { Vocabulary, type VocabularyOptions } from "./vocab.ts";
 
 /** The token appended to every line. */
@@ -126,10 +128,12 @@ export async function readLanguageModelFiles(
   };
 }
 
-/** The words of one line followed by {@link EOS}. */
-/** The tokens of one line of PTB-style text: its words, then `<eos>`. */
+/**
+ * The tokens of one line of PTB-style text: its words, separated by ASCII
+ * whitespace only ({@link splitWords}), then `<eos>`.
+ */
 export function lineWords(line: string): string[] {
-  const words = line.split(/\s+/).filter((word) => word.length > 0);
+  const words = splitWords(line);
   words.push(EOS);
   return words;
 }

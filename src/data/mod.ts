@@ -22,7 +22,15 @@ export {
   readLanguageModelFiles,
   windowCount,
 } from "./lm.ts";
-export { DEFAULT_TEXT_SETTINGS, parseTextSettings, type TextSettings, tokenize } from "./text.ts";
+export {
+  DEFAULT_TEXT_SETTINGS,
+  parseTextSettings,
+  splitWords,
+  type TextSettings,
+  tokenize,
+  WHITESPACE,
+} from "./text.ts";
+export { decodeText } from "./encoding.ts";
 export {
   batchCount,
   CLASSIFICATION_SPECIALS,
@@ -34,6 +42,8 @@ export {
   type ClassificationOptions,
   type ClassificationSplit,
   type ClassificationSplitName,
+  describeClassificationData,
+  MIN_CLASS_EXAMPLES,
   PAD,
   readClassificationData,
   readClassificationFiles,

@@ -5,7 +5,8 @@
  *
  * A word is a run of letters, digits and combining marks, with apostrophes
  * allowed inside it so contractions stay whole (`don't`, `it's`). Every
- * other non-space character is a token on its own (`!`, `,`, `-`, `(`).
+ * other character except ASCII whitespace ({@link WHITESPACE}) is a token
+ * on its own (`!`, `,`, `-`, `(`, and also U+00A0 or U+FEFF).
  *
  * The settings are a plain object saved with a model, so inference tokenises
  * text exactly as training did.
@@ -32,8 +33,35 @@ export const DEFAULT_TEXT_SETTINGS: Readonly<TextSettings> = Object.freeze({
   htmlBreaks: true,
 });
 
-const BREAK_TAG = /<br\s*\/?>/gi;
-const TOKEN = /[\p{L}\p{N}\p{M}]+(?:['\u2019][\p{L}\p{N}\p{M}]+)*|[^\s\p{L}\p{N}\p{M}]/gu;
+/**
+ * The characters that separate words: ASCII whitespace (space, `\t`, `\n`,
+ * `\v`, `\f`, `\r`), as C's `isspace` and the tools that produced the
+ * published corpus statistics split. JavaScript's `\s` also matches U+FEFF,
+ * U+00A0 and other Unicode spaces; those are text here, so that a corpus
+ * gives the same tokens (and counts) as everywhere else.
+ */
+export const WHITESPACE: RegExp = /[ \t\n\v\f\r]+/;
+
+const BREAK_TAG = /<br[ \t\n\v\f\r]*\/?>/gi;
+const TOKEN = /[\p{L}\p{N}\p{M}]+(?:['\u2019][\p{L}\p{N}\p{M}]+)*|[^ \t\n\v\f\r\p{L}\p{N}\p{M}]/gu;
+
+/**
+ * Splits `text` into its whitespace-separated words ({@link WHITESPACE}),
+ * the rule of word-level language-model corpora such as PTB and WikiText.
+ */
+export function splitWords(text: string): string[] {
+  return text.split(WHITESPACE).filter((word) => word.length > 0);
+}
+
+/** Whether `text` is empty or only {@link WHITESPACE}. */
+export function isBlank(text: string): boolean {
+  return /^[ \t\n\v\f\r]*$/.test(text);
+}
+
+/** `text` without leading and trailing {@link WHITESPACE}. */
+export function trimWhitespace(text: string): string {
+  return text.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, "");
+}
 
 /** Splits `text` into tokens as {@link TextSettings} describe. */
 export function tokenize(

@@ -7,6 +7,7 @@ import {
   batchCount,
   classificationBatches,
   type ClassificationSplit,
+  describeClassificationData,
   holdOut,
   PAD,
   readClassificationData,
@@ -35,6 +36,8 @@ const TRAIN = [
   "",
   "neutral\tfun",
   "pos\tgood",
+  "neg\tnot fun",
+  "neutral\tgood",
 ].join("\n");
 
 Deno.test("reads labels, vocabulary with <pad>=0 and <unk>=1, and encodes texts", async () => {
@@ -45,20 +48,22 @@ Deno.test("reads labels, vocabulary with <pad>=0 and <unk>=1, and encodes texts"
   try {
     const data = await readClassificationData(dir);
     assert.deepEqual(data.labels, ["neg", "neutral", "pos"]);
-    // good:4, fun:2, then ",", ".", not, at, all once each in reading order.
+    // good:5, fun:3, not:2, then ",", ".", at, all once each in reading order.
     assert.deepEqual(data.vocab.tokens, [
       PAD,
       UNK,
       "good",
       "fun",
+      "not",
       ",",
       ".",
-      "not",
       "at",
       "all",
     ]);
-    assert.deepEqual(data.train.labels, Int32Array.from([2, 0, 1, 2]));
-    assert.deepEqual([...data.train.texts[0]], [2, 4, 2, 3, 5]);
+    assert.deepEqual(data.train.labels, Int32Array.from([2, 0, 1, 2, 0, 1]));
+    assert.deepEqual(data.labelCounts, [2, 2, 2]);
+    assert.deepEqual(data.notes, []);
+    assert.deepEqual([...data.train.texts[0]], [2, 5, 2, 3, 6]);
     // "movie" never occurs in training, so it is <unk>.
     assert.deepEqual([...data.test.texts[0]], [2, 1]);
     assert.equal(data.valid, undefined);
@@ -81,7 +86,7 @@ Deno.test("maxLength truncates, maxVocab and minCount shrink the vocabulary", as
     assert.deepEqual([...data.train.texts[1]], [1, 2]); // "not good"
     assert.deepEqual([...data.valid!.texts[0]], [2, 3]);
     const counted = await readClassificationData(dir, { minCount: 2 });
-    assert.deepEqual(counted.vocab.tokens, [PAD, UNK, "good", "fun"]);
+    assert.deepEqual(counted.vocab.tokens, [PAD, UNK, "good", "fun", "not"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -91,13 +96,13 @@ Deno.test("batches are time-major, padded with 0, with lengths and labels", asyn
   const dir = await tempDataset({ "train.tsv": TRAIN, "test.tsv": "neg\tgood\n" });
   try {
     const data = await readClassificationData(dir);
-    const batches = [...classificationBatches(data.train, 3)];
-    assert.equal(batches.length, batchCount(data.train, 3));
+    const batches = [...classificationBatches(data.train, 5)];
+    assert.equal(batches.length, batchCount(data.train, 5));
     const [first, last] = batches;
-    assert.equal(first.B, 3);
+    assert.equal(first.B, 5);
     assert.equal(first.T, 5);
-    assert.deepEqual([...first.lengths], [5, 4, 1]);
-    assert.deepEqual([...first.labels], [2, 0, 1]);
+    assert.deepEqual([...first.lengths], [5, 4, 1, 1, 2]);
+    assert.deepEqual([...first.labels], [2, 0, 1, 2, 0]);
     for (let b = 0; b < first.B; b++) {
       const text = data.train.texts[b];
       for (let t = 0; t < first.T; t++) {
@@ -107,7 +112,7 @@ Deno.test("batches are time-major, padded with 0, with lengths and labels", asyn
     }
     // The last batch keeps the one leftover text.
     assert.equal(last.B, 1);
-    assert.deepEqual([...last.tokens], [...data.train.texts[3]]);
+    assert.deepEqual([...last.tokens], [...data.train.texts[5]]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -219,4 +224,112 @@ Deno.test("holdOut splits a random share off, disjoint, complete and reproducibl
   assert.throws(() =>
     holdOut({ texts: [Int32Array.of(1)], labels: Int32Array.of(0) }, 0.5, new Rng(1))
   );
+});
+
+Deno.test("a header row is skipped with a note when it names its columns", async () => {
+  const dir = await tempDataset({
+    "train.tsv": "Label\tText\npos\tgood\nneg\tbad\npos\tfine\nneg\tawful\n",
+    "test.tsv": "sentiment\treview\npos\tgood\n",
+  });
+  try {
+    const data = await readClassificationData(dir);
+    assert.deepEqual(data.labels, ["neg", "pos"]);
+    assert.deepEqual(data.labelCounts, [2, 2]);
+    assert.equal(data.test.labels.length, 1);
+    assert.deepEqual(data.notes, [
+      `${join(dir, "train.tsv")}:1: skipped the header row "Label<TAB>Text"`,
+      `${join(dir, "test.tsv")}:1: skipped the header row "sentiment<TAB>review"`,
+    ]);
+    // A class that happens to be called "label" repeats, so it is data, not a header.
+    await Deno.writeTextFile(join(dir, "train.tsv"), "label\ta\nother\tb\nlabel\tc\nother\td\n");
+    await Deno.writeTextFile(join(dir, "test.tsv"), "label\ta\n");
+    const classes = await readClassificationData(dir);
+    assert.deepEqual(classes.labels, ["label", "other"]);
+    assert.deepEqual(classes.notes, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("errors: an unnamed header row is refused as a one-example class, with the fix", async () => {
+  const dir = await tempDataset({
+    "train.tsv": "stance\ttweet\npos\tgood\nneg\tbad\npos\tfine\nneg\tawful\n",
+    "test.tsv": "pos\tgood\n",
+  });
+  try {
+    await assert.rejects(
+      readClassificationData(dir),
+      rejectsWith(
+        /train\.tsv:1: class "stance" has 1 example in the training data \(classes: neg 2, pos 2, stance 1\), fewer than the 2 a class needs; if line 1 is a header row, delete it/,
+      ),
+    );
+    await Deno.writeTextFile(
+      join(dir, "train.tsv"),
+      "pos\tgood\nneg\tbad\npos\tfine\nneg\tawful\n",
+    );
+    await Deno.writeTextFile(join(dir, "test.tsv"), "stance\ttweet\npos\tgood\n");
+    await assert.rejects(
+      readClassificationData(dir),
+      rejectsWith(
+        /test\.tsv:1: label "stance" does not occur .*; if line 1 is a header row, delete it/,
+      ),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("errors: a class with one example, and a label differing only in case", async () => {
+  const dir = await tempDataset({
+    "train.tsv": "pos\tgood\nneg\tbad\npos\tfine\nneutral\tso so\nneg\tawful\n",
+    "test.tsv": "pos\tgood\n",
+  });
+  try {
+    await assert.rejects(
+      readClassificationData(dir),
+      rejectsWith(
+        /train\.tsv:4: class "neutral" has 1 example .*\(classes: neg 2, neutral 1, pos 2\).*add examples of "neutral" or correct its label/,
+      ),
+    );
+    await Deno.writeTextFile(
+      join(dir, "train.tsv"),
+      "pos\tgood\nneg\tbad\npos\tfine\nPos\tnice\nneg\tawful\npos\tgreat\n",
+    );
+    await assert.rejects(
+      readClassificationData(dir),
+      rejectsWith(
+        /train\.tsv:4: class "Pos" \(1 example\) differs from class "pos" \(3 examples\) only in case or punctuation; correct the label to "pos"/,
+      ),
+    );
+    await Deno.writeTextFile(
+      join(dir, "train.tsv"),
+      "pos\tgood\nneg\tbad\npos\tfine\nneg\tawful\n",
+    );
+    await Deno.writeTextFile(join(dir, "test.tsv"), "pos\tgood\nNeg\tbad\n");
+    await assert.rejects(
+      readClassificationData(dir),
+      rejectsWith(/test\.tsv:2: label "Neg" does not occur .*; did you mean "neg"\?/),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the summary line lists each split's size and the classes with their counts", async () => {
+  const data = await readClassificationData(join(FIXTURES, "sentiment"));
+  const half = data.train.texts.length / 2;
+  assert.equal(
+    describeClassificationData(data),
+    `${join(FIXTURES, "sentiment", "train.tsv")}: train ${data.train.texts.length}, valid ${
+      data.valid!.texts.length
+    }, test ${data.test.texts.length} texts; 2 classes (train: neg ${half}, pos ${half})`,
+  );
+});
+
+Deno.test("classification text splits on ASCII whitespace only (fixture with U+FEFF and NBSP)", async () => {
+  const data = await readClassificationData(join(FIXTURES, "unicode_space"));
+  const words = (ids: Int32Array) => [...ids].map((id) => data.vocab.decode(id));
+  assert.deepEqual(words(data.train.texts[0]), ["great", "\u00a0", "film"]);
+  assert.deepEqual(words(data.train.texts[1]), ["good", "\ufeff", "fun"]);
+  assert.deepEqual(words(data.train.texts[3]), ["bad", "\u2009", "film"]);
 });

@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
 import { UserError } from "../../src/spec/errors.ts";
 import { readImdb } from "../../src/data/imdb.ts";
+import { realDataset } from "../data_available.ts";
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const IMDB = resolve(REPO, "../shared/datasets/imdb/aclImdb_v1.tar.gz");
-const NO_SHARED_DATA = Deno.env.get("SPARROW_NO_SHARED_DATA") === "1";
+const IMDB = realDataset("imdb/aclImdb_v1.tar.gz");
 
 /** A miniature aclImdb tree, with the extra files the real one has. */
 const REVIEWS: Record<string, string> = {
@@ -94,16 +92,10 @@ Deno.test("errors: missing path, a folder without IMDB, an archive without revie
 
 Deno.test({
   name: "real IMDB (../shared/datasets/imdb): 25,000 train and test reviews, half positive",
-  ignore: NO_SHARED_DATA,
+  ignore: IMDB.ignore,
   async fn() {
-    try {
-      await Deno.stat(IMDB);
-    } catch {
-      assert.fail(
-        `the real IMDB archive is not at ${IMDB}; put the shared datasets beside the repository, or set SPARROW_NO_SHARED_DATA=1 to leave this test out`,
-      );
-    }
-    const data = await readImdb(IMDB, { maxLength: 1 });
+    IMDB.assertPresent();
+    const data = await readImdb(IMDB.path, { maxLength: 1 });
     assert.deepEqual(data.labels, ["neg", "pos"]);
     for (const split of [data.train, data.test]) {
       assert.equal(split.labels.length, 25_000);

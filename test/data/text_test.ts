@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { UserError } from "../../src/spec/errors.ts";
-import { DEFAULT_TEXT_SETTINGS, parseTextSettings, tokenize } from "../../src/data/text.ts";
+import {
+  DEFAULT_TEXT_SETTINGS,
+  parseTextSettings,
+  splitWords,
+  tokenize,
+} from "../../src/data/text.ts";
 
 Deno.test("tokenize lowercases, drops <br /> and splits off punctuation", () => {
   assert.deepEqual(
@@ -49,4 +54,31 @@ Deno.test("settings round-trip through JSON and bad ones are rejected", () => {
     /unknown tokenizer scheme "bpe"/,
   );
   assert.throws(() => parseTextSettings({ ...saved, lowercase: "yes" }), UserError);
+});
+
+Deno.test("only ASCII whitespace separates: U+FEFF and Unicode spaces are text", () => {
+  assert.deepEqual(splitWords(" a\u00a0b\t\ufeff c\u2009d\v\fe\r\n"), [
+    "a\u00a0b",
+    "\ufeff",
+    "c\u2009d",
+    "e",
+  ]);
+  // The classification tokenizer: such a character is not a word character,
+  // so it is a token of its own, like punctuation.
+  assert.deepEqual(tokenize("great\u00a0film \ufeff fun"), [
+    "great",
+    "\u00a0",
+    "film",
+    "\ufeff",
+    "fun",
+  ]);
+  assert.deepEqual(tokenize("a<br\u00a0/>b", { ...DEFAULT_TEXT_SETTINGS }), [
+    "a",
+    "<",
+    "br",
+    "\u00a0",
+    "/",
+    ">",
+    "b",
+  ]);
 });

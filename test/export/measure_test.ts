@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { measureInChild, measureModel, type MeasureRequest } from "../../export/measure.ts";
+import {
+  measureInChild,
+  type Measurement,
+  measureModel,
+  type MeasureRequest,
+} from "../../export/measure.ts";
 import { buildOnnxModel } from "../../export/onnx_model.ts";
 import type { LanguageModelConfig } from "../../src/spec/config.ts";
 import { randomWeights } from "./helpers.ts";
@@ -25,6 +30,23 @@ const REQUEST: MeasureRequest = {
   minMs: 10,
 };
 
+/**
+ * What measure.ts promises about memory, whatever else runs: on Linux three
+ * positive readings, the peak (VmHWM, a high-water mark) at least each
+ * reading taken before it; elsewhere none. Resident memory itself can shrink
+ * when the kernel reclaims pages under load, so no ratio of two readings is
+ * asserted.
+ */
+function assertMemoryFigures(m: Measurement): void {
+  const figures = [m.baseRssBytes, m.rssBytes, m.peakRssBytes];
+  if (Deno.build.os !== "linux") {
+    assert.ok(figures.every(Number.isNaN), `${figures}`);
+    return;
+  }
+  assert.ok(figures.every((bytes) => Number.isFinite(bytes) && bytes > 0), `${figures}`);
+  assert.ok(m.peakRssBytes >= m.rssBytes && m.peakRssBytes >= m.baseRssBytes, `${figures}`);
+}
+
 Deno.test("a model is measured in this process and in a child, with the same output", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -36,7 +58,7 @@ Deno.test("a model is measured in this process and in a child, with the same out
       assert.ok(m.loadMs > 0);
       assert.deepEqual(Object.keys(m.latencyMs), ["1", "3"]);
       assert.ok(m.latencyMs[1] > 0 && m.latencyMs[3] > 0);
-      assert.ok(m.peakRssBytes >= m.rssBytes && m.rssBytes > m.baseRssBytes * 0.5);
+      assertMemoryFigures(m);
     }
     // The first batch size's logits, [T=5, B=1, V=10], written by both.
     const a = await Deno.readFile(`${dir}/here.bin`);
