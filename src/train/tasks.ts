@@ -14,6 +14,7 @@ import {
   type ClassificationBatch,
   classificationBatches,
   type ClassificationData,
+  describeClassificationData,
   holdOut,
   readClassificationData,
 } from "../data/classification.ts";
@@ -59,6 +60,8 @@ export interface Task {
   vocab: string[];
   labels?: string[];
   tokenizer?: Record<string, unknown>;
+  /** Lines describing the data (sizes, classes and their counts, anything the reader noted). */
+  summary: string[];
   stepsPerEpoch: number;
   /**
    * The batches of one epoch, in training order. An LM carries its state
@@ -108,6 +111,9 @@ export function languageModelTask(config: TrainConfig, data: LanguageModelData):
   return {
     model,
     vocab: [...data.vocab.tokens],
+    summary: [
+      `${config.data}: ${data.train.length} training tokens, vocabulary ${data.vocab.size}`,
+    ],
     stepsPerEpoch: windowCount(train, config.bptt),
     batches: () => windows(train),
     evalBatches(split) {
@@ -146,6 +152,7 @@ export function classifierTask(config: TrainConfig, data: ClassificationData): T
     vocab: [...data.vocab.tokens],
     labels: data.labels,
     tokenizer: { ...data.text, maxLength: data.maxLength },
+    summary: [describeClassificationData(data), ...data.notes],
     stepsPerEpoch: batchCount(train, config.batchSize),
     *batches(rng) {
       for (const b of classificationBatches(train, config.batchSize, rng)) yield toBatch(b);

@@ -81,6 +81,7 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
     if (previous) {
       log(`resuming ${config.out} after epoch ${progress.epoch} (step ${progress.step})`);
     }
+    for (const line of task.summary) log(line);
     log(describeRun(config, task.model, connections(masks)));
     const stepsPerEpoch = config.maxSteps > 0
       ? Math.min(config.maxSteps, task.stepsPerEpoch)
@@ -303,7 +304,7 @@ function describeRun(
   const total = paramSpecs(model).reduce((n, s) => n + sizeOf(s.shape), 0);
   const sparsity = sparseSize > 0 ? 1 - active / sparseSize : 0;
   return `training ${model.kind} (hidden ${model.hiddenSize}) with ${config.sparse.method} on ${config.data} ` +
-    `(backend ${config.backend}): ${total} parameters` +
+    `(${computeLabel(config)}): ${total} parameters` +
     (sparseSize > 0
       ? `, sparse matrices ${
         (100 * sparsity).toFixed(2)
@@ -319,4 +320,9 @@ export function formatMetrics(metrics: Record<string, number>): string {
       `${k} ${k.endsWith("acc") ? (100 * v).toFixed(1) + "%" : v.toFixed(k === "seconds" ? 1 : 3)}`
     )
     .join("  ");
+}
+
+/** Which compute path runs the steps, for the run's first line. */
+function computeLabel(config: TrainConfig): string {
+  return config.compute === "sparse" ? "sparse CPU engine" : `masked tfjs on ${config.backend}`;
 }
