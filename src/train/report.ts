@@ -78,12 +78,12 @@ export function formatReport(r: RunReport): string {
     `inference FLOPs per token: ${flops(r.inference.perToken)} needed = ${
       ratio(r.inference.normalized)
     } dense; ` +
-    `masked-dense execution ${flops(r.inference.maskedDensePerToken)} = ` +
+    `masked-dense (--compute masked) ${flops(r.inference.maskedDensePerToken)} = ` +
     `${ratio(r.inference.maskedDensePerToken / r.inference.denseReferencePerToken)}`,
     `training FLOPs (whole run): ${flops(r.training.total)} needed = ${
       ratio(r.training.normalized)
     } dense; ` +
-    `masked-dense execution ${flops(r.training.maskedDense)} = ${
+    `masked-dense (--compute masked) ${flops(r.training.maskedDense)} = ${
       ratio(r.training.maskedDenseNormalized)
     }`,
   ].join("\n");
