@@ -29,6 +29,8 @@ export class TopologyUpdates {
   readonly #pruneRate: (step: number, total: number) => number;
   /** gmp's sparsity schedule; the last epoch fine-tunes at the final sparsity. */
   readonly gmpSchedule: GmpScheduleOptions;
+  /** gmp's current sparsity over its final one; counted again after each prune. */
+  #prunedFraction: number | undefined;
 
   constructor(sparse: SparseConfig, method: MethodPreset, epochs: number, stepsPerEpoch: number) {
     this.#sparse = sparse;
@@ -62,6 +64,21 @@ export class TopologyUpdates {
   }
 
   /**
+   * The fraction of its final sparsity the weights are at now, which gmp's
+   * training FLOPs follow step by step; 0 for the other methods, whose
+   * sparsity does not change.
+   */
+  prunedFraction(sparse: SparseWeights): number {
+    if (this.#method.kind !== "gradual") return 0;
+    if (this.#prunedFraction === undefined) {
+      const { active, size } = sparse.connections();
+      const final = this.#sparse.sparsity;
+      this.#prunedFraction = size > 0 && final > 0 ? (1 - active / size) / final : 0;
+    }
+    return this.#prunedFraction;
+  }
+
+  /**
    * Updates the topology after step `step` and returns a one-line summary.
    * `gradients` are the latest dense gradients (gradient growth).
    */
@@ -75,6 +92,7 @@ export class TopologyUpdates {
     if (this.#method.kind === "gradual") {
       const target = gmpSparsity(step, this.gmpSchedule);
       const removed = await sparse.pruneToSparsity(params, optimizer, target);
+      this.#prunedFraction = undefined;
       return `gmp prune at step ${step}: sparsity ${
         (100 * target).toFixed(1)
       }%, ${removed} connections removed`;

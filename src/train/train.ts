@@ -9,6 +9,11 @@
  * schedule. After each epoch: evaluate and write a checkpoint atomically,
  * so an interrupted run resumes from its last finished epoch.
  *
+ * A run holds a lock on its `--out` (./run_lock.ts), finds out what the
+ * checkpoint already there means for it (./resume.ts: resume, extend, or
+ * nothing to do), and stops at the first non-finite loss, keeping the last
+ * good checkpoint.
+ *
  * @module
  */
 
@@ -19,6 +24,7 @@ import { initMasks } from "../core/init.ts";
 import { countActive } from "../core/mask.ts";
 import { methodPreset, smallDenseHiddenSize } from "../core/methods.ts";
 import { Rng } from "../core/rng.ts";
+import { writeFileAtomic } from "../spec/atomic.ts";
 import { UserError } from "../spec/errors.ts";
 import { type ModelConfig, paramSpecs, sizeOf } from "../spec/config.ts";
 import { toHost, toVariables } from "../model/params.ts";
@@ -27,13 +33,15 @@ import {
   type Checkpoint,
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
-  loadCheckpoint,
+  encodeCheckpoint,
   type Progress,
-  saveCheckpoint,
 } from "../spec/checkpoint.ts";
 import { sparseNeeds, type TrainConfig, validateConfig } from "./config.ts";
 import { Optimizer } from "./optimizer.ts";
-import { formatReport, type RunReport, runReport } from "./report.ts";
+import { allocationFailure, checkEpsilon, checkMemory } from "./preflight.ts";
+import { checkpointReport, countStep, formatReport, type RunReport } from "./report.ts";
+import { planRun } from "./resume.ts";
+import { acquireRunLock } from "./run_lock.ts";
 import { SparseWeights } from "./sparse_weights.ts";
 import { trainStep } from "./step.ts";
 import { loadTask, type Task } from "./tasks.ts";
@@ -42,6 +50,17 @@ import { TopologyUpdates } from "./topology_updates.ts";
 /** Where progress lines go; the CLI prints them, tests collect them. */
 export type Log = (line: string) => void;
 
+/** How a run treats what is already at its `--out`, and how it writes. */
+export interface TrainOptions {
+  /**
+   * Start over even when `--out` holds a run. The old checkpoint stays until
+   * the new run has written its first epoch over it (atomically).
+   */
+  restart?: boolean;
+  /** Writes a checkpoint file atomically; tests pass one that fails (a full disk). */
+  write?: (path: string, data: Uint8Array) => Promise<void>;
+}
+
 /** What a finished run returns. */
 export interface TrainResult {
   checkpoint: Checkpoint;
@@ -49,22 +68,50 @@ export interface TrainResult {
   metrics: Record<string, number>;
   /** Parameters and FLOPs, absolute and relative to dense. */
   report: RunReport;
+  /** False when `--out` already held a finished run and nothing was trained. */
+  trained: boolean;
 }
 
-/** Trains a model as `config` says and returns its final checkpoint. */
-export async function train(config: TrainConfig, log: Log = console.log): Promise<TrainResult> {
+/**
+ * Trains a model as `config` says and returns its final checkpoint. A
+ * finished run at `config.out` is kept and returned as it is, unless
+ * `config.epochs` asks for more epochs (the run is extended) or
+ * `options.restart` is set.
+ */
+export async function train(
+  config: TrainConfig,
+  log: Log = console.log,
+  options: TrainOptions = {},
+): Promise<TrainResult> {
   validateConfig(config);
+  const lock = await acquireRunLock(config.out);
+  try {
+    const plan = await planRun(config, options.restart ?? false);
+    if (plan.kind === "finished") return keepFinished(config, plan.checkpoint, log);
+    const previous = plan.kind === "resume" ? plan.checkpoint : undefined;
+    return await run(config, previous, log, options.write ?? writeFileAtomic);
+  } catch (err) {
+    throw allocationFailure(err, config) ?? err;
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Trains from scratch, or from `previous` (an unfinished run, or one to extend). */
+async function run(
+  config: TrainConfig,
+  previous: Checkpoint | undefined,
+  log: Log,
+  write: (path: string, data: Uint8Array) => Promise<void>,
+): Promise<TrainResult> {
   await useBackend(config.backend);
   const method = methodPreset(config.sparse.method);
   const needs = sparseNeeds(config);
   const fullSize = await loadTask(config);
-  const task = method.name === "small-dense"
-    ? await smallDenseTask(config, fullSize.model)
-    : fullSize;
+  const task = await sizedTask(config, fullSize);
   const specs = paramSpecs(task.model);
+  if (previous) checkSameModel(previous, task.model, config.out);
 
-  // Fresh start, or resume an unfinished run from its last checkpoint.
-  const previous = await resumable(config, task.model, log);
   let rng = new Rng(config.seed);
   const hostParams = previous?.params ?? initParams(task.model, rng);
   const masks = previous
@@ -81,7 +128,11 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
     if (previous) {
       optimizer.load(previous.optimizer, progress.optimizerSteps);
       rng = Rng.fromState(progress.rngState);
-      log(`resuming ${config.out} after epoch ${progress.epoch} (step ${progress.step})`);
+      log(
+        progress.done
+          ? `extending ${config.out} from ${progress.epoch} to ${config.epochs} epochs`
+          : `resuming ${config.out} after epoch ${progress.epoch} (step ${progress.step})`,
+      );
     }
     log(describeRun(config, task.model, sparse.connections()));
     const stepsPerEpoch = config.maxSteps > 0
@@ -96,19 +147,10 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
       clipNorm: config.clipNorm,
       denseMomentum: needs.denseMomentumEveryStep,
     };
-    // gmp's training cost follows the sparsity each step really ran at.
-    const prunedFraction = () => {
-      const { active, size } = sparse.connections();
-      return size > 0 && config.sparse.sparsity > 0
-        ? (1 - active / size) / config.sparse.sparsity
-        : 0;
-    };
-    let currentPrunedFraction = method.kind === "gradual" ? prunedFraction() : 0;
     const updateTopology = async () => {
       progress.topologyUpdates++;
       const weights = { params, sparse, optimizer };
       log("  " + await topology.apply(progress.step, weights, rng, lastGradients));
-      if (method.kind === "gradual") currentPrunedFraction = prunedFraction();
     };
     const snapshot = async (): Promise<Checkpoint> => ({
       meta: {
@@ -125,6 +167,10 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
       masks: Object.fromEntries(sparse.masks),
       optimizer: await optimizer.toHost(),
     });
+    // What the file at --out holds, for messages when a run stops.
+    let saved = previous
+      ? `still holds epoch ${progress.epoch}`
+      : await Deno.stat(config.out).then(() => "is unchanged", () => "was not written");
 
     let metrics: Record<string, number> = {};
     for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
@@ -143,9 +189,15 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
           needs.denseGradientAtUpdate,
         );
         lastGradients = result.gradients;
+        if (divergent(result.loss)) {
+          throw diverged(
+            config,
+            `at epoch ${epoch + 1} step ${steps + 1} (loss ${result.loss})`,
+            saved,
+          );
+        }
         lossSum += result.loss, steps++, tokens += batch.T * batch.B;
-        progress.step++, progress.tokens += batch.T * batch.B, progress.sequences += batch.B;
-        progress.prunedFractionSum += currentPrunedFraction;
+        countStep(progress, batch, topology.prunedFraction(sparse));
         if (topology.dueAfterStep(progress.step)) await updateTopology();
         if (config.logEvery > 0 && steps % config.logEvery === 0) {
           const perSecond = Math.round(tokens / ((performance.now() - started) / 1000));
@@ -171,31 +223,113 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
         done: lastEpoch,
       });
       progress.history.push(metrics);
-      await saveCheckpoint(config.out, await snapshot());
+      const checkpoint = await snapshot();
+      const bad = Object.entries(metrics).find(([, v]) => !Number.isFinite(v));
+      if (bad || !finiteWeights(checkpoint)) {
+        const what = bad ? ` (${bad[0]} ${bad[1]})` : " (weights not finite)";
+        throw diverged(config, `in epoch ${epoch + 1}${what}`, saved);
+      }
+      await writeCheckpoint(config.out, checkpoint, write, saved);
+      saved = `still holds epoch ${epoch + 1}`;
       log(`checkpoint written to ${config.out}`);
     }
 
-    const report = runReport(task.model, fullSize.model, sparse.nonzeros(), {
-      // FLOPs follow the dense quantities the run really computed.
-      method: needs.denseMomentumEveryStep
-        ? "snfs"
-        : needs.denseGradientAtUpdate
-        ? "rigl"
-        : method.name,
-      tokens: progress.tokens,
-      steps: Math.max(progress.step, 1),
-      sequences: progress.sequences,
-      topologyUpdates: progress.topologyUpdates,
-      gmp: topology.gmpSchedule,
-      gmpMeanPrunedFraction: progress.prunedFractionSum / Math.max(progress.step, 1),
-    });
+    const checkpoint = await snapshot();
+    const report = checkpointReport(checkpoint, config, fullSize.model);
     log(formatReport(report));
-    return { checkpoint: await snapshot(), metrics, report };
+    return { checkpoint, metrics, report, trained: true };
   } finally {
     tf.dispose([...Object.values(params), ...Object.values(lastGradients ?? {})]);
     optimizer.dispose();
     sparse.dispose();
     task.dispose();
+    if (fullSize !== task) fullSize.dispose();
+  }
+}
+
+/** A finished run at `--out` with the epochs asked for: kept as it is. */
+function keepFinished(config: TrainConfig, checkpoint: Checkpoint, log: Log): TrainResult {
+  const { epoch, history } = checkpoint.meta.progress;
+  log(
+    `${config.out} already holds a run trained for ${epoch} epochs; nothing to train ` +
+      `(pass --epochs above ${epoch} to extend it, or --restart to start over)`,
+  );
+  const reference = { ...checkpoint.meta.model, hiddenSize: config.model.hiddenSize };
+  return {
+    checkpoint,
+    metrics: history.at(-1) ?? {},
+    report: checkpointReport(checkpoint, config, reference),
+    trained: false,
+  };
+}
+
+/**
+ * The task the run trains, after the checks that need the model's shape:
+ * `fullSize` itself, or for small-dense the same data with a smaller model.
+ */
+async function sizedTask(config: TrainConfig, fullSize: Task): Promise<Task> {
+  try {
+    checkEpsilon(config, fullSize.model);
+    checkMemory(config, fullSize.model, Deno.systemMemoryInfo().total);
+    return config.sparse.method === "small-dense"
+      ? await smallDenseTask(config, fullSize.model)
+      : fullSize;
+  } catch (err) {
+    fullSize.dispose();
+    throw err;
+  }
+}
+
+/** Refuses to resume a run whose model (its vocabulary, say) came out differently. */
+function checkSameModel(previous: Checkpoint, model: ModelConfig, out: string): void {
+  if (canonicalJson(previous.meta.model) !== canonicalJson(model)) {
+    throw new UserError(
+      `${out} holds a run of a different model (${canonicalJson(previous.meta.model)}, now ` +
+        `${canonicalJson(model)}): has the data changed? Pass another --out, or --restart`,
+    );
+  }
+}
+
+/** The error that stops a diverging run; `saved` says what `--out` holds. */
+function diverged(config: TrainConfig, where: string, saved: string): UserError {
+  const clip = config.clipNorm > 0 ? `--clip below ${config.clipNorm}` : "set --clip (e.g. 1)";
+  return new UserError(
+    `training diverged ${where}; ${config.out} ${saved}: ` +
+      `pass a lower --lr than ${config.learningRate}, or ${clip}`,
+  );
+}
+
+/**
+ * Whether a training loss shows the run has diverged: not finite, or so
+ * large that its perplexity e^loss is (above about 709 nats, far beyond any
+ * guess; a uniform one over V words costs ln V).
+ */
+function divergent(loss: number): boolean {
+  return !Number.isFinite(Math.exp(loss));
+}
+
+/** Whether every weight of `checkpoint` is finite. */
+function finiteWeights(checkpoint: Checkpoint): boolean {
+  return Object.values(checkpoint.params).every(({ data }) => data.every(Number.isFinite));
+}
+
+/** Writes `checkpoint` with `write`; a failure is one line naming the file (the old one stays). */
+async function writeCheckpoint(
+  path: string,
+  checkpoint: Checkpoint,
+  write: (path: string, data: Uint8Array) => Promise<void>,
+  saved: string,
+): Promise<void> {
+  try {
+    await write(path, encodeCheckpoint(checkpoint));
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    const full = (err as { code?: string }).code === "ENOSPC" || /no space left/i.test(message);
+    throw new UserError(
+      `cannot write checkpoint ${path}: ${full ? "no space left on the device" : message}; ` +
+        `${path} ${saved}: free some space or pass another --out, then run again to resume`,
+    );
   }
 }
 
@@ -254,44 +388,6 @@ async function smallDenseTask(config: TrainConfig, fullSize: ModelConfig): Promi
   }, 0);
   const hiddenSize = smallDenseHiddenSize(fullSize, nonzeros);
   return await loadTask({ ...config, model: { ...config.model, hiddenSize } });
-}
-
-/** The checkpoint to resume from, if `config.out` holds an unfinished run of the same model. */
-async function resumable(
-  config: TrainConfig,
-  model: ModelConfig,
-  log: Log,
-): Promise<Checkpoint | undefined> {
-  let stat: Deno.FileInfo;
-  try {
-    stat = await Deno.stat(config.out);
-  } catch {
-    return undefined;
-  }
-  if (!stat.isFile) {
-    throw new UserError(
-      `--out ${config.out} is a directory; pass a file path such as ${config.out}/checkpoint.sparrow`,
-    );
-  }
-  const ckpt = await loadCheckpoint(config.out);
-  if (ckpt.meta.progress.done) {
-    log(`${config.out} holds a finished run; starting a new run that will replace it`);
-    return undefined;
-  }
-  const saved = ckpt.meta.training as Partial<TrainConfig>;
-  const differs = [
-    ["model", ckpt.meta.model, model],
-    ["method", saved.sparse, config.sparse],
-    ["optimizer", saved.optimizer, config.optimizer],
-    ["data", saved.data, config.data],
-  ].filter(([, a, b]) => canonicalJson(a) !== canonicalJson(b)).map(([what]) => what);
-  if (differs.length > 0) {
-    throw new UserError(
-      `${config.out} holds an unfinished run with a different ${differs.join(", ")}; ` +
-        `pass another --out, or delete that file to start over`,
-    );
-  }
-  return ckpt;
 }
 
 /** JSON with object keys sorted, so equal settings compare equal whatever their key order. */
