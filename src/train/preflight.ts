@@ -24,17 +24,19 @@ export function checkEpsilon(config: TrainConfig, model: ModelConfig): void {
   const method = init === "erk" ? "erk" : "er";
   const allocation = allocateNonzeros(layers, { epsilon }, method);
   if (allocation.some((a) => a.nonzeros < a.size)) return;
-  // Density ε·(r + c)/(r·c) drops below 1 for ε under r·c/(r + c).
+  // A gate matrix keeps round(ε·(r + c)) of its r·c entries: fewer for ε under (r·c - ½)/(r + c).
   const largest = Math.max(
     ...layers.map((l) => {
       const [rows, cols] = l.shape;
       const c = method === "er" ? cols / l.gates : cols;
-      return rows * c / (rows + c);
+      return (rows * c - 0.5) / (rows + c);
     }),
   );
   throw new UserError(
     `--epsilon ${epsilon} makes every sparse matrix dense (Erdős–Rényi density ≥ 1); ` +
-      `pass an --epsilon below ${Math.floor(largest)}, or --method dense for a dense model`,
+      `pass an --epsilon below ${
+        Math.floor(100 * largest) / 100
+      }, or --method dense for a dense model`,
   );
 }
 

@@ -108,8 +108,8 @@ export async function planRun(config: TrainConfig, restart: boolean): Promise<Ru
  * Each setting that changes a run's result and differs between the recorded
  * configuration `saved` and `config`, as `--flag was A, now B`.
  */
-export function settingChanges(saved: Record<string, unknown>, config: TrainConfig): string[] {
-  const before = flatten(saved), now = flatten(config as unknown as Record<string, unknown>);
+export function settingChanges(saved: object, config: TrainConfig): string[] {
+  const before = flatten(saved), now = flatten(config);
   const keys = [...new Set([...Object.keys(before), ...Object.keys(now)])];
   return keys
     .filter((key) => !MAY_DIFFER_ON_RESUME.includes(key) && !sameValue(before[key], now[key]))
@@ -117,12 +117,12 @@ export function settingChanges(saved: Record<string, unknown>, config: TrainConf
 }
 
 /** Leaf values by dotted path; `undefined` leaves (an unset option) are left out. */
-function flatten(value: Record<string, unknown>, prefix = ""): Record<string, unknown> {
+function flatten(value: object, prefix = ""): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
     if (v === undefined) continue;
     if (v !== null && typeof v === "object" && !Array.isArray(v)) {
-      Object.assign(out, flatten(v as Record<string, unknown>, `${prefix}${key}.`));
+      Object.assign(out, flatten(v, `${prefix}${key}.`));
     } else out[`${prefix}${key}`] = v;
   }
   return out;

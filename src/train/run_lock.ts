@@ -32,6 +32,8 @@ export async function acquireRunLock(out: string): Promise<RunLock> {
   } catch (err) {
     throw unwritable(err);
   }
+  // Writes killed mid-way (SIGKILL) leave temporary files that nothing else removes.
+  await removeStaleTempFiles(out);
   await removeStaleTempFiles(path);
   // Written in full first, then linked into place: linking fails if the lock
   // exists, so no reader ever sees a lock file without its process id.

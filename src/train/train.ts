@@ -172,6 +172,12 @@ async function run(
       ? `still holds epoch ${progress.epoch}`
       : await Deno.stat(config.out).then(() => "is unchanged", () => "was not written");
 
+    // A finished run skipped the update after its last epoch; a longer run makes it.
+    const extending = previous?.meta.progress.done ?? false;
+    if (extending && (topology.dueAfterEpoch(false) || topology.dueAfterStep(progress.step))) {
+      await updateTopology();
+    }
+
     let metrics: Record<string, number> = {};
     for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
       const lr = config.learningRate * config.lrDecay ** epoch;
