@@ -64,6 +64,14 @@ export class TopologyUpdates {
   }
 
   /**
+   * Whether a finished run that is extended makes the update it skipped
+   * after its last epoch (or last step, `step`) before training on.
+   */
+  dueAfterLastEpoch(step: number): boolean {
+    return this.dueAfterEpoch(false) || this.dueAfterStep(step);
+  }
+
+  /**
    * The fraction of its final sparsity the weights are at now, which gmp's
    * training FLOPs follow step by step; 0 for the other methods, whose
    * sparsity does not change.

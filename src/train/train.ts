@@ -33,7 +33,6 @@ import {
   type Checkpoint,
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
-  encodeCheckpoint,
   type Progress,
 } from "../spec/checkpoint.ts";
 import { sparseNeeds, type TrainConfig, validateConfig } from "./config.ts";
@@ -41,6 +40,7 @@ import { Optimizer } from "./optimizer.ts";
 import { allocationFailure, checkEpsilon, checkMemory } from "./preflight.ts";
 import { checkpointReport, countStep, formatReport, type RunReport } from "./report.ts";
 import { planRun } from "./resume.ts";
+import { RunOutput, type WriteFile } from "./run_output.ts";
 import { acquireRunLock } from "./run_lock.ts";
 import { SparseWeights } from "./sparse_weights.ts";
 import { trainStep } from "./step.ts";
@@ -58,7 +58,7 @@ export interface TrainOptions {
    */
   restart?: boolean;
   /** Writes a checkpoint file atomically; tests pass one that fails (a full disk). */
-  write?: (path: string, data: Uint8Array) => Promise<void>;
+  write?: WriteFile;
 }
 
 /** What a finished run returns. */
@@ -102,7 +102,7 @@ async function run(
   config: TrainConfig,
   previous: Checkpoint | undefined,
   log: Log,
-  write: (path: string, data: Uint8Array) => Promise<void>,
+  write: WriteFile,
 ): Promise<TrainResult> {
   await useBackend(config.backend);
   const method = methodPreset(config.sparse.method);
@@ -167,16 +167,9 @@ async function run(
       masks: Object.fromEntries(sparse.masks),
       optimizer: await optimizer.toHost(),
     });
-    // What the file at --out holds, for messages when a run stops.
-    let saved = previous
-      ? `still holds epoch ${progress.epoch}`
-      : await Deno.stat(config.out).then(() => "is unchanged", () => "was not written");
-
+    const output = await RunOutput.open(config, write, previous && progress.epoch);
     // A finished run skipped the update after its last epoch; a longer run makes it.
-    const extending = previous?.meta.progress.done ?? false;
-    if (extending && (topology.dueAfterEpoch(false) || topology.dueAfterStep(progress.step))) {
-      await updateTopology();
-    }
+    if (progress.done && topology.dueAfterLastEpoch(progress.step)) await updateTopology();
 
     let metrics: Record<string, number> = {};
     for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
@@ -195,13 +188,7 @@ async function run(
           needs.denseGradientAtUpdate,
         );
         lastGradients = result.gradients;
-        if (divergent(result.loss)) {
-          throw diverged(
-            config,
-            `at epoch ${epoch + 1} step ${steps + 1} (loss ${result.loss})`,
-            saved,
-          );
-        }
+        output.checkLoss(result.loss, epoch + 1, steps + 1);
         lossSum += result.loss, steps++, tokens += batch.T * batch.B;
         countStep(progress, batch, topology.prunedFraction(sparse));
         if (topology.dueAfterStep(progress.step)) await updateTopology();
@@ -229,14 +216,7 @@ async function run(
         done: lastEpoch,
       });
       progress.history.push(metrics);
-      const checkpoint = await snapshot();
-      const bad = Object.entries(metrics).find(([, v]) => !Number.isFinite(v));
-      if (bad || !finiteWeights(checkpoint)) {
-        const what = bad ? ` (${bad[0]} ${bad[1]})` : " (weights not finite)";
-        throw diverged(config, `in epoch ${epoch + 1}${what}`, saved);
-      }
-      await writeCheckpoint(config.out, checkpoint, write, saved);
-      saved = `still holds epoch ${epoch + 1}`;
+      await output.save(await snapshot());
       log(`checkpoint written to ${config.out}`);
     }
 
@@ -292,49 +272,6 @@ function checkSameModel(previous: Checkpoint, model: ModelConfig, out: string): 
     throw new UserError(
       `${out} holds a run of a different model (${canonicalJson(previous.meta.model)}, now ` +
         `${canonicalJson(model)}): has the data changed? Pass another --out, or --restart`,
-    );
-  }
-}
-
-/** The error that stops a diverging run; `saved` says what `--out` holds. */
-function diverged(config: TrainConfig, where: string, saved: string): UserError {
-  const clip = config.clipNorm > 0 ? `--clip below ${config.clipNorm}` : "set --clip (e.g. 1)";
-  return new UserError(
-    `training diverged ${where}; ${config.out} ${saved}: ` +
-      `pass a lower --lr than ${config.learningRate}, or ${clip}`,
-  );
-}
-
-/**
- * Whether a training loss shows the run has diverged: not finite, or so
- * large that its perplexity e^loss is (above about 709 nats, far beyond any
- * guess; a uniform one over V words costs ln V).
- */
-function divergent(loss: number): boolean {
-  return !Number.isFinite(Math.exp(loss));
-}
-
-/** Whether every weight of `checkpoint` is finite. */
-function finiteWeights(checkpoint: Checkpoint): boolean {
-  return Object.values(checkpoint.params).every(({ data }) => data.every(Number.isFinite));
-}
-
-/** Writes `checkpoint` with `write`; a failure is one line naming the file (the old one stays). */
-async function writeCheckpoint(
-  path: string,
-  checkpoint: Checkpoint,
-  write: (path: string, data: Uint8Array) => Promise<void>,
-  saved: string,
-): Promise<void> {
-  try {
-    await write(path, encodeCheckpoint(checkpoint));
-  } catch (err) {
-    if (err instanceof UserError) throw err;
-    const message = err instanceof Error ? err.message : String(err);
-    const full = (err as { code?: string }).code === "ENOSPC" || /no space left/i.test(message);
-    throw new UserError(
-      `cannot write checkpoint ${path}: ${full ? "no space left on the device" : message}; ` +
-        `${path} ${saved}: free some space or pass another --out, then run again to resume`,
     );
   }
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { writeFileAtomic } from "../../src/spec/atomic.ts";
 import { acquireRunLock } from "../../src/train/run_lock.ts";
 import { train } from "../../src/train/train.ts";
 import { tinyLmConfig, withTempDir } from "../helpers.ts";
@@ -54,6 +55,12 @@ Deno.test("two trainings on one --out: the second is refused, the first finishes
       if (line.startsWith("training ") && !second) {
         second = train(config, () => {}).then(() => "trained", (err) => err);
       }
+    }, {
+      // The first run's checkpoint waits for the second run to be over.
+      write: async (path, data) => {
+        await second;
+        await writeFileAtomic(path, data);
+      },
     });
     const err = await second as Error;
     assert.equal(err.name, "UserError", String(err));
