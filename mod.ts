@@ -69,7 +69,7 @@ export {
   validateConfig,
 } from "./src/train/config.ts";
 export { DEFAULT_OPTIMIZER, type OptimizerConfig } from "./src/train/optimizer.ts";
-export { type Log, train, type TrainResult } from "./src/train/train.ts";
+export { type Log, train, type TrainOptions, type TrainResult } from "./src/train/train.ts";
 export { formatReport, type RunReport, runReport } from "./src/train/report.ts";
 export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/spec/checkpoint.ts";
 // Export and inference.

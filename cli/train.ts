@@ -1,7 +1,9 @@
 /**
  * `deno task train`: trains a sparse LSTM language model or classifier and
  * writes a checkpoint after every epoch. Re-running the same command after an
- * interruption resumes from the last finished epoch.
+ * interruption resumes from the last finished epoch; re-running a finished
+ * run's command keeps it, unless `--epochs` asks for more (it is extended) or
+ * `--restart` is given.
  *
  * @module
  */
@@ -23,6 +25,7 @@ import {
 } from "../src/train/config.ts";
 import { DEFAULT_OPTIMIZER } from "../src/train/optimizer.ts";
 import { formatMetrics, train } from "../src/train/train.ts";
+import { check } from "../src/spec/errors.ts";
 import { integer, number, runCommand } from "./common.ts";
 
 const names = (record: object) => Object.keys(record);
@@ -159,7 +162,28 @@ export function trainCommand(): Command {
       integer,
       lm.logEvery,
     )
+    .option(
+      "--restart",
+      "start over even if --out holds a run (it is replaced once the first epoch is written)",
+      false,
+    )
     .option("--json", "print the final metrics as JSON", false);
+}
+
+/**
+ * Refuses flags given together that contradict each other (one line naming
+ * both); `given` says whether a flag was on the command line.
+ */
+export function checkFlagConflicts(flags: Flags, given: (name: string) => boolean): void {
+  check(
+    !(given("sparsity") && flags.epsilon !== undefined),
+    "--sparsity and --epsilon both set how sparse the model is; pass only one of them",
+  );
+  check(
+    !(given("sparsity") && flags.method === "dense"),
+    "--method dense has no sparse weights, so --sparsity means nothing there; drop it, " +
+      "or use --method small-dense for a dense model as small as the sparse one",
+  );
 }
 
 // deno-lint-ignore no-explicit-any
@@ -217,7 +241,12 @@ if (import.meta.main) {
   await runCommand(async () => {
     const command = trainCommand().parse(Deno.args, { from: "user" });
     const flags = command.opts();
-    const { metrics } = await train(configFromFlags(flags));
-    console.log(flags.json ? JSON.stringify(metrics) : `done: ${formatMetrics(metrics)}`);
+    checkFlagConflicts(flags, (name) => command.getOptionValueSource(name) === "cli");
+    const { metrics, trained } = await train(configFromFlags(flags), console.log, {
+      restart: flags.restart,
+    });
+    // A finished run that was kept has said so in one line already.
+    if (flags.json) console.log(JSON.stringify(metrics));
+    else if (trained) console.log(`done: ${formatMetrics(metrics)}`);
   });
 }

@@ -18,6 +18,9 @@ import {
   type TrainingRun,
 } from "../core/flops.ts";
 import type { ModelConfig } from "../spec/config.ts";
+import type { Checkpoint, Progress } from "../spec/checkpoint.ts";
+import { countActive } from "../core/mask.ts";
+import { sparseNeeds, type TrainConfig } from "./config.ts";
 
 /** Everything a run reports about its cost. */
 export interface RunReport {
@@ -53,6 +56,52 @@ export function runReport(
     },
     training: trainingFlops(model, nonzeros, run, reference),
   };
+}
+
+/**
+ * Counts one optimizer step on `batch` (`B` sequences of `T` tokens) in
+ * `progress`: the totals the FLOPs report is computed from. `prunedFraction`
+ * is gmp's current sparsity over its final one (0 for other methods).
+ */
+export function countStep(
+  progress: Progress,
+  batch: { T: number; B: number },
+  prunedFraction: number,
+): void {
+  progress.step++;
+  progress.tokens += batch.T * batch.B;
+  progress.sequences += batch.B;
+  progress.prunedFractionSum += prunedFraction;
+}
+
+/**
+ * The report of the run recorded in `ckpt`, trained as `config` says;
+ * `reference` is the dense model it is compared with (see {@link runReport}).
+ */
+export function checkpointReport(
+  ckpt: Checkpoint,
+  config: TrainConfig,
+  reference: ModelConfig,
+): RunReport {
+  const { progress } = ckpt.meta;
+  const needs = sparseNeeds(config);
+  const nonzeros = Object.fromEntries(
+    Object.entries(ckpt.masks).map(([name, mask]) => [name, countActive(mask)]),
+  );
+  const steps = Math.max(progress.step, 1);
+  return runReport(ckpt.meta.model, reference, nonzeros, {
+    // FLOPs follow the dense quantities the run really computed.
+    method: needs.denseMomentumEveryStep
+      ? "snfs"
+      : needs.denseGradientAtUpdate
+      ? "rigl"
+      : config.sparse.method,
+    tokens: progress.tokens,
+    steps,
+    sequences: progress.sequences,
+    topologyUpdates: progress.topologyUpdates,
+    gmpMeanPrunedFraction: progress.prunedFractionSum / steps,
+  });
 }
 
 const count = (n: number) => n.toLocaleString("en-US");

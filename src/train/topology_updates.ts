@@ -14,7 +14,7 @@ import { redistributorsByName } from "../core/redistribute.ts";
 import type { Rng } from "../core/rng.ts";
 import { type GmpScheduleOptions, gmpSparsity, schedulesByName } from "../core/schedule.ts";
 import type { SparseConfig } from "./config.ts";
-import type { Compute } from "./compute.ts";
+import { type Compute, connections } from "./compute.ts";
 
 /** The topology schedule of one run. */
 export class TopologyUpdates {
@@ -26,6 +26,8 @@ export class TopologyUpdates {
   readonly #pruneRate: (step: number, total: number) => number;
   /** gmp's sparsity schedule; the last epoch fine-tunes at the final sparsity. */
   readonly gmpSchedule: GmpScheduleOptions;
+  /** gmp's current sparsity over its final one; counted again after each prune. */
+  #prunedFraction: number | undefined;
 
   constructor(sparse: SparseConfig, method: MethodPreset, epochs: number, stepsPerEpoch: number) {
     this.#sparse = sparse;
@@ -59,6 +61,29 @@ export class TopologyUpdates {
   }
 
   /**
+   * Whether a finished run that is extended makes the update it skipped
+   * after its last epoch (or last step, `step`) before training on.
+   */
+  dueAfterLastEpoch(step: number): boolean {
+    return this.dueAfterEpoch(false) || this.dueAfterStep(step);
+  }
+
+  /**
+   * The fraction of its final sparsity the weights are at now, which gmp's
+   * training FLOPs follow step by step; 0 for the other methods, whose
+   * sparsity does not change.
+   */
+  prunedFraction(masks: ReadonlyMap<string, Uint8Array>): number {
+    if (this.#method.kind !== "gradual") return 0;
+    if (this.#prunedFraction === undefined) {
+      const { active, size } = connections(masks);
+      const final = this.#sparse.sparsity;
+      this.#prunedFraction = size > 0 && final > 0 ? (1 - active / size) / final : 0;
+    }
+    return this.#prunedFraction;
+  }
+
+  /**
    * Updates the topology of `compute` after step `step` and returns a
    * one-line summary. Gradient growth uses the dense gradients the compute
    * path kept from the step before.
@@ -67,6 +92,7 @@ export class TopologyUpdates {
     if (this.#method.kind === "gradual") {
       const target = gmpSparsity(step, this.gmpSchedule);
       const removed = await compute.pruneToSparsity(target);
+      this.#prunedFraction = undefined;
       return `gmp prune at step ${step}: sparsity ${
         (100 * target).toFixed(1)
       }%, ${removed} connections removed`;

@@ -1,13 +1,19 @@
 /**
  * The training loop: one function, readable top to bottom.
  *
- * Each step (./step.ts): forward and loss, gradients, clip, mask the
- * gradients of sparse weights (unless the method keeps dense momentum),
- * optimizer step, re-apply masks. After each epoch, or every `updateEvery`
+ * Each step runs on a compute path (./compute.ts): the sparse CPU engine
+ * or masked tfjs. Forward and loss, gradients of the connections that exist
+ * (dense ones when the method keeps dense momentum), clip, optimizer step.
+ * After each epoch, or every `updateEvery`
  * steps, the sparse topology changes (./topology_updates.ts): prune the
  * smallest weights and regrow as many, or for gmp prune towards its
  * schedule. After each epoch: evaluate and write a checkpoint atomically,
  * so an interrupted run resumes from its last finished epoch.
+ *
+ * A run holds a lock on its `--out` (./run_lock.ts), finds out what the
+ * checkpoint already there means for it (./resume.ts: resume, extend, or
+ * nothing to do), and stops at the first non-finite loss, keeping the last
+ * good checkpoint.
  *
  * @module
  */
@@ -18,24 +24,38 @@ import { initMasks, initParams } from "../core/init.ts";
 import { countActive } from "../core/mask.ts";
 import { methodPreset, smallDenseHiddenSize } from "../core/methods.ts";
 import { Rng } from "../core/rng.ts";
+import { writeFileAtomic } from "../spec/atomic.ts";
 import { UserError } from "../spec/errors.ts";
 import { type ModelConfig, paramSpecs, sizeOf } from "../spec/config.ts";
 import {
   type Checkpoint,
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
-  loadCheckpoint,
   type Progress,
-  saveCheckpoint,
 } from "../spec/checkpoint.ts";
 import { sparseNeeds, type TrainConfig, validateConfig } from "./config.ts";
-import { formatReport, type RunReport, runReport } from "./report.ts";
-import { connections, createCompute, nonzeros } from "./compute.ts";
+import { connections, createCompute } from "./compute.ts";
+import { allocationFailure, checkEpsilon, checkMemory } from "./preflight.ts";
+import { checkpointReport, countStep, formatReport, type RunReport } from "./report.ts";
+import { planRun } from "./resume.ts";
+import { RunOutput, type WriteFile } from "./run_output.ts";
+import { acquireRunLock } from "./run_lock.ts";
 import { loadTask, type Task } from "./tasks.ts";
 import { TopologyUpdates } from "./topology_updates.ts";
 
 /** Where progress lines go; the CLI prints them, tests collect them. */
 export type Log = (line: string) => void;
+
+/** How a run treats what is already at its `--out`, and how it writes. */
+export interface TrainOptions {
+  /**
+   * Start over even when `--out` holds a run. The old checkpoint stays until
+   * the new run has written its first epoch over it (atomically).
+   */
+  restart?: boolean;
+  /** Writes a checkpoint file atomically; tests pass one that fails (a full disk). */
+  write?: WriteFile;
+}
 
 /** What a finished run returns. */
 export interface TrainResult {
@@ -44,21 +64,49 @@ export interface TrainResult {
   metrics: Record<string, number>;
   /** Parameters and FLOPs, absolute and relative to dense. */
   report: RunReport;
+  /** False when `--out` already held a finished run and nothing was trained. */
+  trained: boolean;
 }
 
-/** Trains a model as `config` says and returns its final checkpoint. */
-export async function train(config: TrainConfig, log: Log = console.log): Promise<TrainResult> {
+/**
+ * Trains a model as `config` says and returns its final checkpoint. A
+ * finished run at `config.out` is kept and returned as it is, unless
+ * `config.epochs` asks for more epochs (the run is extended) or
+ * `options.restart` is set.
+ */
+export async function train(
+  config: TrainConfig,
+  log: Log = console.log,
+  options: TrainOptions = {},
+): Promise<TrainResult> {
   validateConfig(config);
+  const lock = await acquireRunLock(config.out);
+  try {
+    const plan = await planRun(config, options.restart ?? false);
+    if (plan.kind === "finished") return keepFinished(config, plan.checkpoint, log);
+    const previous = plan.kind === "resume" ? plan.checkpoint : undefined;
+    return await run(config, previous, log, options.write ?? writeFileAtomic);
+  } catch (err) {
+    throw allocationFailure(err, config) ?? err;
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Trains from scratch, or from `previous` (an unfinished run, or one to extend). */
+async function run(
+  config: TrainConfig,
+  previous: Checkpoint | undefined,
+  log: Log,
+  write: WriteFile,
+): Promise<TrainResult> {
+  if (config.compute === "masked") await useBackend(config.backend);
   const method = methodPreset(config.sparse.method);
   const needs = sparseNeeds(config);
-  if (config.compute === "masked") await useBackend(config.backend);
   const fullSize = await loadTask(config);
-  const task = method.name === "small-dense"
-    ? await smallDenseTask(config, fullSize.model)
-    : fullSize;
+  const task = await sizedTask(config, fullSize);
+  if (previous) checkSameModel(previous, task.model, config.out);
 
-  // Fresh start, or resume an unfinished run from its last checkpoint.
-  const previous = await resumable(config, task.model, log);
   let rng = new Rng(config.seed);
   const hostParams = previous?.params ?? initParams(task.model, rng);
   const masks = previous
@@ -72,14 +120,17 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
     params: hostParams,
     masks,
     optimizer: config.optimizer,
-    optimizerState: previous &&
-      { slots: previous.optimizer, steps: progress.optimizerSteps },
+    optimizerState: previous && { slots: previous.optimizer, steps: progress.optimizerSteps },
     denseMomentum: needs.denseMomentumEveryStep,
     clipNorm: config.clipNorm,
   });
   try {
     if (previous) {
-      log(`resuming ${config.out} after epoch ${progress.epoch} (step ${progress.step})`);
+      log(
+        progress.done
+          ? `extending ${config.out} from ${progress.epoch} to ${config.epochs} epochs`
+          : `resuming ${config.out} after epoch ${progress.epoch} (step ${progress.step})`,
+      );
     }
     for (const line of task.summary) log(line);
     log(describeRun(config, task.model, connections(masks)));
@@ -87,18 +138,9 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
       ? Math.min(config.maxSteps, task.stepsPerEpoch)
       : task.stepsPerEpoch;
     const topology = new TopologyUpdates(config.sparse, method, config.epochs, stepsPerEpoch);
-    // gmp's training cost follows the sparsity each step really ran at.
-    const prunedFraction = () => {
-      const { active, size } = connections(masks);
-      return size > 0 && config.sparse.sparsity > 0
-        ? (1 - active / size) / config.sparse.sparsity
-        : 0;
-    };
-    let currentPrunedFraction = method.kind === "gradual" ? prunedFraction() : 0;
     const updateTopology = async () => {
       progress.topologyUpdates++;
       log("  " + await topology.apply(progress.step, compute, rng));
-      if (method.kind === "gradual") currentPrunedFraction = prunedFraction();
     };
     const snapshot = async (): Promise<Checkpoint> => {
       const state = await compute.snapshot();
@@ -118,6 +160,9 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
         optimizer: state.slots,
       };
     };
+    const output = await RunOutput.open(config, write, previous && progress.epoch);
+    // A finished run skipped the update after its last epoch; a longer run makes it.
+    if (progress.done && topology.dueAfterLastEpoch(progress.step)) await updateTopology();
 
     let metrics: Record<string, number> = {};
     for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
@@ -137,9 +182,9 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
           lr,
           needs.denseGradientAtUpdate && updateFollows,
         );
+        output.checkLoss(loss, epoch + 1, steps + 1);
         lossSum += loss, steps++, tokens += batch.T * batch.B;
-        progress.step++, progress.tokens += batch.T * batch.B, progress.sequences += batch.B;
-        progress.prunedFractionSum += currentPrunedFraction;
+        countStep(progress, batch, topology.prunedFraction(masks));
         if (topology.dueAfterStep(progress.step)) await updateTopology();
         if (config.logEvery > 0 && steps % config.logEvery === 0) {
           const perSecond = Math.round(tokens / ((performance.now() - started) / 1000));
@@ -164,28 +209,54 @@ export async function train(config: TrainConfig, log: Log = console.log): Promis
         done: lastEpoch,
       });
       progress.history.push(metrics);
-      await saveCheckpoint(config.out, await snapshot());
+      await output.save(await snapshot());
       log(`checkpoint written to ${config.out}`);
     }
 
-    const report = runReport(task.model, fullSize.model, nonzeros(masks), {
-      // FLOPs follow the dense quantities the run really computed.
-      method: needs.denseMomentumEveryStep
-        ? "snfs"
-        : needs.denseGradientAtUpdate
-        ? "rigl"
-        : method.name,
-      tokens: progress.tokens,
-      steps: Math.max(progress.step, 1),
-      sequences: progress.sequences,
-      topologyUpdates: progress.topologyUpdates,
-      gmp: topology.gmpSchedule,
-      gmpMeanPrunedFraction: progress.prunedFractionSum / Math.max(progress.step, 1),
-    });
+    const checkpoint = await snapshot();
+    const report = checkpointReport(checkpoint, config, fullSize.model);
     log(formatReport(report));
-    return { checkpoint: await snapshot(), metrics, report };
+    return { checkpoint, metrics, report, trained: true };
   } finally {
     compute.dispose();
+  }
+}
+
+/** A finished run at `--out` with the epochs asked for: kept as it is. */
+function keepFinished(config: TrainConfig, checkpoint: Checkpoint, log: Log): TrainResult {
+  const { epoch, history } = checkpoint.meta.progress;
+  log(
+    `${config.out} already holds a run trained for ${epoch} epochs; nothing to train ` +
+      `(pass --epochs above ${epoch} to extend it, or --restart to start over)`,
+  );
+  const reference = { ...checkpoint.meta.model, hiddenSize: config.model.hiddenSize };
+  return {
+    checkpoint,
+    metrics: history.at(-1) ?? {},
+    report: checkpointReport(checkpoint, config, reference),
+    trained: false,
+  };
+}
+
+/**
+ * The task the run trains, after the checks that need the model's shape:
+ * `fullSize` itself, or for small-dense the same data with a smaller model.
+ */
+async function sizedTask(config: TrainConfig, fullSize: Task): Promise<Task> {
+  checkEpsilon(config, fullSize.model);
+  checkMemory(config, fullSize.model, Deno.systemMemoryInfo().total);
+  return config.sparse.method === "small-dense"
+    ? await smallDenseTask(config, fullSize.model)
+    : fullSize;
+}
+
+/** Refuses to resume a run whose model (its vocabulary, say) came out differently. */
+function checkSameModel(previous: Checkpoint, model: ModelConfig, out: string): void {
+  if (canonicalJson(previous.meta.model) !== canonicalJson(model)) {
+    throw new UserError(
+      `${out} holds a run of a different model (${canonicalJson(previous.meta.model)}, now ` +
+        `${canonicalJson(model)}): has the data changed? Pass another --out, or --restart`,
+    );
   }
 }
 
@@ -244,44 +315,6 @@ async function smallDenseTask(config: TrainConfig, fullSize: ModelConfig): Promi
   }, 0);
   const hiddenSize = smallDenseHiddenSize(fullSize, nonzeros);
   return await loadTask({ ...config, model: { ...config.model, hiddenSize } });
-}
-
-/** The checkpoint to resume from, if `config.out` holds an unfinished run of the same model. */
-async function resumable(
-  config: TrainConfig,
-  model: ModelConfig,
-  log: Log,
-): Promise<Checkpoint | undefined> {
-  let stat: Deno.FileInfo;
-  try {
-    stat = await Deno.stat(config.out);
-  } catch {
-    return undefined;
-  }
-  if (!stat.isFile) {
-    throw new UserError(
-      `--out ${config.out} is a directory; pass a file path such as ${config.out}/checkpoint.sparrow`,
-    );
-  }
-  const ckpt = await loadCheckpoint(config.out);
-  if (ckpt.meta.progress.done) {
-    log(`${config.out} holds a finished run; starting a new run that will replace it`);
-    return undefined;
-  }
-  const saved = ckpt.meta.training as Partial<TrainConfig>;
-  const differs = [
-    ["model", ckpt.meta.model, model],
-    ["method", saved.sparse, config.sparse],
-    ["optimizer", saved.optimizer, config.optimizer],
-    ["data", saved.data, config.data],
-  ].filter(([, a, b]) => canonicalJson(a) !== canonicalJson(b)).map(([what]) => what);
-  if (differs.length > 0) {
-    throw new UserError(
-      `${config.out} holds an unfinished run with a different ${differs.join(", ")}; ` +
-        `pass another --out, or delete that file to start over`,
-    );
-  }
-  return ckpt;
 }
 
 /** JSON with object keys sorted, so equal settings compare equal whatever their key order. */

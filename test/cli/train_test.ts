@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { configFromFlags, trainCommand } from "../../cli/train.ts";
+import { checkFlagConflicts, configFromFlags, trainCommand } from "../../cli/train.ts";
 import { methodNames } from "../../src/core/methods.ts";
 import { assertUserFacingError, runCli, withTempDir } from "../helpers.ts";
 
@@ -113,4 +113,71 @@ Deno.test("train flags become the training configuration", () => {
   assert.equal(config.optimizer.momentum, 0.5);
   assert.equal(config.seed, 7);
   assert.equal(config.backend, "wasm");
+});
+
+Deno.test("train: conflicting options are refused in one line each", () => {
+  const conflicts = (args: string[]) => {
+    const command = trainCommand().parse(args, { from: "user" });
+    return () =>
+      checkFlagConflicts(command.opts(), (n) => command.getOptionValueSource(n) === "cli");
+  };
+  assert.throws(conflicts(["--sparsity", "0.9", "--epsilon", "2"]), /--sparsity and --epsilon/);
+  assert.throws(
+    conflicts(["--method", "dense", "--sparsity", "0.5"]),
+    /--method dense has no sparse weights, so --sparsity means nothing there/,
+  );
+  // small-dense sizes itself by the sparsity; the default sparsity conflicts with nothing.
+  conflicts(["--method", "small-dense", "--sparsity", "0.5"])();
+  conflicts(["--method", "dense"])();
+  conflicts(["--epsilon", "2"])();
+});
+
+Deno.test("train: each bad setup is exactly one error line, and nothing is written", async () => {
+  await withTempDir(async (dir) => {
+    const out = join(dir, "c.sparrow");
+    const cases: [string[], string[]][] = [
+      [["--sparsity", "0.9", "--epsilon", "2"], ["--sparsity", "--epsilon"]],
+      [["--method", "dense", "--sparsity", "0.5"], ["--method dense", "--sparsity"]],
+      [["--epsilon", "1000"], ["--epsilon 1000", "dense"]],
+      [["--hidden-size", "100000"], ["--hidden-size 100000"]],
+      [["--lr", "1e9"], ["training diverged", "epoch 1", "--lr"]],
+    ];
+    for (const [args, names] of cases) {
+      // The last --hidden-size wins, so SHORT keeps the cases that must not be refused small.
+      const withShort = args.includes("--hidden-size") ? [...SHORT, ...args] : [...args, ...SHORT];
+      const result = await runCli("train", [...withShort, "--out", out, "--epochs", "2"]);
+      assertUserFacingError(result, ...names);
+      assert.equal(await Deno.stat(out).then(() => true, () => false), false, args.join(" "));
+    }
+    for (const bad of ["/proc/sparrow/c.sparrow", join(out, "under-a-file.sparrow")]) {
+      if (bad.startsWith(out)) await Deno.writeTextFile(out, "");
+      const result = await runCli("train", ["--out", bad, ...SHORT]);
+      assertUserFacingError(result, `--out ${bad}`);
+      assert.equal(result.stdout, "");
+    }
+  });
+});
+
+Deno.test("train: a finished run is kept, an --out in use is refused", async () => {
+  await withTempDir(async (dir) => {
+    const out = join(dir, "c.sparrow");
+    const first = await runCli("train", ["--out", out, ...SHORT]);
+    assert.equal(first.code, 0, first.stderr);
+    const trained = await Deno.readFile(out);
+
+    const again = await runCli("train", ["--out", out, ...SHORT]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stderr, "");
+    assert.deepEqual(again.stdout.trim().split("\n"), [
+      `${out} already holds a run trained for 1 epochs; nothing to train ` +
+      "(pass --epochs above 1 to extend it, or --restart to start over)",
+    ]);
+    assert.deepEqual(await Deno.readFile(out), trained);
+
+    // A lock held by a live process (this test) stops a second training.
+    await Deno.writeTextFile(`${out}.lock`, `${Deno.pid}\n`);
+    const locked = await runCli("train", ["--out", out, ...SHORT, "--restart"]);
+    assertUserFacingError(locked, `another training (process ${Deno.pid})`, `${out}.lock`);
+    assert.deepEqual(await Deno.readFile(out), trained);
+  });
 });

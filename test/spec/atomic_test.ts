@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { writeFileAtomic } from "../../src/spec/atomic.ts";
+import { removeStaleTempFiles, writeFileAtomic } from "../../src/spec/atomic.ts";
 import { withTempDir } from "../helpers.ts";
 
 async function entries(dir: string): Promise<string[]> {
@@ -71,5 +71,44 @@ Deno.test("concurrent writers to one path leave one complete version", async () 
     await Promise.all(versions.map((v) => writeFileAtomic(path, v)));
     assert.ok(versions.includes(await Deno.readTextFile(path)));
     assert.deepEqual(await entries(dir), ["out.txt"]);
+  });
+});
+
+/** The id of a process that has exited. */
+async function deadPid(): Promise<number> {
+  const child = new Deno.Command("true").spawn();
+  await child.status;
+  return child.pid;
+}
+
+Deno.test("temporary files of killed writers are removed by the next write", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/checkpoint.sparrow`;
+    const dead = await deadPid();
+    // Left by a writer killed with SIGKILL mid-write; ours (live) and another target's stay.
+    const stale = `checkpoint.sparrow.tmp-${dead}-0a1b2c3d`;
+    const live = `checkpoint.sparrow.tmp-${Deno.pid}-0a1b2c3d`;
+    const otherTarget = `model.onnx.tmp-${dead}-0a1b2c3d`;
+    const notOurs = `checkpoint.sparrow.tmp-notes`;
+    for (const name of [stale, live, otherTarget, notOurs]) {
+      await Deno.writeTextFile(`${dir}/${name}`, "partial");
+    }
+    await writeFileAtomic(path, "new");
+    assert.deepEqual(
+      await entries(dir),
+      ["checkpoint.sparrow", live, notOurs, otherTarget].sort(),
+    );
+
+    await Deno.writeTextFile(`${dir}/${otherTarget.replace("0a1b", "9f8e")}`, "partial");
+    const removed = await removeStaleTempFiles(`${dir}/model.onnx`);
+    assert.deepEqual(
+      removed.sort(),
+      [
+        `${dir}/${otherTarget}`,
+        `${dir}/${otherTarget.replace("0a1b", "9f8e")}`,
+      ].sort(),
+    );
+    // A missing directory is nothing to clean.
+    assert.deepEqual(await removeStaleTempFiles(`${dir}/missing/x`), []);
   });
 });

@@ -8,6 +8,7 @@ import { type ModelConfig, paramSpecs, sizeOf } from "../../src/spec/config.ts";
 import { type Checkpoint, decodeCheckpoint } from "../../src/spec/checkpoint.ts";
 import type { SparseConfig, TrainConfig } from "../../src/train/config.ts";
 import { train } from "../../src/train/train.ts";
+import { writeFileAtomic } from "../../src/spec/atomic.ts";
 import {
   sameBits,
   tinyClassifierConfig,
@@ -223,7 +224,10 @@ Deno.test("a run interrupted after an epoch resumes to the same result as a stra
 
     // Resuming with other settings would silently mix two runs: refused.
     const sgd = { ...config, optimizer: { ...config.optimizer, name: "sgd" as const } };
-    await assert.rejects(() => train(sgd, () => {}), /unfinished run with a different optimizer/);
+    await assert.rejects(
+      () => train(sgd, () => {}),
+      /unfinished run with other settings: --optimizer was adam, now sgd/,
+    );
 
     const rec = recorder();
     const resumed = await train(config, rec.log);
@@ -451,5 +455,57 @@ Deno.test("--out naming a directory is a one-line UserError", async () => {
       () => train(tinyLmConfig(dir), () => {}),
       /is a directory; pass a file path/,
     );
+  });
+});
+
+Deno.test("a diverging run stops at the step, keeps the last good checkpoint and says what to do", async () => {
+  await withTempDir(async (dir) => {
+    const config = tinyLmConfig(`${dir}/run.sparrow`, { maxSteps: 4 });
+    await train(config, () => {});
+    const good = await Deno.readFile(config.out);
+    const rec = recorder();
+    const err = await train({ ...config, learningRate: 1e9 }, rec.log, { restart: true }).then(
+      () => undefined,
+      (e) => e,
+    );
+    assert.equal(err?.name, "UserError", String(err));
+    assert.match(
+      err.message,
+      /^training diverged at epoch 1 step \d \(loss [^)]+\); .*run\.sparrow is unchanged: pass a lower --lr than 1000000000, or --clip below 0\.25$/,
+    );
+    assert.equal(rec.checkpoints.length, 0);
+    assert.ok(sameBits(await Deno.readFile(config.out), good));
+
+    // From scratch, nothing is written at all.
+    const fresh = { ...config, out: `${dir}/fresh.sparrow`, learningRate: 1e9, clipNorm: 0 };
+    await assert.rejects(() => train(fresh, () => {}), /was not written: .* or set --clip/);
+    assert.equal(await Deno.stat(fresh.out).then(() => true, () => false), false);
+  });
+});
+
+Deno.test("a full disk during a checkpoint write is one line; the previous epoch survives", async () => {
+  await withTempDir(async (dir) => {
+    const config = tinyLmConfig(`${dir}/run.sparrow`, { epochs: 3 });
+    let writes = 0;
+    const fullAfterOne = async (path: string, data: Uint8Array) => {
+      if (++writes === 1) return await writeFileAtomic(path, data);
+      // What Deno throws when a write hits ENOSPC.
+      throw Object.assign(new Error("No space left on device (os error 28)"), { code: "ENOSPC" });
+    };
+    await assert.rejects(
+      () => train(config, () => {}, { write: fullAfterOne }),
+      (err: Error) =>
+        err.name === "UserError" &&
+        err.message ===
+          `cannot write checkpoint ${config.out}: no space left on the device; ${config.out} ` +
+            "still holds epoch 1: free some space or pass another --out, then run again to resume",
+    );
+    const kept = decodeCheckpoint(await Deno.readFile(config.out), config.out);
+    assert.equal(kept.meta.progress.epoch, 1);
+    assert.equal(await Deno.stat(`${config.out}.lock`).then(() => true, () => false), false);
+    // Space freed, the same command resumes.
+    const rec = recorder();
+    await train(config, rec.log);
+    assert.ok(rec.lines.some((l) => l.startsWith(`resuming ${config.out} after epoch 1`)));
   });
 });
