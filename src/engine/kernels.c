@@ -138,17 +138,41 @@ static double dlog(double x) {
 
 #define MAXV 8
 
-// y[0..4·NV) = init + Σ_k val[k]·x[ci[k]][0..4·NV) for one row.
+// y[0..4·NV) = init + Σ_k val[k]·x[ci[k]][0..4·NV) for one row. With 3 to 6
+// vectors the adds of successive nonzeros wait on each other (latency, not
+// throughput, bounds the loop), so even and odd nonzeros get accumulators of
+// their own; fewer vectors are bound by the loop overhead, more by throughput
+// (and twice 8 would not fit in the registers). Measured, not guessed.
 INLINE void fwd_chunk(const int NV, const int *ci, const float *val, int k0, int k1,
                       const float *x, int ldx, float *y, const float *init) {
-  V acc[MAXV];
-  for (int j = 0; j < NV; j++) acc[j] = init ? load(init + 4 * j) : splat(0.0f);
-  for (int k = k0; k < k1; k++) {
+  const int dual = NV >= 3 && NV <= 6;
+  V acc[MAXV], odd[MAXV];
+  UNROLL
+  for (int j = 0; j < NV; j++) {
+    acc[j] = init ? load(init + 4 * j) : splat(0.0f);
+    odd[j] = splat(0.0f);
+  }
+  int k = k0;
+  if (dual) {
+    for (; k + 2 <= k1; k += 2) {
+      V w0 = splat(val[k]), w1 = splat(val[k + 1]);
+      const float *x0 = x + ci[k] * ldx;
+      const float *x1 = x + ci[k + 1] * ldx;
+      UNROLL
+      for (int j = 0; j < NV; j++) {
+        acc[j] = mla(acc[j], w0, load(x0 + 4 * j));
+        odd[j] = mla(odd[j], w1, load(x1 + 4 * j));
+      }
+    }
+  }
+  for (; k < k1; k++) {
     V w = splat(val[k]);
     const float *xp = x + ci[k] * ldx;
+    UNROLL
     for (int j = 0; j < NV; j++) acc[j] = mla(acc[j], w, load(xp + 4 * j));
   }
-  for (int j = 0; j < NV; j++) store(y + 4 * j, acc[j]);
+  UNROLL
+  for (int j = 0; j < NV; j++) store(y + 4 * j, dual ? add(acc[j], odd[j]) : acc[j]);
 }
 
 // y = init + W·x on N columns; init is y itself, another matrix, or 0 (none).
