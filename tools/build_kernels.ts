@@ -52,6 +52,13 @@ async function clang(output: string): Promise<void> {
   if (!result.success) throw new Error(`clang failed (exit ${result.code}) building kernels.c`);
 }
 
+/** The clang named in a module's producers section ("processed-by clang 14.0.6"), if any. */
+function producer(wasm: Uint8Array): string {
+  const text = new TextDecoder("latin1").decode(wasm);
+  const version = /processed-by[\s\S]*?clang[\s\S]([0-9]+\.[0-9]+\.[0-9]+)/.exec(text)?.[1];
+  return version ? `clang ${version}` : "an unknown clang";
+}
+
 function same(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -70,8 +77,11 @@ async function main(args: string[]): Promise<number> {
         if (!(e instanceof Deno.errors.NotFound)) throw e;
       }
       if (!same(built, committed)) {
+        const [mine, theirs] = [producer(built), producer(committed)];
         console.error(
-          "src/engine/kernels.wasm is out of date with kernels.c: run `deno task build:kernels` and commit it",
+          mine === theirs
+            ? "src/engine/kernels.wasm is out of date with kernels.c: run `deno task build:kernels` and commit it"
+            : `src/engine/kernels.wasm differs from this build, but it was built with ${theirs} and this is ${mine}: check with that clang`,
         );
         return 1;
       }

@@ -62,10 +62,14 @@ INLINE float hsum(V v) {
 // e^x to about 2e-7 relative: x = n·ln2 + r with |r| <= ln2/2, e^r by its
 // Taylor polynomial of degree 7 (truncation below 1e-8), 2^n added to the
 // exponent bits. x is clamped to [-87.33, 88] so 2^n stays a normal float:
-// below, the result is the smallest normal (~1e-38) instead of ~0.
+// below, the result is the smallest normal (~1e-38) instead of ~0. pmin/pmax
+// and the rounding by adding 1.5·2^23 are single instructions on x86, where
+// f32x4.min/max, nearest and trunc_sat are sequences.
 INLINE V vexp(V x) {
-  x = wasm_f32x4_min(wasm_f32x4_max(x, splat(-87.33f)), splat(88.0f));
-  V n = wasm_f32x4_nearest(mul(x, splat(1.44269504088896341f)));
+  const float magic = 12582912.0f;  // 1.5·2^23: adding it rounds to an integer
+  x = wasm_f32x4_pmin(wasm_f32x4_pmax(x, splat(-87.33f)), splat(88.0f));
+  V t = add(mul(x, splat(1.44269504088896341f)), splat(magic));
+  V n = sub(t, splat(magic));
   // ln2 in two parts: the first has 9 significant bits, so n·hi is exact.
   V r = sub(x, mul(n, splat(0.693359375f)));
   r = sub(r, mul(n, splat(-2.12194440054690583e-4f)));
@@ -77,7 +81,9 @@ INLINE V vexp(V x) {
   p = mla(splat(0.5f), p, r);
   p = mla(splat(1.0f), p, r);
   p = mla(splat(1.0f), p, r);
-  return wasm_i32x4_add(p, wasm_i32x4_shl(wasm_i32x4_trunc_sat_f32x4(n), 23));
+  // The low mantissa bits of t hold n (two's complement); shifted by 23 they
+  // are n in the exponent field, the bits of the magic number shifted out.
+  return wasm_i32x4_add(p, wasm_i32x4_shl(t, 23));
 }
 
 INLINE V vsigmoid(V x) {
@@ -138,17 +144,41 @@ static double dlog(double x) {
 
 #define MAXV 8
 
-// y[0..4·NV) = init + Σ_k val[k]·x[ci[k]][0..4·NV) for one row.
+// y[0..4·NV) = init + Σ_k val[k]·x[ci[k]][0..4·NV) for one row. With 3 to 6
+// vectors the adds of successive nonzeros wait on each other (latency, not
+// throughput, bounds the loop), so even and odd nonzeros get accumulators of
+// their own; fewer vectors are bound by the loop overhead, more by throughput
+// (and twice 8 would not fit in the registers). Measured, not guessed.
 INLINE void fwd_chunk(const int NV, const int *ci, const float *val, int k0, int k1,
                       const float *x, int ldx, float *y, const float *init) {
-  V acc[MAXV];
-  for (int j = 0; j < NV; j++) acc[j] = init ? load(init + 4 * j) : splat(0.0f);
-  for (int k = k0; k < k1; k++) {
+  const int dual = NV >= 3 && NV <= 6;
+  V acc[MAXV], odd[MAXV];
+  UNROLL
+  for (int j = 0; j < NV; j++) {
+    acc[j] = init ? load(init + 4 * j) : splat(0.0f);
+    odd[j] = splat(0.0f);
+  }
+  int k = k0;
+  if (dual) {
+    for (; k + 2 <= k1; k += 2) {
+      V w0 = splat(val[k]), w1 = splat(val[k + 1]);
+      const float *x0 = x + ci[k] * ldx;
+      const float *x1 = x + ci[k + 1] * ldx;
+      UNROLL
+      for (int j = 0; j < NV; j++) {
+        acc[j] = mla(acc[j], w0, load(x0 + 4 * j));
+        odd[j] = mla(odd[j], w1, load(x1 + 4 * j));
+      }
+    }
+  }
+  for (; k < k1; k++) {
     V w = splat(val[k]);
     const float *xp = x + ci[k] * ldx;
+    UNROLL
     for (int j = 0; j < NV; j++) acc[j] = mla(acc[j], w, load(xp + 4 * j));
   }
-  for (int j = 0; j < NV; j++) store(y + 4 * j, acc[j]);
+  UNROLL
+  for (int j = 0; j < NV; j++) store(y + 4 * j, dual ? add(acc[j], odd[j]) : acc[j]);
 }
 
 // y = init + W·x on N columns; init is y itself, another matrix, or 0 (none).

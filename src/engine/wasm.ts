@@ -107,6 +107,15 @@ function instantiate(module: WebAssembly.Module): Kernels {
       throw new Error(`${name} holds ${view.length} elements, the kernel needs ${length}`);
     }
   }
+  /** Checks every index is in [0, n): the kernels index memory with them. */
+  function indices(ix: Int32Array, N: number, n: number, name: string, what: string): void {
+    need(ix, N, name);
+    for (let i = 0; i < N; i++) {
+      if (!(ix[i] >= 0 && ix[i] < n)) {
+        throw new Error(`${name}[${i}] is ${ix[i]}, outside the ${n} ${what}`);
+      }
+    }
+  }
   /** Checks `rows` rows of `N` columns, `ld` apart, fit in `s`. */
   function strided(s: Strided, rows: number, N: number, name: string): number {
     if (rows > 0 && N > 0) {
@@ -204,7 +213,7 @@ function instantiate(module: WebAssembly.Module): Kernels {
 
     embedForward(E, tokens, out, N) {
       const [rp, ci, val] = csr(E, "E");
-      need(tokens, N, "tokens");
+      indices(tokens, N, E.rows, "tokens", "rows of E");
       e.embed_forward(
         E.cols,
         rp,
@@ -218,7 +227,7 @@ function instantiate(module: WebAssembly.Module): Kernels {
     },
     embedBackward(E, tokens, dOut, N, grad) {
       const [rp, ci] = csr(E, "E");
-      need(tokens, N, "tokens");
+      indices(tokens, N, E.rows, "tokens", "rows of E");
       need(grad, E.rowPtr[E.rows], "grad");
       e.embed_backward(
         rp,
@@ -298,12 +307,12 @@ function instantiate(module: WebAssembly.Module): Kernels {
     },
 
     softmaxCrossEntropy(logits, V, N, targets, scale) {
-      need(targets, N, "targets");
+      indices(targets, N, V, "targets", "classes");
       const p = strided(logits, V, N, "logits");
       return e.softmax_cross_entropy(p, logits.ld, V, N, ptr(targets, "targets"), scale);
     },
     softmaxLoss(logits, V, N, targets, predicted) {
-      need(targets, N, "targets");
+      indices(targets, N, V, "targets", "classes");
       need(predicted, N, "predicted");
       const p = strided(logits, V, N, "logits");
       return e.softmax_loss(

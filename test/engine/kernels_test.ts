@@ -401,4 +401,19 @@ Deno.test("wasm kernels: buffers are zeroed, survive growth, and foreign buffers
     () => k.csrForward(W, { data: b, ld: 1 }, { data: b, ld: 1 }, 1, false),
     /W.colIdx holds 0 elements, the kernel needs 1/,
   );
+  // Indices the kernels would follow out of their buffers.
+  const logits = { data: k.f32(6), ld: 2 };
+  const targets = k.i32(2);
+  targets[1] = 3;
+  assert.throws(
+    () => k.softmaxCrossEntropy(logits, 3, 2, targets, 1),
+    /targets\[1\] is 3, outside the 3 classes/,
+  );
+  targets[1] = -1;
+  assert.throws(() => k.softmaxLoss(logits, 3, 2, targets, k.i32(2)), /targets\[1\] is -1/);
+  W.rowPtr[1] = 0;
+  assert.throws(
+    () => k.embedForward(W, targets, { data: b, ld: 2 }, 2),
+    /tokens\[1\] is -1, outside the 1 rows of E/,
+  );
 });
