@@ -22,6 +22,8 @@ export const CLANG_ARGS: string[] = [
   "-msimd128",
   "-matomics",
   "-mbulk-memory",
+  // Each Worker sets its own stack pointer (an exported mutable global).
+  "-mmutable-globals",
   "-nostdlib",
   "-ffreestanding",
   "-Wall",
@@ -29,8 +31,9 @@ export const CLANG_ARGS: string[] = [
   "-Werror",
   // Shared imported memory, so Web Workers can run kernels on the same buffers.
   "-Wl,--no-entry,--import-memory,--shared-memory,--max-memory=4294967296",
-  // The TypeScript side allocates buffers from __heap_base upwards.
-  "-Wl,--export=__heap_base,-z,stack-size=65536",
+  // The TypeScript side allocates buffers from __heap_base upwards, and gives
+  // every thread but the first a stack of its own.
+  "-Wl,--export=__heap_base,--export=__stack_pointer,-z,stack-size=65536",
   "kernels.c",
 ];
 

@@ -23,6 +23,7 @@ const ALIGN = 64;
 /** The functions kernels.c exports; pointers are byte addresses. */
 interface Exports {
   __heap_base: WebAssembly.Global;
+  __stack_pointer: WebAssembly.Global;
   csr_forward(...a: number[]): void;
   csr_backward_input(...a: number[]): void;
   csr_weight_grad(...a: number[]): void;
@@ -56,41 +57,78 @@ export function kernelsModuleSync(): WebAssembly.Module {
 }
 
 /** The WASM kernels with their own shared memory. */
-export async function createWasmKernels(): Promise<Kernels> {
-  return instantiate(await kernelsModule());
+export async function createWasmKernels(): Promise<WasmKernels> {
+  return instantiateKernels(await kernelsModule(), newMemory());
 }
 
 /** {@link createWasmKernels}, synchronously. */
-export function createWasmKernelsSync(): Kernels {
-  return instantiate(kernelsModuleSync());
+export function createWasmKernelsSync(): WasmKernels {
+  return instantiateKernels(kernelsModuleSync(), newMemory());
 }
 
-function instantiate(module: WebAssembly.Module): Kernels {
-  const memory = new WebAssembly.Memory({ initial: 4, maximum: MAX_PAGES, shared: true });
+function newMemory(): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: 4, maximum: MAX_PAGES, shared: true });
+}
+
+/** Kernels on a WebAssembly memory that other threads can share. */
+export interface WasmKernels extends Kernels {
+  readonly module: WebAssembly.Module;
+  readonly memory: WebAssembly.Memory;
+  /** A view of `length` elements at byte address `pointer` of this memory. */
+  view<T extends Float32Array | Int32Array>(
+    type: { new (buffer: ArrayBufferLike, offset: number, length: number): T },
+    pointer: number,
+    length: number,
+  ): T;
+}
+
+/** Bytes of stack each additional thread gets. */
+const THREAD_STACK_BYTES = 1 << 20;
+
+/**
+ * The kernels of `module` on `memory`. The first instance on a memory
+ * (`stack` omitted) owns the allocator's state; a Worker's instance on the
+ * same memory passes `stack`, the top of a stack the first one allocated for
+ * it with {@link allocateThreadStack}: threads share the heap, never a stack.
+ */
+export function instantiateKernels(
+  module: WebAssembly.Module,
+  memory: WebAssembly.Memory,
+  stack?: number,
+): WasmKernels {
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const e = instance.exports as unknown as Exports;
-  const heapBase = align(e.__heap_base.value as number);
+  if (stack !== undefined) e.__stack_pointer.value = stack;
+  // The allocator's top lives in the first word of the heap, so that every
+  // thread allocates from the same heap (a compare-and-swap bump).
+  const topSlot = align(e.__heap_base.value as number) / 4;
+  const heapStart = align(topSlot * 4 + 4);
+  const words = () => new Uint32Array(memory.buffer, 0, topSlot + 1);
+  if (stack === undefined) Atomics.store(words(), topSlot, heapStart);
 
   // Every SharedArrayBuffer object handed out: after a grow, memory.buffer is
   // a new object over the same memory, and older views keep the old one.
   const ours = new WeakSet<ArrayBufferLike>();
-  let top = heapBase;
-  // Memory at and above this address has never been handed out, so it is zero.
-  let clean = heapBase;
 
   function alloc(bytes: number): [ArrayBufferLike, number] {
-    const start = align(top);
-    const end = start + bytes;
-    if (end > MAX_PAGES * PAGE) {
-      throw new Error(`kernel memory exhausted: ${end} bytes needed, 4 GiB is the most`);
+    let start: number, end: number;
+    for (;;) {
+      const top = Atomics.load(words(), topSlot);
+      start = align(top);
+      end = start + bytes;
+      if (end > MAX_PAGES * PAGE) {
+        throw new RangeError(
+          `kernel memory exhausted: ${end} bytes needed, 4 GiB is the maximum memory`,
+        );
+      }
+      if (Atomics.compareExchange(words(), topSlot, top, end) === top) break;
     }
     const have = memory.buffer.byteLength;
     if (end > have) memory.grow(Math.ceil((end - have) / PAGE));
     const buffer = memory.buffer;
     ours.add(buffer);
-    if (start < clean) new Uint8Array(buffer, start, Math.min(end, clean) - start).fill(0);
-    top = end;
-    clean = Math.max(clean, end);
+    // Memory handed out before a reset may hold old values.
+    new Uint8Array(buffer, start, bytes).fill(0);
     return [buffer, start];
   }
 
@@ -140,6 +178,13 @@ function instantiate(module: WebAssembly.Module): Kernels {
   }
 
   return {
+    module,
+    memory,
+    view(type, pointer, length) {
+      const buffer = memory.buffer;
+      ours.add(buffer);
+      return new type(buffer, pointer, length);
+    },
     f32(length) {
       const [buffer, start] = alloc(length * 4);
       return new Float32Array(buffer, start, length);
@@ -149,7 +194,7 @@ function instantiate(module: WebAssembly.Module): Kernels {
       return new Int32Array(buffer, start, length);
     },
     reset() {
-      top = heapBase;
+      Atomics.store(words(), topSlot, heapStart);
     },
 
     csrForward(W, x, y, N, accumulate) {
@@ -379,4 +424,10 @@ function instantiate(module: WebAssembly.Module): Kernels {
 
 function align(n: number): number {
   return Math.ceil(n / ALIGN) * ALIGN;
+}
+
+/** A stack for another thread on `kernels`' memory: returns its top (stacks grow down). */
+export function allocateThreadStack(kernels: Kernels): number {
+  const stack = kernels.i32(THREAD_STACK_BYTES / 4);
+  return stack.byteOffset + THREAD_STACK_BYTES;
 }
