@@ -7,7 +7,7 @@
  */
 
 import { Command, Option } from "commander";
-import { bundleMetadata, exportBundle, writeBundle } from "../export/bundle.ts";
+import { bundleMetadata, checkTolerance, exportBundle, writeBundle } from "../export/bundle.ts";
 import {
   COMPUTE_MODES,
   type ComputeMode,
@@ -170,6 +170,7 @@ if (import.meta.main) {
     const command = exportCommand().parse(Deno.args, { from: "user" });
     const [checkpoint] = command.args;
     const flags = command.opts<ExportFlags>();
+    checkTolerance(flags.tolerance);
     if (flags.weights) return await exportWeights(checkpoint, flags);
     const out = flags.out ?? checkpoint.replace(/[^/]*$/, "") + "bundle";
     const metadata = flags.target === "auto"
