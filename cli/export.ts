@@ -101,6 +101,9 @@ export function describeExport(dir: string, m: BundleMetadata): string {
     `  onnxruntime parity: max |Δlogit| ${m.parity.maxAbsDiff.toExponential(2)} ≤ ${
       Number(m.parity.tolerance.toPrecision(3))
     } over ${m.parity.compared} logits (${m.parity.samples})`,
+    ...(m.causal === false
+      ? ["  not causal: chunked feeding differs from one call (metadata.causalNote)"]
+      : []),
     ...(m.approximation
       ? [
         `  approximate: ${m.approximation.note}; weights move by up to ${

@@ -89,12 +89,12 @@ export async function cleanStaleBundles(out: string): Promise<string[]> {
 async function checkReplaceable(out: string, bundleFiles: readonly string[]): Promise<boolean> {
   let info: Deno.FileInfo;
   try {
-    info = await Deno.lstat(out);
+    info = await Deno.stat(out);
   } catch {
     return false;
   }
   if (!info.isDirectory) {
-    throw new UserError(`--out ${out} is a file, not a bundle directory; choose another --out`);
+    throw new UserError(`--out ${out} is not a directory; choose another --out for the bundle`);
   }
   const known = new Set([...bundleFiles, "metadata.json", "model.onnx", "vocab.json"]);
   for await (const entry of Deno.readDir(out)) {

@@ -116,8 +116,9 @@ export function checkOnnxModel(
  * which runs shape inference) that an export could break:
  *
  * - a node must not read a `sparse_initializer` directly: shape inference
- *   types it as a sparse tensor, and the dense-tensor ops read its shape as
- *   rank 0 (densify it first, e.g. with a `Constant`'s `sparse_value`);
+ *   types it as a sparse tensor, so dense-tensor ops see rank 0 (`Gather`)
+ *   or a type mismatch (`Cast`); densify it first, e.g. with a `Constant`'s
+ *   `sparse_value`;
  * - `Gather`'s data input must have rank ≥ 1.
  *
  * Ranks are known for graph inputs, initializers and `Constant` outputs.
@@ -139,8 +140,9 @@ function checkRanks(
     for (const input of node.input ?? []) {
       if (sparse.has(input)) {
         problems.push(
-          `${label} reads sparse initializer ${input} directly, which onnx's shape inference ` +
-            `sees as rank 0; densify it first (a Constant with sparse_value)`,
+          `${label} reads sparse initializer ${input} directly, which onnx's strict checker ` +
+            `rejects (shape inference types it as a sparse tensor: Gather sees rank 0, Cast the ` +
+            `wrong type); densify it first (a Constant with sparse_value)`,
         );
       }
     }

@@ -325,7 +325,7 @@ export interface Classification {
 /** Whether `text` has a token of the vocabulary other than `<unk>`. */
 function hasKnownWord(bundle: Bundle, text: string): boolean {
   const settings = parseTextSettings(bundle.metadata.tokenizer);
-  return tokenize(text, settings).some((w) => bundle.vocab.encode(w) !== bundle.vocab.unkId);
+  return tokenize(text, settings).some((w) => bundle.vocab.has(w) && w !== bundle.vocab.unkToken);
 }
 
 /**
@@ -360,7 +360,11 @@ export async function classify(bundle: Bundle, texts: string[]): Promise<Classif
   );
 }
 
-/** Perplexity of `text` under a language model, reading it as one stream. */
+/**
+ * Perplexity of `text` under a language model, reading it as one stream in
+ * calls of 256 tokens with the state carried. For an int8 bundle
+ * (`metadata.causal` false) the result depends on that split, slightly.
+ */
 export async function score(
   bundle: Bundle,
   text: string,

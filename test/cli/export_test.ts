@@ -38,3 +38,12 @@ Deno.test("export: a bundle that cannot be written is one error line naming it",
     assertUserFacingError(result, out);
   });
 });
+
+Deno.test("export: a weights file that cannot be written is one error line naming it", async () => {
+  await withTempDir(async (dir) => {
+    const checkpoint = await smallCheckpoint(dir);
+    const out = "/proc/sparrow-no-such-weights.sparrow";
+    const result = await runCli("export", [checkpoint, "--weights", "csr", "--out", out]);
+    assertUserFacingError(result, out);
+  });
+});
