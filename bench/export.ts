@@ -33,7 +33,12 @@ import { type Format, formatName } from "../export/target.ts";
 const FORMATS: readonly (Format & { label: string })[] = [
   { label: "dense LSTM op (baseline)", compute: "op", storage: "dense", values: "fp32" },
   { label: "default export", compute: "op", storage: "auto", values: "fp32" },
-  { label: "sparse_initializer", compute: "op", storage: "sparse-init", values: "fp32" },
+  {
+    label: "sparse tensor (Constant sparse_value)",
+    compute: "op",
+    storage: "sparse-init",
+    values: "fp32",
+  },
   { label: "bitmask", compute: "op", storage: "bitmask", values: "fp32" },
   { label: "packed, fp16 values", compute: "op", storage: "packed", values: "fp16" },
   { label: "sparse Scan (COO)", compute: "sparse-scan", storage: "auto", values: "fp32" },

@@ -33,6 +33,7 @@ import {
 } from "../src/infer/bundle.ts";
 import { EOS } from "../src/data/lm.ts";
 import { UNK } from "../src/data/vocab.ts";
+import { PAD } from "../src/data/classification.ts";
 import { describeIo, textRule } from "./describe.ts";
 import { type FileWriter, replaceBundle } from "./swap.ts";
 import { SPARROW_VERSION } from "./version.ts";
@@ -201,7 +202,7 @@ function nonzeroCounts(model: ModelConfig, params: HostParams): NonzeroCounts {
   return counts;
 }
 
-/** The token ids of `<unk>` and `<eos>`, where the vocabulary has them, and padding. */
+/** The token ids of `<unk>` and `<eos>`, where the vocabulary has them, and of padding. */
 function specialTokens(
   kind: ModelConfig["kind"],
   vocab: readonly string[],
@@ -215,9 +216,10 @@ function specialTokens(
     eos: role(EOS, "ends every line of text; feed it after a line's words"),
     padding: kind === "classifier"
       ? {
-        id: 0,
+        ...(vocab.indexOf(PAD) >= 0 ? { token: PAD } : {}),
+        id: Math.max(0, vocab.indexOf(PAD)),
         description:
-          "steps past a sequence's `lengths` entry are ignored, so any id may pad; sparrow pads with 0",
+          "fills the steps past a sequence's `lengths` entry, which the model ignores, so any id would do",
       }
       : { id: -1, description: "none: a language model's sequences in one batch share a length" },
   };

@@ -74,7 +74,7 @@ export interface BundleMetadata {
   specialTokens: {
     unk?: SpecialToken;
     eos?: SpecialToken;
-    padding: { id: number; description: string };
+    padding: { token?: string; id: number; description: string };
   };
   /**
    * True when a step's logits depend only on the tokens up to it, so feeding

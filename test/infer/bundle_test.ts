@@ -66,6 +66,11 @@ Deno.test("inference on exported bundles", async (t) => {
       assert.equal(cls.metadata.kind, "classifier");
       assert.deepEqual([...lm.vocab.tokens], lmCkpt.meta.vocab);
       assert.deepEqual(cls.metadata.labels, clsCkpt.meta.labels);
+      // Special tokens as the trained vocabularies have them.
+      const { padding, unk } = cls.metadata.specialTokens;
+      assert.deepEqual([padding.token, padding.id], ["<pad>", clsCkpt.meta.vocab.indexOf("<pad>")]);
+      assert.equal(unk!.id, clsCkpt.meta.vocab.indexOf("<unk>"));
+      assert.equal(lm.metadata.specialTokens.eos!.id, lmCkpt.meta.vocab.indexOf("<eos>"));
     });
 
     await t.step(
