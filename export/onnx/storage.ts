@@ -6,8 +6,8 @@
  * - `sparse-init`: a spec sparse tensor, nonzero values plus int64 linear
  *   indices (8 bytes of index per nonzero), as a `Constant` node's
  *   `sparse_value` (a `sparse_initializer` read directly by `Gather` or
- *   `MatMul` fails onnx's strict checker: shape inference gives it no
- *   dense shape).
+ *   `Cast` fails onnx's strict checker: shape inference types it as a
+ *   sparse tensor, with no dense shape).
  * - `packed`: the nonzero values plus the gaps between their linear indices
  *   as uint8 or uint16, rebuilt by `Cast → CumSum → ScatterElements` into a
  *   `ConstantOfShape` of zeros. A gap too wide for the code is bridged by a

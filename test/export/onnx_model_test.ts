@@ -157,7 +157,7 @@ Deno.test("sparse-init storage writes spec sparse tensors and is smaller at 90% 
     ).map((n) => n.output![0]);
   assert.deepEqual(sparseConstants(dense.bytes), []);
   // Constant nodes with sparse_value, not sparse_initializers: onnx's strict checker rejects
-  // a Gather (or MatMul) that reads a sparse_initializer directly.
+  // a Gather (or Cast) that reads a sparse_initializer directly.
   assert.equal(decodeModel(sparse.bytes).graph!.sparse_initializer!.length, 0);
   const sparseNames = sparseConstants(sparse.bytes);
   for (const name of ["embedding", "lstm.0.W", "lstm.1.R", "decoder.W"]) {
