@@ -33,7 +33,12 @@ import { type Format, formatName } from "../export/target.ts";
 const FORMATS: readonly (Format & { label: string })[] = [
   { label: "dense LSTM op (baseline)", compute: "op", storage: "dense", values: "fp32" },
   { label: "default export", compute: "op", storage: "auto", values: "fp32" },
-  { label: "sparse_initializer", compute: "op", storage: "sparse-init", values: "fp32" },
+  {
+    label: "sparse tensor (Constant sparse_value)",
+    compute: "op",
+    storage: "sparse-init",
+    values: "fp32",
+  },
   { label: "bitmask", compute: "op", storage: "bitmask", values: "fp32" },
   { label: "packed, fp16 values", compute: "op", storage: "packed", values: "fp16" },
   { label: "sparse Scan (COO)", compute: "sparse-scan", storage: "auto", values: "fp32" },
@@ -277,8 +282,8 @@ function targets(results: { hidden: number; sparsity: number; rows: Row[] }[]): 
           `${b1.toFixed(2)}x dense at B=1, ${
             b16.toFixed(2)
           }x at B=16. Its weight decoding ${fold} ` +
-          `and onnxruntime's optimized graph ${graph}, so a latency gap is measurement noise ` +
-          `(dense measured again: ${noise[0]}x at B=1, ${noise[1]}x at B=16).`,
+          `and onnxruntime's optimized graph ${graph}. ` +
+          latencyVerdict([b1, b16], noise.map(Number)),
       );
     }
     if (sparsity === 0.99) {
@@ -309,16 +314,72 @@ function targets(results: { hidden: number; sparsity: number; rows: Row[] }[]): 
   return lines.join("\n");
 }
 
-async function machine(): Promise<string> {
-  let cpu = "unknown CPU";
+/**
+ * What the latency ratios of a format against dense say, given the ratios
+ * of dense measured twice (`noise`), at B=1 and B=16: a ratio counts as
+ * within the run-to-run spread only if it is no farther from 1 than the
+ * dense-against-dense ratio of the same batch size.
+ */
+export function latencyVerdict(ratios: number[], noise: number[]): string {
+  const sizes = ["B=1", "B=16"];
+  const parts = ratios.map((r, i) => {
+    const spread = Math.abs(noise[i] - 1);
+    if (!Number.isFinite(r) || !Number.isFinite(spread)) return `${sizes[i]}: not measured`;
+    const within = Math.abs(r - 1) <= spread;
+    return `${sizes[i]} ${r.toFixed(2)}x is ${within ? "within" : "outside"} the spread of ` +
+      `dense measured twice (${noise[i].toFixed(2)}x)`;
+  });
+  return `Latency: ${parts.join("; ")}.`;
+}
+
+/** What the machine a benchmark ran on is, as far as it can be measured at run time. */
+export interface MachineInfo {
+  cpu?: string;
+  logicalCpus: number;
+  os: string;
+  osRelease: string;
+  memoryBytes?: number;
+  loadAverage?: number[];
+  deno: string;
+}
+
+/** Measures {@link MachineInfo} now. */
+export async function measureMachine(): Promise<MachineInfo> {
+  let cpu: string | undefined;
   try {
     const info = await Deno.readTextFile("/proc/cpuinfo");
-    cpu = info.match(/^model name\s*:\s*(.+)$/m)?.[1] ?? cpu;
+    cpu = info.match(/^model name\s*:\s*(.+)$/m)?.[1];
   } catch {
-    // Not Linux.
+    // Not readable here (not Linux, or no permission): left out.
   }
-  return `${cpu}, ${navigator.hardwareConcurrency} logical CPUs, Deno ${Deno.version.deno}, ` +
-    `onnxruntime-node (1 intra-op thread)`;
+  const optional = <T>(f: () => T): T | undefined => {
+    try {
+      return f();
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    cpu,
+    logicalCpus: navigator.hardwareConcurrency,
+    os: `${Deno.build.os} ${Deno.build.arch}`,
+    osRelease: Deno.osRelease(),
+    memoryBytes: optional(() => Deno.systemMemoryInfo().total),
+    loadAverage: optional(() => Deno.loadavg()),
+    deno: Deno.version.deno,
+  };
+}
+
+/** One line describing a measured machine; unknown parts are left out. */
+export function describeMachine(m: MachineInfo): string {
+  return [
+    m.cpu ?? "CPU model not readable",
+    `${m.logicalCpus} logical CPUs`,
+    ...(m.memoryBytes ? [`${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB memory`] : []),
+    `${m.os}, kernel ${m.osRelease}`,
+    ...(m.loadAverage ? [`load average ${m.loadAverage[0].toFixed(2)} at the start`] : []),
+    `Deno ${m.deno}`,
+  ].join(", ");
 }
 
 /** Runs the benchmark, prints its tables and optionally writes them to a file. */
@@ -347,6 +408,7 @@ export async function main(args: string[]): Promise<void> {
   };
   const command = `deno task bench export ${args.join(" ")}`.trim();
   const started = performance.now();
+  const machine = describeMachine(await measureMachine());
   const dir = await Deno.makeTempDir({ prefix: "sparrow-bench-export-" });
   const results: { hidden: number; sparsity: number; rows: Row[] }[] = [];
   const sections: string[] = [];
@@ -371,7 +433,8 @@ export async function main(args: string[]): Promise<void> {
     const doc = [
       "# Export formats: size, load, latency and memory against the dense LSTM op",
       "",
-      `Made by \`${command}\` in ${minutes} min on ${await machine()}.`,
+      `Made by \`${command}\` in ${minutes} min on ${machine}; onnxruntime-node sessions with ` +
+      "1 intra-op thread.",
       "",
       `Model: one-layer LSTM language model, embedding = hidden = H, vocabulary ${settings.vocab}; every weight ` +
       "matrix (embedding and decoder included) has exactly round((1-s)·size) random nonzeros. One call runs " +
@@ -380,7 +443,8 @@ export async function main(args: string[]): Promise<void> {
         settings.maxMs / 1000
       } s per call set ` +
       `(best of ${settings.rounds} round(s)); ratios are against the dense LSTM op in the same run. ` +
-      "Absolute times on a shared 2-core machine are noisy: read the ratios, and treat ±10% as noise.",
+      "The last row of each table measures the dense export again: its ratios are this run's " +
+      "run-to-run spread.",
       "",
       summary,
       "",

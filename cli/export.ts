@@ -7,7 +7,7 @@
  */
 
 import { Command, Option } from "commander";
-import { bundleMetadata, exportBundle, writeBundle } from "../export/bundle.ts";
+import { bundleMetadata, checkTolerance, exportBundle, writeBundle } from "../export/bundle.ts";
 import {
   COMPUTE_MODES,
   type ComputeMode,
@@ -101,6 +101,9 @@ export function describeExport(dir: string, m: BundleMetadata): string {
     `  onnxruntime parity: max |Δlogit| ${m.parity.maxAbsDiff.toExponential(2)} ≤ ${
       Number(m.parity.tolerance.toPrecision(3))
     } over ${m.parity.compared} logits (${m.parity.samples})`,
+    ...(m.causal === false
+      ? ["  not causal: chunked feeding differs from one call (metadata.causalNote)"]
+      : []),
     ...(m.approximation
       ? [
         `  approximate: ${m.approximation.note}; weights move by up to ${
@@ -170,6 +173,7 @@ if (import.meta.main) {
     const command = exportCommand().parse(Deno.args, { from: "user" });
     const [checkpoint] = command.args;
     const flags = command.opts<ExportFlags>();
+    checkTolerance(flags.tolerance);
     if (flags.weights) return await exportWeights(checkpoint, flags);
     const out = flags.out ?? checkpoint.replace(/[^/]*$/, "") + "bundle";
     const metadata = flags.target === "auto"

@@ -7,7 +7,15 @@
  */
 
 import { Command } from "commander";
-import { classify, generate, openBundle, score, streamStep } from "../src/infer/bundle.ts";
+import {
+  classify,
+  generate,
+  openBundle,
+  score,
+  streamStep,
+  UNCLASSIFIED,
+} from "../src/infer/bundle.ts";
+import { splitLines } from "../src/data/files.ts";
 import type { LmState } from "../src/infer/onnx_runtime.ts";
 import { UserError } from "../src/spec/errors.ts";
 import { integer, number, runCommand } from "./common.ts";
@@ -25,17 +33,23 @@ async function readInput(file: string | undefined): Promise<string> {
 export function inferCommand(print: (line: string) => void = console.log): Command {
   const program = new Command("infer").description("Run an exported bundle with onnxruntime.");
   program.command("classify")
-    .description("classify each line of a file (or stdin)")
+    .description(
+      "classify each line of a file (or stdin): label, probability, text; a line with no known word prints - for both",
+    )
     .argument("<bundle>", "bundle directory")
     .argument("[file]", "text file, one text per line; - or nothing reads stdin")
     .action(async (dir: string, file?: string) => {
       const bundle = await openBundle(dir);
-      const lines = (await readInput(file)).split("\n").filter((l) => l.trim().length > 0);
+      // One output line per input line, blank ones included, so outputs line up with inputs.
+      const lines = splitLines(await readInput(file));
       if (lines.length === 0) {
-        throw new UserError(`${file ?? "stdin"} has no text lines to classify`);
+        throw new UserError(`${file ?? "stdin"} has no lines to classify`);
       }
       for (const r of await classify(bundle, lines)) {
-        print(`${r.label}\t${(100 * r.probabilities[r.label]).toFixed(1)}%\t${r.text}`);
+        const p = r.label === UNCLASSIFIED
+          ? UNCLASSIFIED
+          : `${(100 * r.probabilities[r.label]).toFixed(1)}%`;
+        print(`${r.label}\t${p}\t${r.text}`);
       }
     });
   program.command("score")

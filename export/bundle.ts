@@ -10,21 +10,33 @@
  * ```
  *
  * Nothing is written unless the model passes the structural check and the
- * parity check against the trained model (the float64 reference forward), within the tolerance of its
- * modes (see `parity.ts`). Each file is written atomically, metadata.json
- * last, so a bundle with metadata is complete.
+ * parity check against the trained model (the float64 reference forward),
+ * within the tolerance of its modes (see `parity.ts`). The new bundle is
+ * written beside the old one and swapped in at the end (`swap.ts`), so the
+ * output path always holds a complete bundle. metadata.json records the
+ * sha256 of the other files, which loading verifies.
  *
  * @module
  */
 
-import { join } from "node:path";
+import { basename } from "node:path";
 import { inferenceFlops, type NonzeroCounts, parameterReport } from "../src/core/flops.ts";
-import { UserError } from "../src/spec/errors.ts";
-import { writeFileAtomic } from "../src/spec/atomic.ts";
+import { check, UserError } from "../src/spec/errors.ts";
 import { type ModelConfig, paramSpecs } from "../src/spec/config.ts";
 import type { HostParams } from "../src/spec/params.ts";
 import { type Checkpoint, loadCheckpoint } from "../src/spec/checkpoint.ts";
-import { BUNDLE_FORMAT, type BundleMetadata } from "../src/infer/bundle.ts";
+import {
+  BUNDLE_FORMAT,
+  BUNDLE_VERSION,
+  type BundleMetadata,
+  sha256Hex,
+} from "../src/infer/bundle.ts";
+import { EOS } from "../src/data/lm.ts";
+import { UNK } from "../src/data/vocab.ts";
+import { PAD } from "../src/data/classification.ts";
+import { describeIo, textRule } from "./describe.ts";
+import { type FileWriter, replaceBundle } from "./swap.ts";
+import { SPARROW_VERSION } from "./version.ts";
 import { checkOnnxModel } from "./onnx/check.ts";
 import { float16RoundingError } from "./onnx/float16.ts";
 import { optimizedGraph } from "./onnx/fold.ts";
@@ -61,6 +73,17 @@ export interface ExportOptions {
   build?: typeof buildOnnx;
   /** Extra metadata to record (e.g. the `--target auto` table). */
   extra?: Partial<BundleMetadata>;
+  /** Writes each bundle file; tests inject one that fails like a full disk. */
+  writeFile?: FileWriter;
+}
+
+/** Refuses a tolerance that is not a positive number. */
+export function checkTolerance(tolerance: number | undefined): void {
+  check(
+    // NaN fails the comparison too; Infinity (measure without refusing) is allowed.
+    tolerance === undefined || tolerance > 0,
+    `--tolerance must be a positive number (the largest accepted max |Δlogit|), got ${tolerance}`,
+  );
 }
 
 /** A model built and verified, not yet written. */
@@ -150,6 +173,7 @@ export async function buildVerified(
   params: HostParams,
   options: ExportOptions = {},
 ): Promise<VerifiedExport> {
+  checkTolerance(options.tolerance);
   const modes = modesOf(options);
   const build = (options.build ?? buildOnnx)(model, params, modes);
   const problems = checkOnnxModel(build.bytes, model.kind);
@@ -158,7 +182,7 @@ export async function buildVerified(
       `export refused: the ONNX graph is malformed (${problems.join("; ")}); nothing was written`,
     );
   }
-  const report = await checkParity(model, params, build.bytes);
+  const report = await checkParity(model, params, build.bytes, modes.compute);
   const tolerance = options.tolerance ?? parityTolerance(modes.compute, report.referenceMaxAbs);
   const approximation = approximationOf(model, params, modes.compute, modes.values);
   if (!(report.maxAbsDiff <= tolerance)) {
@@ -178,9 +202,32 @@ function nonzeroCounts(model: ModelConfig, params: HostParams): NonzeroCounts {
   return counts;
 }
 
+/** The token ids of `<unk>` and `<eos>`, where the vocabulary has them, and of padding. */
+function specialTokens(
+  kind: ModelConfig["kind"],
+  vocab: readonly string[],
+): BundleMetadata["specialTokens"] {
+  const role = (token: string, description: string) => {
+    const id = vocab.indexOf(token);
+    return id < 0 ? undefined : { token, id, description };
+  };
+  return {
+    unk: role(UNK, "stands for every word outside the vocabulary"),
+    eos: role(EOS, "ends every line of text; feed it after a line's words"),
+    padding: kind === "classifier"
+      ? {
+        ...(vocab.indexOf(PAD) >= 0 ? { token: PAD } : {}),
+        id: Math.max(0, vocab.indexOf(PAD)),
+        description:
+          "fills the steps past a sequence's `lengths` entry, which the model ignores, so any id would do",
+      }
+      : { id: -1, description: "none: a language model's sequences in one batch share a length" },
+  };
+}
+
 /**
  * The metadata.json of a verified export of checkpoint `ckpt`, which came
- * from `checkpointName`.
+ * from `checkpointName` (only its file name is recorded).
  */
 export async function bundleMetadata(
   ckpt: Checkpoint,
@@ -201,14 +248,31 @@ export async function bundleMetadata(
   }));
   // A decode left unfolded would run on every call; say so rather than hide it.
   const folded = (await optimizedGraph(verified.build.bytes)).unfolded.length === 0;
+  const files = { model: "model.onnx", vocab: "vocab.json" };
+  const tokenizer = { ...(ckpt.meta.tokenizer ?? {}), rule: textRule(model.kind, ckpt.meta) };
+  const causal = modes.compute !== "int8";
   return {
     format: BUNDLE_FORMAT,
-    version: 1,
+    version: BUNDLE_VERSION,
     kind: model.kind,
     model,
-    files: { model: "model.onnx", vocab: "vocab.json" },
+    files,
+    sha256: {
+      [files.model]: await sha256Hex(verified.build.bytes),
+      [files.vocab]: await sha256Hex(vocabBytes(ckpt)),
+    },
+    producer: { name: "sparrow", version: SPARROW_VERSION },
+    io: describeIo(model),
     labels: ckpt.meta.labels,
-    tokenizer: ckpt.meta.tokenizer,
+    tokenizer,
+    specialTokens: specialTokens(model.kind, ckpt.meta.vocab),
+    causal,
+    ...(causal ? {} : {
+      causalNote: "onnxruntime's DynamicQuantizeLSTM picks its quantization scale from the " +
+        "whole input of each call, so a token's logits depend on the tokens after it and on " +
+        "how the input is split into calls (measured here: parity.streamedVsWhole); feed " +
+        "the same chunks to get the same results",
+    }),
     storage: modes.storage,
     compute: modes.compute,
     values: modes.values,
@@ -225,7 +289,8 @@ export async function bundleMetadata(
     parity: verified.parity,
     approximation: verified.approximation,
     source: {
-      checkpoint: checkpointName,
+      // A path of the build machine means nothing on the device, and may say too much.
+      checkpoint: basename(checkpointName),
       epochs: ckpt.meta.progress.epoch,
       metrics: ckpt.meta.progress.history.at(-1) ?? {},
     },
@@ -234,18 +299,27 @@ export async function bundleMetadata(
   };
 }
 
-/** Writes a verified export into `outDir`, metadata.json last. */
+function vocabBytes(ckpt: Checkpoint): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(ckpt.meta.vocab));
+}
+
+/**
+ * Writes a verified export as the bundle directory `outDir`, replacing any
+ * bundle there only once the new one is complete (see `swap.ts`).
+ */
 export async function writeBundle(
   outDir: string,
   ckpt: Checkpoint,
   bytes: Uint8Array,
   metadata: BundleMetadata,
+  writeFile?: FileWriter,
 ): Promise<void> {
-  // A bundle without metadata.json reads as incomplete, never as a mix of two exports.
-  await Deno.remove(join(outDir, "metadata.json")).catch(() => {});
-  await writeFileAtomic(join(outDir, metadata.files.model), bytes);
-  await writeFileAtomic(join(outDir, metadata.files.vocab), JSON.stringify(ckpt.meta.vocab));
-  await writeFileAtomic(join(outDir, "metadata.json"), JSON.stringify(metadata, null, 2) + "\n");
+  const files = new Map<string, Uint8Array>([
+    [metadata.files.model, bytes],
+    [metadata.files.vocab, vocabBytes(ckpt)],
+    ["metadata.json", new TextEncoder().encode(JSON.stringify(metadata, null, 2) + "\n")],
+  ]);
+  await replaceBundle(outDir, files, writeFile);
 }
 
 /** Builds, verifies and writes the bundle of checkpoint `source` into `outDir`. */
@@ -254,10 +328,11 @@ export async function exportBundle(
   outDir: string,
   options: ExportOptions = {},
 ): Promise<BundleMetadata> {
+  checkTolerance(options.tolerance);
   const ckpt = typeof source === "string" ? await loadCheckpoint(source) : source;
   const checkpointName = typeof source === "string" ? source : "(in memory)";
   const verified = await buildVerified(ckpt.meta.model, ckpt.params, options);
   const metadata = await bundleMetadata(ckpt, checkpointName, verified, options);
-  await writeBundle(outDir, ckpt, verified.build.bytes, metadata);
+  await writeBundle(outDir, ckpt, verified.build.bytes, metadata, options.writeFile);
   return metadata;
 }

@@ -45,6 +45,7 @@ import {
 } from "./onnx/lstm_layers.ts";
 import { DataType, encodeModel } from "./onnx/proto.ts";
 import { addSparseScanLayer } from "./onnx/sparse_scan.ts";
+import { SPARROW_VERSION } from "./version.ts";
 import {
   int64Constant,
   STORAGE_MODES,
@@ -281,6 +282,7 @@ export function buildOnnx(
     opsetVersion: OPSET_VERSION,
     extraOpsets: compute === "int8" ? [{ domain: MICROSOFT_DOMAIN, version: 1 }] : [],
     producerName: "sparrow",
+    producerVersion: SPARROW_VERSION,
     docString:
       `Sparse ${config.cell.toUpperCase()} ${what}; storage ${storage}, compute ${compute}, values ${values}`,
     metadata: {

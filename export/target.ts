@@ -114,9 +114,10 @@ export async function chooseTarget(
       [];
     for (const [i, format] of formats.entries()) {
       const path = join(dir, `candidate${i}.onnx`);
+      let verified: VerifiedExport;
       try {
         // Every candidate is measured; `tolerance` decides eligibility below.
-        const verified = await buildVerified(
+        verified = await buildVerified(
           model,
           params,
           {
@@ -124,12 +125,20 @@ export async function chooseTarget(
             tolerance: Infinity,
           } satisfies ExportOptions,
         );
-        await Deno.writeFile(path, verified.build.bytes);
-        built.push({ format, verified, path });
       } catch (error) {
         if (!(error instanceof UserError)) throw error;
         built.push({ format, failure: error.message, path });
+        continue;
       }
+      try {
+        await Deno.writeFile(path, verified.build.bytes);
+      } catch (error) {
+        const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0];
+        throw new UserError(
+          `--target auto cannot write its candidates to ${dir}: ${reason}; free disk space there`,
+        );
+      }
+      built.push({ format, verified, path });
     }
     const best = new Map<number, Measurement>();
     const rounds = options.rounds ?? 2;

@@ -46,6 +46,7 @@ export type AttributeValue =
   | { type: "string"; value: string }
   | { type: "strings"; value: string[] }
   | { type: "tensor"; value: TensorProto }
+  | { type: "sparse_tensor"; value: SparseTensorProto }
   | { type: "graph"; value: GraphProto };
 
 /** An integer attribute. */
@@ -81,6 +82,11 @@ export function stringsAttr(value: string[]): AttributeValue {
 /** A tensor attribute, e.g. a `Constant`'s `value`. Build it with {@link tensorProto}. */
 export function tensorAttr(value: TensorProto): AttributeValue {
   return { type: "tensor", value };
+}
+
+/** A sparse tensor attribute: a `Constant`'s `sparse_value`. Build it with {@link sparseTensorProto}. */
+export function sparseTensorAttr(value: SparseTensorProto): AttributeValue {
+  return { type: "sparse_tensor", value };
 }
 
 /** A subgraph attribute, e.g. a `Scan` or `Loop` body from {@link GraphBuilder.buildGraph}. */
@@ -267,6 +273,8 @@ function attributeProto(name: string, attr: AttributeValue): AttributeProto {
       };
     case "tensor":
       return { name, type: AttributeType.TENSOR, t: attr.value };
+    case "sparse_tensor":
+      return { name, type: AttributeType.SPARSE_TENSOR, sparse_tensor: attr.value };
     case "graph":
       return { name, type: AttributeType.GRAPH, g: attr.value };
   }
@@ -379,6 +387,25 @@ export class GraphBuilder {
       sparseTensorProto(name, dense, dims, dataType),
     );
     return name;
+  }
+
+  /**
+   * Adds a constant stored sparsely (its nonzero entries and their int64
+   * linear indices) as a `Constant` node's `sparse_value`, whose output is
+   * a dense tensor. Unlike a `sparse_initializer`, which shape inference
+   * types as a sparse tensor that ops such as `Gather` cannot take, it
+   * passes onnx's strict checker. `dataType` as in {@link addSparseInitializer}.
+   */
+  addSparseConstant(
+    name: string,
+    dense: TensorData,
+    dims: readonly number[],
+    dataType?: number,
+  ): string {
+    const [value] = this.addNode("Constant", [], [name], {
+      sparse_value: sparseTensorAttr(sparseTensorProto(`${name}.sparse`, dense, dims, dataType)),
+    });
+    return value;
   }
 
   /**

@@ -98,11 +98,67 @@ export function checkOnnxModel(
   const expected = kind ?? metadataKind(model, problems);
   if (expected) checkContract(graph, expected, problems);
   checkDataflow(graph, problems);
+  checkRanks(graph, problems);
   for (const tensor of graph.initializer ?? []) checkTensor(tensor, problems);
   for (const sparse of graph.sparse_initializer ?? []) {
     checkSparseTensor(sparse, problems);
   }
+  for (const node of graph.node ?? []) {
+    for (const attribute of node.attribute ?? []) {
+      if (attribute.sparse_tensor) checkSparseTensor(attribute.sparse_tensor, problems);
+    }
+  }
   return problems;
+}
+
+/**
+ * Rank rules of onnx's strict checker (`check_model(full_check=True)`,
+ * which runs shape inference) that an export could break:
+ *
+ * - a node must not read a `sparse_initializer` directly: shape inference
+ *   types it as a sparse tensor, so dense-tensor ops see rank 0 (`Gather`)
+ *   or a type mismatch (`Cast`); densify it first, e.g. with a `Constant`'s
+ *   `sparse_value`;
+ * - `Gather`'s data input must have rank ≥ 1.
+ *
+ * Ranks are known for graph inputs, initializers and `Constant` outputs.
+ */
+function checkRanks(
+  graph: GraphProto,
+  problems: string[],
+  outer: ReadonlyMap<string, number> = new Map(),
+): void {
+  const ranks = new Map(outer);
+  const sparse = new Set((graph.sparse_initializer ?? []).map((s) => s.values?.name ?? ""));
+  for (const v of graph.input ?? []) {
+    const rank = rankOf(v);
+    if (rank !== undefined) ranks.set(v.name ?? "", rank);
+  }
+  for (const t of graph.initializer ?? []) ranks.set(t.name ?? "", t.dims?.length ?? 0);
+  (graph.node ?? []).forEach((node, i) => {
+    const label = `node ${node.name || i} (${node.op_type})`;
+    for (const input of node.input ?? []) {
+      if (sparse.has(input)) {
+        problems.push(
+          `${label} reads sparse initializer ${input} directly, which onnx's strict checker ` +
+            `rejects (shape inference types it as a sparse tensor: Gather sees rank 0, Cast the ` +
+            `wrong type); densify it first (a Constant with sparse_value)`,
+        );
+      }
+    }
+    const data = node.input?.[0];
+    if (node.op_type === "Gather" && data && !sparse.has(data) && ranks.get(data) === 0) {
+      problems.push(`${label} gathers from ${data} of rank 0; Gather's data needs rank ≥ 1`);
+    }
+    for (const attribute of node.attribute ?? []) {
+      if (attribute.g) checkRanks(attribute.g, problems, ranks);
+    }
+    if (node.op_type === "Constant" && node.output?.[0]) {
+      const value = node.attribute?.find((a) => a.name === "value" || a.name === "sparse_value");
+      const dims = value?.t?.dims ?? value?.sparse_tensor?.dims;
+      if (dims) ranks.set(node.output[0], dims.length);
+    }
+  });
 }
 
 function checkVersions(model: ModelProto, problems: string[]): void {

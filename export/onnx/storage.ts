@@ -3,8 +3,11 @@
  * it back into the dense tensor the compute ops read.
  *
  * - `dense`: a plain initializer, every entry stored.
- * - `sparse-init`: a spec-compliant `sparse_initializer`, nonzero values
- *   plus int64 linear indices (8 bytes of index per nonzero).
+ * - `sparse-init`: a spec sparse tensor, nonzero values plus int64 linear
+ *   indices (8 bytes of index per nonzero), as a `Constant` node's
+ *   `sparse_value` (a `sparse_initializer` read directly by `Gather` or
+ *   `Cast` fails onnx's strict checker: shape inference types it as a
+ *   sparse tensor, with no dense shape).
  * - `packed`: the nonzero values plus the gaps between their linear indices
  *   as uint8 or uint16, rebuilt by `Cast → CumSum → ScatterElements` into a
  *   `ConstantOfShape` of zeros. A gap too wide for the code is bridged by a
@@ -15,7 +18,7 @@
  * Every op in the `packed` and `bitmask` decodes reads only constants, so
  * onnxruntime folds them into a dense initializer when it loads the model:
  * the file is small, and the running graph is the same as a dense one.
- * `sparse-init` is densified by the runtime itself.
+ * `sparse-init` is densified by the runtime itself when it loads the model.
  *
  * Values can be kept as float32, as float16 (cast back to float32 inside the
  * graph, also folded at load) or, for quantized weights, as int8 codes.
@@ -30,7 +33,10 @@ import { toFloat16Array } from "./float16.ts";
 /** Storage modes of a single tensor. */
 export type StorageMode = "dense" | "sparse-init" | "packed" | "bitmask";
 
-/** Storage modes plus `auto`: packed where that is smaller, else dense. */
+/**
+ * Storage modes plus `auto` (= `packed`). Every mode stores a tensor dense
+ * where its format would not be smaller.
+ */
 export type StorageChoice = StorageMode | "auto";
 
 /** Every storage mode, in the order documentation lists them. */
@@ -255,7 +261,7 @@ export interface StoreOptions {
 
 /**
  * Adds tensor `data` of shape `dims` to `graph`, stored as `options.storage`
- * says, and returns the graph value that holds it densely under the name
+ * says where that is smaller than dense, else dense, and returns the graph value that holds it densely under the name
  * `name` (uniquified if taken).
  */
 export function storeTensor(
@@ -271,9 +277,10 @@ export function storeTensor(
   }
   const positions = nonzeroPositions(data);
   const sizes = storageBytesOf(data, positions, options.values);
-  const storage = options.storage === "auto"
-    ? (sizes.packed < sizes.dense ? "packed" : "dense")
-    : options.storage;
+  // A format helps only where it is smaller than dense (not a bias, not a
+  // dense embedding): elsewhere the tensor is stored dense, in every mode.
+  const wanted = options.storage === "auto" ? "packed" : options.storage;
+  const storage = sizes[wanted] < sizes.dense ? wanted : "dense";
   const int8 = data instanceof Int8Array;
   const fp16 = !int8 && options.values === "fp16";
   let value: string;
@@ -283,7 +290,7 @@ export function storeTensor(
       break;
     case "sparse-init": {
       if (fp16) {
-        const half = graph.addSparseInitializer(
+        const half = graph.addSparseConstant(
           graph.uniqueName(`${name}.fp16`),
           toFloat16Array(data as Float32Array),
           dims,
@@ -291,7 +298,7 @@ export function storeTensor(
         );
         value = castToFloat(graph, half, name);
       } else {
-        value = graph.addSparseInitializer(graph.uniqueName(name), data, dims);
+        value = graph.addSparseConstant(graph.uniqueName(name), data, dims);
       }
       break;
     }

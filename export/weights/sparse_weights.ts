@@ -242,7 +242,16 @@ export async function exportSparseWeights(
       matrices.push({ name: spec.name, shape: entry.shape, nnz: entry.nnz, sparsity });
     }
   }
-  await writeFileAtomic(outPath, bytes);
+  try {
+    await writeFileAtomic(outPath, bytes);
+  } catch (error) {
+    if (error instanceof UserError) throw error;
+    // A full disk or an unwritable place: one line, and nothing half-written is left.
+    const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0];
+    throw new UserError(
+      `cannot write ${outPath}: ${reason}; free disk space or choose another --out`,
+    );
+  }
   return { path: outPath, format: sparseFormat, bytes: bytes.length, denseBytes, matrices };
 }
 

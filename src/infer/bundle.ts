@@ -7,7 +7,7 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
+import { basename, dirname, isAbsolute, join, normalize } from "node:path";
 import { Rng } from "../core/rng.ts";
 import { splitLines } from "../data/files.ts";
 import { EOS, lineWords } from "../data/lm.ts";
@@ -26,15 +26,64 @@ import {
 /** The bundle format's name, checked when a bundle is opened. */
 export const BUNDLE_FORMAT = "sparrow-bundle";
 
+/**
+ * The bundle format's version: 2 added `sha256`, `io`, `specialTokens` and
+ * `causal`. Older bundles are refused with the advice to export again.
+ */
+export const BUNDLE_VERSION = 2;
+
+/** One graph input or output, as a third party needs it to run the model. */
+export interface TensorDescription {
+  name: string;
+  /** ONNX element type name: `int64`, `int32`, `float32`. */
+  dtype: string;
+  /** Fixed sizes, or the names of dynamic dimensions (`seq_len`, `batch`). */
+  shape: (number | string)[];
+  /** What the values mean. */
+  description: string;
+}
+
+/** A token with a role, and its id in vocab.json. */
+export interface SpecialToken {
+  token: string;
+  id: number;
+  description: string;
+}
+
 /** A bundle's metadata.json. */
 export interface BundleMetadata {
   format: typeof BUNDLE_FORMAT;
-  version: 1;
+  version: typeof BUNDLE_VERSION;
   kind: ModelConfig["kind"];
   model: ModelConfig;
+  /** File names inside the bundle directory. */
   files: { model: string; vocab: string };
+  /** sha256 (lowercase hex) of each file in `files`, by file name; verified at load. */
+  sha256: Record<string, string>;
+  /** Who wrote the bundle: `sparrow` and its package version. */
+  producer: { name: string; version: string };
+  /** The graph's inputs and outputs: names, element types, shapes and meaning. */
+  io: { inputs: TensorDescription[]; outputs: TensorDescription[] };
   labels?: string[];
+  /**
+   * How text becomes tokens: the settings (`lowercase`, `htmlBreaks`,
+   * `maxLength` for classifiers) and `rule`, the rule in words.
+   */
   tokenizer?: Record<string, unknown>;
+  /** Tokens with a role (`unk`, `eos`) and how padding works. */
+  specialTokens: {
+    unk?: SpecialToken;
+    eos?: SpecialToken;
+    padding: { token?: string; id: number; description: string };
+  };
+  /**
+   * True when a step's logits depend only on the tokens up to it, so feeding
+   * a sequence in chunks (carrying the state) gives the logits of one call.
+   * False for int8: onnxruntime picks its quantization scale per call.
+   */
+  causal: boolean;
+  /** How far streamed and whole-sequence logits may differ, when `causal` is false. */
+  causalNote?: string;
   /** How the weights are stored in the ONNX file. */
   storage: string;
   /** How the LSTM layers are computed (`op`, `sparse-scan`, `int8`); `op` when absent. */
@@ -79,7 +128,10 @@ export interface BundleMetadata {
     tolerance: number;
     /** Largest |logit| of the trained model on the samples (int8's tolerance scales with it). */
     referenceMaxAbs?: number;
+    /** LM only: largest |Δlogit| between streaming one token per call and one whole call. */
+    streamedVsWhole?: number;
   };
+  /** The checkpoint's file name (never a path of the build machine), its epochs and metrics. */
   source: { checkpoint: string; epochs: number; metrics: Record<string, number> };
   /** Size of the ONNX file. */
   bytes: number;
@@ -93,7 +145,87 @@ export interface Bundle {
   session: OnnxSession;
 }
 
-/** Opens the bundle in `path` (its directory, or its model.onnx or metadata.json). */
+/** The sha256 of `bytes` as lowercase hex. */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
+  );
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Resolves a `files` entry of metadata.json inside `dir`, refusing one that
+ * is absolute or leaves the directory (`../../etc/passwd`): a bundle only
+ * ever reads its own files.
+ */
+function bundleFile(dir: string, key: string, name: unknown, metadataPath: string): string {
+  check(
+    typeof name === "string" && name !== "" && !isAbsolute(name) && !name.includes("\\") &&
+      !normalize(name).split("/").includes(".."),
+    `${metadataPath}: files.${key} is ${
+      JSON.stringify(name)
+    }, not a file inside the bundle directory; export the bundle again`,
+  );
+  return join(dir, name);
+}
+
+/** Checks the parts of metadata.json that opening a bundle relies on. */
+function checkMetadata(value: unknown, path: string): BundleMetadata {
+  const again = "export the bundle again with `deno task export`";
+  const m = value as Partial<BundleMetadata> | null;
+  check(
+    typeof m === "object" && m !== null && m.format === BUNDLE_FORMAT,
+    `${path} is not sparrow bundle metadata; ${again}`,
+  );
+  check(
+    m.version === BUNDLE_VERSION,
+    `${path} is sparrow bundle metadata version ${m.version}, this sparrow reads version ${BUNDLE_VERSION}; ${again}`,
+  );
+  for (const key of ["kind", "model", "files", "sha256"] as const) {
+    check(m[key] !== undefined && m[key] !== null, `${path} has no "${key}" entry; ${again}`);
+  }
+  check(
+    (m.kind === "lm" || m.kind === "classifier") && typeof m.model === "object" &&
+      Number.isInteger(m.model!.vocabSize) && m.model!.kind === m.kind,
+    `${path}: "kind" and "model" do not describe a sparrow model; ${again}`,
+  );
+  check(
+    typeof m.files === "object" && typeof m.sha256 === "object",
+    `${path}: "files" and "sha256" must be objects; ${again}`,
+  );
+  return m as BundleMetadata;
+}
+
+/**
+ * Reads bundle file `path` and checks it against the sha256 that
+ * metadata.json records for it.
+ */
+async function readVerified(path: string, dir: string, m: BundleMetadata): Promise<Uint8Array> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch {
+    throw new UserError(
+      `${dir} is not a complete sparrow bundle (${path} is missing); export it again with \`deno task export\``,
+    );
+  }
+  const name = basename(path);
+  const expected = m.sha256[name];
+  check(
+    typeof expected === "string",
+    `${join(dir, "metadata.json")} records no sha256 for ${name}; export the bundle again`,
+  );
+  check(
+    (await sha256Hex(bytes)) === expected,
+    `${path} does not match the sha256 in metadata.json (changed or damaged since export); export the bundle again`,
+  );
+  return bytes;
+}
+
+/**
+ * Opens the bundle in `path` (its directory, or its model.onnx or
+ * metadata.json). Every file is checked against its recorded sha256.
+ */
 export async function openBundle(path: string): Promise<Bundle> {
   let dir = path;
   try {
@@ -103,19 +235,23 @@ export async function openBundle(path: string): Promise<Bundle> {
       `bundle ${path} does not exist; export one with \`deno task export <checkpoint> --out ${path}\``,
     );
   }
-  const metadata = await readJson(join(dir, "metadata.json"), dir) as BundleMetadata;
-  check(
-    metadata?.format === BUNDLE_FORMAT && metadata.version === 1,
-    `${
-      join(dir, "metadata.json")
-    } is not sparrow bundle metadata (version 1); export the bundle again`,
-  );
-  const vocab = Vocabulary.fromJSON(await readJson(join(dir, metadata.files.vocab), dir));
+  const metadataPath = join(dir, "metadata.json");
+  const metadata = checkMetadata(await readJson(metadataPath, dir), metadataPath);
+  const vocabPath = bundleFile(dir, "vocab", metadata.files.vocab, metadataPath);
+  const modelPath = bundleFile(dir, "model", metadata.files.model, metadataPath);
+  const vocabBytes = await readVerified(vocabPath, dir, metadata);
+  let vocabJson: unknown;
+  try {
+    vocabJson = JSON.parse(new TextDecoder().decode(vocabBytes));
+  } catch {
+    throw new UserError(`${vocabPath} is not valid JSON; export the bundle again`);
+  }
+  const vocab = Vocabulary.fromJSON(vocabJson);
   check(
     vocab.size === metadata.model.vocabSize,
     `${dir}: vocab.json has ${vocab.size} tokens but the model expects ${metadata.model.vocabSize}; export the bundle again`,
   );
-  const session = await openSession(join(dir, metadata.files.model));
+  const session = await openSession(await readVerified(modelPath, dir, metadata), modelPath);
   return { dir, metadata, vocab, session };
 }
 
@@ -174,20 +310,37 @@ function softmax(logits: Float32Array, offset: number, n: number, temperature = 
   return out;
 }
 
+/** The label of a text with no word of the vocabulary: it is not classified. */
+export const UNCLASSIFIED = "-";
+
 /** One classified text. */
 export interface Classification {
   text: string;
+  /** The most likely label, or {@link UNCLASSIFIED} when the text has no known word. */
   label: string;
+  /** Probability of each label; empty when the text was not classified. */
   probabilities: Record<string, number>;
 }
 
-/** Classifies each text (one per element). */
+/** Whether `text` has a token of the vocabulary other than `<unk>`. */
+function hasKnownWord(bundle: Bundle, text: string): boolean {
+  const settings = parseTextSettings(bundle.metadata.tokenizer);
+  return tokenize(text, settings).some((w) => bundle.vocab.has(w) && w !== bundle.vocab.unkToken);
+}
+
+/**
+ * Classifies each text (one per element), one result per text in order. A
+ * text with no word of the vocabulary (blank, or only unknown words) gets
+ * the label {@link UNCLASSIFIED} and no probabilities: the model would only
+ * be guessing from its bias.
+ */
 export async function classify(bundle: Bundle, texts: string[]): Promise<Classification[]> {
   requireKind(bundle, "classifier", "classify");
   const labels = bundle.metadata.labels ?? [];
-  const results: Classification[] = [];
-  for (let start = 0; start < texts.length; start += 64) {
-    const chunk = texts.slice(start, start + 64);
+  const known = texts.filter((t) => hasKnownWord(bundle, t));
+  const classified = new Map<string, Classification>();
+  for (let start = 0; start < known.length; start += 64) {
+    const chunk = known.slice(start, start + 64);
     const { logits } = await runClassifier(
       bundle.session,
       chunk.map((t) => encodeClassifierText(bundle, t)),
@@ -195,17 +348,23 @@ export async function classify(bundle: Bundle, texts: string[]): Promise<Classif
     chunk.forEach((text, b) => {
       const p = softmax(logits, b * labels.length, labels.length);
       const best = p.indexOf(Math.max(...p));
-      results.push({
+      classified.set(text, {
         text,
         label: labels[best],
         probabilities: Object.fromEntries(labels.map((l, i) => [l, p[i]])),
       });
     });
   }
-  return results;
+  return texts.map((text) =>
+    classified.get(text) ?? { text, label: UNCLASSIFIED, probabilities: {} }
+  );
 }
 
-/** Perplexity of `text` under a language model, reading it as one stream. */
+/**
+ * Perplexity of `text` under a language model, reading it as one stream in
+ * calls of 256 tokens with the state carried. For an int8 bundle
+ * (`metadata.causal` false) the result depends on that split, slightly.
+ */
 export async function score(
   bundle: Bundle,
   text: string,
@@ -249,6 +408,10 @@ export async function generate(
 ): Promise<string[]> {
   requireKind(bundle, "lm", "generate");
   check(options.temperature > 0, `--temperature must be positive, got ${options.temperature}`);
+  check(
+    Number.isInteger(options.length) && options.length >= 1,
+    `--length must be a whole number of words, at least 1, got ${options.length}`,
+  );
   const V = bundle.metadata.model.vocabSize;
   const rng = new Rng(options.seed);
   const words = prompt.trim().split(/\s+/).filter((w) => w.length > 0);

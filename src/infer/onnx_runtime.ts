@@ -39,12 +39,14 @@ export interface ClassifierRunResult {
 }
 
 /**
- * Opens a model from a file path or its bytes. One intra-op thread: the
- * recurrent steps are small and sequential, so extra threads mostly add
- * synchronisation cost on small machines.
+ * Opens a model from a file path or its bytes (`label` names bytes in
+ * errors). One intra-op thread: the recurrent steps are small and
+ * sequential, so extra threads mostly add synchronisation cost on small
+ * machines.
  */
 export async function openSession(
   source: string | Uint8Array,
+  label: string = typeof source === "string" ? source : "(in-memory model)",
 ): Promise<OnnxSession> {
   const options: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: 1,
@@ -55,7 +57,6 @@ export async function openSession(
     // print them a second time.
     logSeverityLevel: 4,
   };
-  const label = typeof source === "string" ? source : "(in-memory model)";
   if (typeof source === "string") {
     let isFile = false;
     try {
@@ -133,7 +134,9 @@ async function run(
 /**
  * Runs a language model over `tokens` (`[T][B]`, time-major), starting from
  * `state` or zeros. Feeding one step at a time while carrying the returned
- * state gives the same logits as feeding the whole sequence.
+ * state gives the same logits as feeding the whole sequence, except for
+ * int8 models (metadata `causal: false`), whose quantization scale depends
+ * on each call's whole input.
  */
 export async function runLanguageModel(
   session: OnnxSession,
@@ -197,12 +200,6 @@ export async function runClassifier(
   session: OnnxSession,
   sequences: number[][],
 ): Promise<ClassifierRunResult> {
-  expectInputs(
-    session,
-    ["tokens", "lengths", "state_h", "state_c"],
-    "classifier",
-  );
-  const { layers, hidden } = stateSize(session);
   const B = sequences.length;
   check(B > 0, "No sequences to classify; pass at least one");
   sequences.forEach((sequence, b) =>
@@ -212,20 +209,57 @@ export async function runClassifier(
     )
   );
   const T = Math.max(...sequences.map((s) => s.length));
+  // Padding is 0: steps past a sequence's length never reach its logits.
+  const tokens = Array.from({ length: T }, (_, t) => sequences.map((s) => s[t] ?? 0));
+  return await runClassifierPadded(session, tokens, sequences.map((s) => s.length));
+}
+
+/**
+ * Runs a classifier on a padded `[T][B]` (time-major) batch with the valid
+ * length of each sequence. Every length must be a whole number from 1 to T:
+ * the graph's modes disagree on others (the LSTM op fails, a Scan would clamp
+ * them), so they are refused here, whatever the mode.
+ */
+export async function runClassifierPadded(
+  session: OnnxSession,
+  tokens: number[][],
+  lengths: readonly number[],
+): Promise<ClassifierRunResult> {
+  expectInputs(
+    session,
+    ["tokens", "lengths", "state_h", "state_c"],
+    "classifier",
+  );
+  const { layers, hidden } = stateSize(session);
+  const T = tokens.length;
+  check(T > 0, "No tokens to classify; pass at least one time step");
+  const B = tokens[0].length;
+  check(
+    B > 0 && tokens.every((row) => row.length === B),
+    "Token rows must all hold the same batch size B > 0; pass a [T][B] array",
+  );
+  check(
+    lengths.length === B,
+    `lengths has ${lengths.length} entries for a batch of ${B}; pass one length per sequence`,
+  );
+  lengths.forEach((length, b) =>
+    check(
+      Number.isInteger(length) && length >= 1 && length <= T,
+      `lengths[${b}] is ${length}, outside 1..${T} (the padded sequence length); pass each sequence's number of tokens`,
+    )
+  );
   const ids = new BigInt64Array(T * B);
-  const lengths = new Int32Array(B);
-  sequences.forEach((sequence, b) => {
-    lengths[b] = sequence.length;
-    sequence.forEach((token, t) => {
+  tokens.forEach((row, t) =>
+    row.forEach((token, b) => {
       checkTokenId(token);
       ids[t * B + b] = BigInt(token);
-    });
-  });
+    })
+  );
   const stateDims = [layers, B, hidden];
   const zeros = new Float32Array(layers * B * hidden);
   const outputs = await run(session, {
     tokens: new ort.Tensor("int64", ids, [T, B]),
-    lengths: new ort.Tensor("int32", lengths, [B]),
+    lengths: new ort.Tensor("int32", Int32Array.from(lengths), [B]),
     state_h: new ort.Tensor("float32", zeros, stateDims),
     state_c: new ort.Tensor("float32", zeros, stateDims),
   });

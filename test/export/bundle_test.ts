@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { exportBundle } from "../../export/bundle.ts";
+import { cleanStaleBundles } from "../../export/swap.ts";
+import { decodeModel } from "../../export/onnx/proto.ts";
+import { saveCheckpoint } from "../../src/spec/checkpoint.ts";
+import { withTempDir } from "../helpers.ts";
 import { buildOnnx } from "../../export/onnx_model.ts";
 import { PARITY_TOLERANCE } from "../../export/parity.ts";
-import { type BundleMetadata, openBundle } from "../../src/infer/bundle.ts";
+import { type BundleMetadata, openBundle, sha256Hex } from "../../src/infer/bundle.ts";
 import type { ClassifierConfig, LanguageModelConfig } from "../../src/spec/config.ts";
 import { UserError } from "../../src/spec/errors.ts";
 import { checkpointOf, randomWeights } from "./helpers.ts";
@@ -151,4 +155,158 @@ Deno.test("int8 exports stay within their stated tolerance and say they are appr
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** A pid no process can have: above the kernel's largest. */
+async function deadPid(): Promise<number> {
+  const max = await Deno.readTextFile("/proc/sys/kernel/pid_max").then(Number, () => 4194304);
+  return max + 1;
+}
+
+Deno.test("a failed export keeps the previous bundle complete and loadable at every moment", async () => {
+  await withTempDir(async (parent) => {
+    const out = join(parent, "bundle");
+    const ckpt = checkpointOf(LM, randomWeights(LM, 0.5, 6, 0.4));
+    const before = await exportBundle(ckpt, out);
+    const other = checkpointOf(LM, randomWeights(LM, 0.5, 7, 0.4));
+    const seen: string[] = [];
+    // Fails like a full disk on the last file; checks the old bundle is whole meanwhile.
+    const writeFile = async (path: string, data: Uint8Array) => {
+      const bundle = await openBundle(out);
+      await bundle.session.release();
+      assert.deepEqual(bundle.metadata.sha256, before.sha256);
+      seen.push(path);
+      if (path.endsWith("metadata.json")) {
+        throw new Error("No space left on device (os error 28)");
+      }
+      await Deno.writeFile(path, data);
+    };
+    await assert.rejects(exportBundle(other, out, { writeFile }), (error: Error) => {
+      assert.ok(error instanceof UserError, `not a UserError: ${error}`);
+      assert.match(error.message, /cannot write the bundle .*No space left on device/);
+      assert.match(error.message, /previous bundle there is unchanged/);
+      assert.ok(!error.message.includes("\n"));
+      return true;
+    });
+    assert.equal(seen.length, 3);
+    assert.deepEqual(await readMetadata(out), JSON.parse(JSON.stringify(before)));
+    // Nothing is left beside it.
+    assert.deepEqual([...Deno.readDirSync(parent)].map((e) => e.name), ["bundle"]);
+    // A successful export replaces it.
+    const after = await exportBundle(other, out);
+    assert.notDeepEqual(after.sha256, before.sha256);
+    assert.deepEqual((await readMetadata(out)).sha256, after.sha256);
+    assert.deepEqual([...Deno.readDirSync(parent)].map((e) => e.name), ["bundle"]);
+  });
+});
+
+Deno.test("the next export cleans up after a killed one", async () => {
+  await withTempDir(async (parent) => {
+    const out = join(parent, "bundle");
+    const ckpt = checkpointOf(LM, randomWeights(LM, 0.5, 8, 0.4));
+    const first = await exportBundle(ckpt, out);
+    const pid = await deadPid();
+    // Killed while writing: a half-written new bundle beside the old one.
+    const partial = join(parent, `.bundle.export-new-${pid}-0123abcd`);
+    await Deno.mkdir(partial);
+    await Deno.writeTextFile(join(partial, "model.onnx"), "half");
+    // Killed between the renames: the old bundle renamed away, nothing at out.
+    const other = join(parent, "other");
+    await exportBundle(ckpt, other);
+    const away = join(parent, `.other.export-old-${pid}-4567cdef`);
+    await Deno.rename(other, away);
+    assert.deepEqual(await cleanStaleBundles(other), [away]);
+    assert.deepEqual((await readMetadata(other)).sha256, first.sha256);
+    await exportBundle(ckpt, out);
+    assert.deepEqual([...Deno.readDirSync(parent)].map((e) => e.name).sort(), ["bundle", "other"]);
+  });
+});
+
+Deno.test("export refuses an --out that holds files of its own", async () => {
+  await withTempDir(async (parent) => {
+    await Deno.writeTextFile(join(parent, "notes.txt"), "mine");
+    const ckpt = checkpointOf(LM, randomWeights(LM, 0.5, 9, 0.4));
+    await assert.rejects(
+      exportBundle(ckpt, parent),
+      (error: Error) => error instanceof UserError && /holds notes\.txt/.test(error.message),
+    );
+    assert.equal(await Deno.readTextFile(join(parent, "notes.txt")), "mine");
+  });
+});
+
+Deno.test("a negative or zero tolerance is one UserError", async () => {
+  const ckpt = checkpointOf(LM, randomWeights(LM, 0.5, 10, 0.4));
+  for (const tolerance of [-1, 0, NaN]) {
+    await assert.rejects(
+      exportBundle(ckpt, "/nonexistent/never-written", { tolerance }),
+      (error: Error) =>
+        error instanceof UserError && /--tolerance must be a positive number/.test(error.message),
+    );
+  }
+});
+
+for (const config of [LM, CLASSIFIER]) {
+  Deno.test(`a ${config.kind} bundle's metadata describes how to run it without sparrow`, async () => {
+    await withTempDir(async (parent) => {
+      const out = join(parent, "bundle");
+      const checkpoint = join(parent, "runs", "checkpoint.sparrow");
+      const ckpt = checkpointOf(config, randomWeights(config, 0.5, 11, 0.4));
+      if (config.kind === "classifier") {
+        ckpt.meta.tokenizer = { scheme: "words", lowercase: true, htmlBreaks: true, maxLength: 50 };
+      }
+      await exportBundle(ckpt, out);
+      const text = await Deno.readTextFile(join(out, "metadata.json"));
+      const m: BundleMetadata = JSON.parse(text);
+      // Files and their sha256.
+      for (const name of Object.values(m.files)) {
+        assert.equal(m.sha256[name], await sha256Hex(await Deno.readFile(join(out, name))));
+      }
+      // Inputs and outputs, as the graph has them.
+      const model = decodeModel(await Deno.readFile(join(out, "model.onnx")));
+      assert.deepEqual(m.io.inputs.map((i) => i.name), model.graph!.input!.map((i) => i.name));
+      assert.deepEqual(m.io.outputs.map((o) => o.name), model.graph!.output!.map((o) => o.name));
+      for (const value of [...m.io.inputs, ...m.io.outputs]) {
+        const graphValue = [...model.graph!.input!, ...model.graph!.output!]
+          .find((v) => v.name === value.name)!;
+        assert.equal(value.shape.length, graphValue.type!.tensor_type!.shape!.dim!.length);
+        assert.ok(value.description.length > 0);
+      }
+      assert.match(m.io.outputs[0].description, /unnormalised/);
+      assert.equal(m.specialTokens.unk!.id, 0);
+      assert.equal(m.specialTokens.unk!.token, "<unk>");
+      assert.match(m.tokenizer!.rule as string, /<unk>/);
+      if (config.kind === "classifier") {
+        assert.match(m.tokenizer!.rule as string, /^lowercase; replace <br>.*first 50 tokens/);
+        assert.equal(m.specialTokens.padding.id, 0);
+      } else {
+        assert.match(m.tokenizer!.rule as string, /whitespace.*<eos>/);
+      }
+      assert.equal(m.causal, true);
+      assert.equal(m.producer.name, "sparrow");
+      assert.match(m.producer.version, /^\d+\.\d+\.\d+/);
+      // No path of the build machine: the checkpoint by file name only.
+      await saveCheckpoint(checkpoint, ckpt);
+      const fromFile = await exportBundle(checkpoint, join(parent, "from-file"));
+      assert.equal(fromFile.source.checkpoint, "checkpoint.sparrow");
+      const written = await Deno.readTextFile(join(parent, "from-file", "metadata.json"));
+      assert.ok(!written.includes(parent), "metadata.json names a build-machine path");
+      assert.ok(!text.includes(parent));
+    });
+  });
+}
+
+Deno.test("int8 metadata says chunked feeding differs from one call; exact modes are causal", async () => {
+  await withTempDir(async (parent) => {
+    const ckpt = checkpointOf(LM, randomWeights(LM, 0.3, 5, 0.4));
+    const int8 = await exportBundle(ckpt, join(parent, "int8"), { compute: "int8" });
+    assert.equal(int8.causal, false);
+    assert.match(int8.causalNote!, /depend on the tokens after it/);
+    assert.ok(int8.parity.streamedVsWhole! > 0, "int8 streamed and whole runs differ");
+    assert.match(int8.parity.samples, /not causal/);
+    const exact = await exportBundle(ckpt, join(parent, "op"));
+    assert.equal(exact.causal, true);
+    assert.equal(exact.causalNote, undefined);
+    assert.ok(exact.parity.streamedVsWhole! <= 1e-5);
+    assert.doesNotMatch(exact.parity.samples, /not causal/);
+  });
 });

@@ -145,20 +145,28 @@ Deno.test("int8 compute stores int8 LSTM weights and uses onnxruntime's contrib 
   assert.equal(tensors.find((t) => t.name === "lstm.0.W")!.bytes, 5 * 28);
 });
 
-Deno.test("sparse-init storage writes spec sparse initializers and is smaller at 90% sparsity", () => {
+Deno.test("sparse-init storage writes spec sparse tensors and is smaller at 90% sparsity", () => {
   // Large enough that tensor bytes dominate the graph's fixed overhead.
   const config: LanguageModelConfig = { ...LM, vocabSize: 200, embedSize: 32, hiddenSize: 48 };
   const weights = randomWeights(config, 0.1, 5);
   const dense = buildOnnx(config, weights, { storage: "dense" });
   const sparse = buildOnnx(config, weights, { storage: "sparse-init" });
-  assert.equal(decodeModel(dense.bytes).graph!.sparse_initializer!.length, 0);
-  const sparseNames = decodeModel(sparse.bytes).graph!.sparse_initializer!.map((s) =>
-    s.values!.name
-  );
+  const sparseConstants = (bytes: Uint8Array) =>
+    decodeModel(bytes).graph!.node!.filter((n) =>
+      n.op_type === "Constant" && n.attribute?.[0]?.name === "sparse_value"
+    ).map((n) => n.output![0]);
+  assert.deepEqual(sparseConstants(dense.bytes), []);
+  // Constant nodes with sparse_value, not sparse_initializers: onnx's strict checker rejects
+  // a Gather (or Cast) that reads a sparse_initializer directly.
+  assert.equal(decodeModel(sparse.bytes).graph!.sparse_initializer!.length, 0);
+  const sparseNames = sparseConstants(sparse.bytes);
   for (const name of ["embedding", "lstm.0.W", "lstm.1.R", "decoder.W"]) {
     assert.ok(sparseNames.includes(name), name);
   }
-  assert.ok(sparse.tensors.every((t) => t.storage === "sparse-init"));
+  // Each tensor is stored sparse where that is smaller, else dense.
+  for (const t of sparse.tensors) {
+    assert.ok(["sparse-init", "dense"].includes(t.storage), t.name);
+  }
   // 12 bytes per nonzero at density 0.1 against 4 per entry: about 0.3x.
   assert.ok(sparse.bytes.length < dense.bytes.length * 0.4);
 });
@@ -223,4 +231,27 @@ Deno.test("export rejects weights that do not fit the config, and unknown modes"
   assert.throws(() => buildOnnxModel(LM, good, { storage: "sparse" as "auto" }), /sparse-init/);
   assert.throws(() => buildOnnxModel(LM, good, { compute: "gpu" as "op" }), /sparse-scan/);
   assert.throws(() => buildOnnxModel(LM, good, { values: "int4" as "fp32" }), /fp16/);
+});
+
+Deno.test("every explicit storage mode stores each tensor in at most its dense bytes", () => {
+  // Half the entries nonzero: sparse-init and packed would enlarge every weight.
+  const weights = randomWeights(LM, 0.5, 12);
+  const dense = new Map(
+    buildOnnx(LM, weights, { storage: "dense" }).tensors.map((t) => [
+      t.name,
+      t.bytes,
+    ]),
+  );
+  for (const storage of ["sparse-init", "packed", "bitmask", "auto"] as const) {
+    for (const t of buildOnnx(LM, weights, { storage }).tensors) {
+      assert.ok(t.bytes <= dense.get(t.name)!, `${storage} ${t.name}: ${t.bytes} bytes`);
+    }
+  }
+});
+
+Deno.test("the ONNX producer version is the package version", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+  const model = decodeModel(buildOnnxModel(LM, randomWeights(LM, 0.5, 13)));
+  assert.equal(model.producer_name, "sparrow");
+  assert.equal(model.producer_version, config.version);
 });

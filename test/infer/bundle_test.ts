@@ -10,7 +10,9 @@ import {
   generate,
   openBundle,
   score,
+  sha256Hex,
   streamStep,
+  UNCLASSIFIED,
 } from "../../src/infer/bundle.ts";
 import { runLanguageModel } from "../../src/infer/onnx_runtime.ts";
 import type { ClassifierConfig, LanguageModelConfig } from "../../src/spec/config.ts";
@@ -64,6 +66,11 @@ Deno.test("inference on exported bundles", async (t) => {
       assert.equal(cls.metadata.kind, "classifier");
       assert.deepEqual([...lm.vocab.tokens], lmCkpt.meta.vocab);
       assert.deepEqual(cls.metadata.labels, clsCkpt.meta.labels);
+      // Special tokens as the trained vocabularies have them.
+      const { padding, unk } = cls.metadata.specialTokens;
+      assert.deepEqual([padding.token, padding.id], ["<pad>", clsCkpt.meta.vocab.indexOf("<pad>")]);
+      assert.equal(unk!.id, clsCkpt.meta.vocab.indexOf("<unk>"));
+      assert.equal(lm.metadata.specialTokens.eos!.id, lmCkpt.meta.vocab.indexOf("<eos>"));
     });
 
     await t.step(
@@ -88,6 +95,27 @@ Deno.test("inference on exported bundles", async (t) => {
         assert.deepEqual(single.label, results[66].label);
       },
     );
+
+    await t.step("classify gives one result per text; no known word means no label", async () => {
+      const known = clsCkpt.meta.vocab.find((w) => /^[a-z]+$/.test(w))!;
+      const texts = [`${known} ${known}`, "", "   ", "zzqx qqzy", known];
+      const results = await classify(cls, texts);
+      assert.deepEqual(results.map((r) => r.text), texts);
+      for (const i of [1, 2, 3]) {
+        assert.equal(results[i].label, UNCLASSIFIED, `text ${i}`);
+        assert.deepEqual(results[i].probabilities, {});
+      }
+      for (const i of [0, 4]) assert.ok(clsCkpt.meta.labels!.includes(results[i].label));
+    });
+
+    await t.step("generate refuses a length that is not a positive whole number", async () => {
+      for (const length of [-3, 0, 1.5]) {
+        await assertUserError(
+          () => generate(lm, "the", { length, temperature: 1, seed: 1 }),
+          /--length must be a whole number of words, at least 1/,
+        );
+      }
+    });
 
     await t.step("score is the perplexity of the reference model over the whole text", async () => {
       // About 600 tokens: more than one 256-token chunk, state carried between them.
@@ -180,6 +208,12 @@ Deno.test("inference on exported bundles", async (t) => {
         await damage(path);
         return path;
       };
+      /** Rewrites metadata.json of the bundle in `p` with `edit`. */
+      const editMetadata = async (p: string, edit: (m: Record<string, unknown>) => void) => {
+        const m = JSON.parse(await Deno.readTextFile(join(p, "metadata.json")));
+        edit(m);
+        await Deno.writeTextFile(join(p, "metadata.json"), JSON.stringify(m));
+      };
       const cases: [string, (path: string) => Promise<void>, RegExp][] = [
         [
           "no-metadata",
@@ -187,23 +221,59 @@ Deno.test("inference on exported bundles", async (t) => {
           /not a complete sparrow bundle/,
         ],
         ["no-vocab", (p) => Deno.remove(join(p, "vocab.json")), /not a complete sparrow bundle/],
-        ["no-model", (p) => Deno.remove(join(p, "model.onnx")), /does not exist/],
+        ["no-model", (p) => Deno.remove(join(p, "model.onnx")), /not a complete sparrow bundle/],
         ["bad-json", (p) => Deno.writeTextFile(join(p, "metadata.json"), "{"), /not valid JSON/],
         [
           "not-sparrow",
           (p) => Deno.writeTextFile(join(p, "metadata.json"), '{"format": "other"}'),
           /not sparrow bundle metadata/,
         ],
+        ["old-version", (p) => editMetadata(p, (m) => m.version = 1), /version 1.*export/],
+        ["no-model-key", (p) => editMetadata(p, (m) => delete m.model), /no "model" entry/],
+        ["no-sha256", (p) => editMetadata(p, (m) => delete m.sha256), /no "sha256" entry/],
         [
           "short-vocab",
           (p) =>
             Deno.writeTextFile(join(p, "vocab.json"), JSON.stringify(lmCkpt.meta.vocab.slice(1))),
-          /vocab\.json has/,
+          /vocab\.json does not match the sha256/,
+        ],
+        [
+          "swapped-vocab",
+          (p) => {
+            const vocab = [...lmCkpt.meta.vocab];
+            [vocab[1], vocab[2]] = [vocab[2], vocab[1]];
+            return Deno.writeTextFile(join(p, "vocab.json"), JSON.stringify(vocab));
+          },
+          /vocab\.json does not match the sha256.*export the bundle again/,
+        ],
+        [
+          "flipped-byte",
+          async (p) => {
+            const bytes = await Deno.readFile(join(p, "model.onnx"));
+            bytes[bytes.length - 100] ^= 0x01;
+            await Deno.writeFile(join(p, "model.onnx"), bytes);
+          },
+          /model\.onnx does not match the sha256.*export the bundle again/,
         ],
         [
           "garbage-model",
-          (p) => Deno.writeTextFile(join(p, "model.onnx"), "not onnx"),
+          async (p) => {
+            await Deno.writeTextFile(join(p, "model.onnx"), "not onnx");
+            const sha = await sha256Hex(new TextEncoder().encode("not onnx"));
+            await editMetadata(p, (m) => (m.sha256 as Record<string, string>)["model.onnx"] = sha);
+          },
           /Cannot load ONNX/,
+        ],
+        [
+          "escaping-model",
+          (p) =>
+            editMetadata(p, (m) => (m.files as Record<string, string>).model = "../../etc/passwd"),
+          /files\.model is "\.\.\/\.\.\/etc\/passwd", not a file inside the bundle/,
+        ],
+        [
+          "absolute-vocab",
+          (p) => editMetadata(p, (m) => (m.files as Record<string, string>).vocab = "/etc/passwd"),
+          /files\.vocab is "\/etc\/passwd", not a file inside the bundle/,
         ],
       ];
       for (const [name, damage, message] of cases) {

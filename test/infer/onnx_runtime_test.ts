@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
-import { openSession, runClassifier, runLanguageModel } from "../../src/infer/onnx_runtime.ts";
-import { buildOnnxModel } from "../../export/onnx_model.ts";
+import {
+  openSession,
+  runClassifier,
+  runClassifierPadded,
+  runLanguageModel,
+} from "../../src/infer/onnx_runtime.ts";
+import { buildOnnxModel, COMPUTE_MODES } from "../../export/onnx_model.ts";
 import { referenceClassifierForward } from "../../src/spec/reference.ts";
 import { Rng } from "../../src/core/rng.ts";
 import { UserError } from "../../src/spec/errors.ts";
@@ -127,3 +132,27 @@ Deno.test("bad models and inputs raise UserError", async () => {
   );
   await assert.rejects(runClassifier(classifier, []), UserError);
 });
+
+for (const compute of COMPUTE_MODES) {
+  Deno.test(`out-of-range lengths are refused for --compute ${compute}`, async () => {
+    const weights = randomWeights(CLASSIFIER, 0.5, 3, 0.4);
+    const session = await openSession(buildOnnxModel(CLASSIFIER, weights, { compute }));
+    try {
+      const tokens = [[1, 2], [3, 4], [5, 0]]; // T = 3, B = 2
+      const ok = await runClassifierPadded(session, tokens, [3, 2]);
+      assert.deepEqual(ok.dims, [2, CLASSIFIER.numClasses]);
+      for (const bad of [0, 4, -1, 1.5, NaN]) {
+        await assert.rejects(
+          runClassifierPadded(session, tokens, [3, bad]),
+          (error: Error) =>
+            error instanceof UserError &&
+            error.message.startsWith(`lengths[1] is ${bad}, outside 1..3`) &&
+            !error.message.includes("\n"),
+        );
+      }
+      await assert.rejects(runClassifierPadded(session, tokens, [3]), /one length per sequence/);
+    } finally {
+      await session.release();
+    }
+  });
+}

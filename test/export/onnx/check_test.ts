@@ -96,7 +96,8 @@ Deno.test("tensor payloads that do not match their shapes are flagged", () => {
   const bytes = brokenLm((model) => {
     const axis = model.graph!.initializer![0];
     axis.raw_data = axis.raw_data!.subarray(0, 4);
-    const sparse = model.graph!.sparse_initializer![0];
+    const constant = model.graph!.node!.find((n) => n.attribute?.[0]?.sparse_tensor)!;
+    const sparse = constant.attribute![0].sparse_tensor!;
     const raw = Uint8Array.from(sparse.indices!.raw_data!);
     // Swap the first two indices so they are no longer ascending.
     const first = raw.slice(0, 8);
@@ -160,5 +161,36 @@ Deno.test("float16 and uint16 tensors are checked by their two-byte size", () =>
   half.raw_data = half.raw_data!.subarray(1);
   assert.ok(
     checkOnnxModel(encodeModel(model)).some((p) => p.includes(`tensor ${half.name} holds`)),
+  );
+});
+
+Deno.test("a Gather reading a sparse_initializer directly is flagged (onnx's strict checker sees rank 0)", () => {
+  // What sparse-init exports used to write: the embedding as a sparse_initializer read by Gather.
+  const bytes = brokenLm((model) => {
+    const graph = model.graph!;
+    const i = graph.node!.findIndex((n) =>
+      n.op_type === "Constant" && n.output![0] === "embedding"
+    );
+    const sparse = graph.node![i].attribute![0].sparse_tensor!;
+    sparse.values!.name = "embedding";
+    graph.sparse_initializer = [...(graph.sparse_initializer ?? []), sparse];
+    graph.node!.splice(i, 1);
+  });
+  const problems = checkOnnxModel(bytes);
+  assert.ok(
+    problems.some((p) => /Gather\) reads sparse initializer embedding directly/.test(p)),
+    problems.join("\n"),
+  );
+});
+
+Deno.test("a Gather whose data has rank 0 is flagged", () => {
+  const model = decodeModel(buildOnnxModel(LM, weightsFor(LM), { storage: "dense" }));
+  const embedding = model.graph!.initializer!.find((t) => t.name === "embedding")!;
+  embedding.dims = [];
+  embedding.raw_data = embedding.raw_data!.subarray(0, 4);
+  const problems = checkOnnxModel(encodeModel(model));
+  assert.ok(
+    problems.some((p) => /gathers from embedding of rank 0; Gather's data needs rank ≥ 1/.test(p)),
+    problems.join("\n"),
   );
 });

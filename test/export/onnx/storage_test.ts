@@ -168,6 +168,27 @@ Deno.test("auto keeps dense tensors dense", () => {
   assert.equal(sparse.storage, "packed");
 });
 
+Deno.test("an explicit storage mode never stores a tensor larger than dense", () => {
+  const rng = new Rng(11);
+  const tensors: (Float32Array | Int8Array)[] = [
+    ...[0, 0.05, 0.3, 0.6, 0.9, 1].map((d, k) => sparseTensor(300, Math.round(d * 300), 20 + k)),
+    Int8Array.from({ length: 300 }, () => rng.int(255) - 127 || 1),
+  ];
+  for (const storage of STORAGE_MODES) {
+    for (const values of ["fp32", "fp16"] as const) {
+      for (const [k, data] of tensors.entries()) {
+        const stored = storeTensor(new GraphBuilder("g"), "w", data, [300], { storage, values });
+        const dense = storageBytes(data, values).dense;
+        assert.ok(
+          stored.bytes <= dense,
+          `${storage}/${values} tensor ${k}: ${stored.bytes} > ${dense}`,
+        );
+        if (stored.storage !== storage) assert.equal(stored.storage, "dense");
+      }
+    }
+  }
+});
+
 Deno.test("WeightStore records every tensor and decodes narrow indices to int64", async () => {
   const graph = new GraphBuilder("g");
   const store = new WeightStore(graph, { storage: "packed", values: "fp32" });
