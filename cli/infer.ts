@@ -15,18 +15,15 @@ import {
   streamStep,
   UNCLASSIFIED,
 } from "../src/infer/bundle.ts";
-import { splitLines } from "../src/data/files.ts";
+import { readText, splitLines } from "../src/data/files.ts";
 import type { LmState } from "../src/infer/onnx_runtime.ts";
 import { UserError } from "../src/spec/errors.ts";
 import { integer, number, runCommand } from "./common.ts";
 
 async function readInput(file: string | undefined): Promise<string> {
   if (file === undefined || file === "-") return await new Response(Deno.stdin.readable).text();
-  try {
-    return await Deno.readTextFile(file);
-  } catch {
-    throw new UserError(`${file}: cannot read this file; check the path`);
-  }
+  // The training readers' checks: missing files, and encodings other than UTF-8.
+  return await readText(file);
 }
 
 /** The `infer` command's parser, with one subcommand per use. */

@@ -11,7 +11,7 @@ import { basename, dirname, isAbsolute, join, normalize } from "node:path";
 import { Rng } from "../core/rng.ts";
 import { splitLines } from "../data/files.ts";
 import { EOS, lineWords } from "../data/lm.ts";
-import { parseTextSettings, tokenize } from "../data/text.ts";
+import { parseTextSettings, splitWords, tokenize } from "../data/text.ts";
 import { Vocabulary } from "../data/vocab.ts";
 import { check, UserError } from "../spec/errors.ts";
 import type { ModelConfig } from "../spec/config.ts";
@@ -414,7 +414,8 @@ export async function generate(
   );
   const V = bundle.metadata.model.vocabSize;
   const rng = new Rng(options.seed);
-  const words = prompt.trim().split(/\s+/).filter((w) => w.length > 0);
+  // The training reader's rule: words are split on ASCII whitespace only.
+  const words = splitWords(prompt);
   const context = words.length > 0
     ? words.map((w) => bundle.vocab.encode(w, { file: "prompt", line: 1 }))
     : [bundle.vocab.encode(EOS)];
