@@ -52,7 +52,9 @@ export function dropoutMask(
 
 /**
  * The same mask laid out feature-major, `[features][columns]`, as the CPU
- * engine stores activations; written into `out`.
+ * engine stores activations; written into `out`. A thread that computes some
+ * of a batch's sequences passes `columnOf`, which maps its own columns to
+ * the whole batch's, so that every unit keeps the mask it has in one thread.
  */
 export function dropoutMaskFeatureMajor(
   seed: number,
@@ -60,9 +62,12 @@ export function dropoutMaskFeatureMajor(
   columns: number,
   features: number,
   out: Float32Array,
+  columnOf: (n: number) => number = (n) => n,
 ): void {
-  for (let f = 0; f < features; f++) {
-    const row = f * columns;
-    for (let n = 0; n < columns; n++) out[row + n] = dropoutScale(seed, rate, n, f, features);
+  for (let n = 0; n < columns; n++) {
+    const column = columnOf(n);
+    for (let f = 0; f < features; f++) {
+      out[f * columns + n] = dropoutScale(seed, rate, column, f, features);
+    }
   }
 }

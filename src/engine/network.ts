@@ -16,6 +16,7 @@ import { dropoutMaskFeatureMajor } from "../core/dropout.ts";
 import { type ModelConfig, outputSize, paramSpecs, sizeOf } from "../spec/config.ts";
 import type { HostParams } from "../spec/params.ts";
 import type { Csr, Kernels, LstmCache, Strided } from "./kernels.ts";
+import type { WasmKernels } from "./wasm.ts";
 import { csrPattern, gather, type Orientation, scatter, specIndices } from "./layout.ts";
 
 /** One parameter as the engine holds it. */
@@ -56,6 +57,27 @@ export interface RecurrentStates {
 export interface EngineDropout {
   rate: number;
   seed: number;
+}
+
+/**
+ * Where a batch computed by one thread sits in the whole batch: sequences
+ * `[offset, offset + B)` of `batch`. Dropout masks follow the whole batch's
+ * columns, and the loss is the whole batch's mean.
+ */
+export interface BatchSlice {
+  offset: number;
+  batch: number;
+}
+
+/** A parameter's storage as byte addresses, for a replica in another thread. */
+export interface SharedParam {
+  name: string;
+  shape: number[];
+  orientation?: Orientation;
+  csr?: { rows: number; cols: number; rowPtr: number; colIdx: number; nnz: number };
+  values: number;
+  length: number;
+  keep?: number;
 }
 
 /** How parameters become engine storage. */
@@ -144,9 +166,13 @@ export class Network {
   #sites: GradientSite[] = [];
   #lastTokens?: { tokens: Int32Array; dOut: Strided; N: number };
 
-  constructor(kernels: Kernels, model: ModelConfig, init: NetworkInit) {
+  constructor(kernels: Kernels, model: ModelConfig, init: NetworkInit | SharedParam[]) {
     this.#k = kernels;
     this.model = model;
+    if (Array.isArray(init)) {
+      this.#share(kernels as WasmKernels, init);
+      return;
+    }
     for (const spec of paramSpecs(model)) {
       const host = init.params[spec.name];
       let param: EngineParam;
@@ -185,6 +211,54 @@ export class Network {
       }
       this.params.push(param);
       this.#byName.set(spec.name, param);
+    }
+  }
+
+  /** The parameters' storage as addresses, for {@link Network} replicas in Workers. */
+  shared(): SharedParam[] {
+    const at = (v: Float32Array | Int32Array) => v.byteOffset;
+    return this.params.map((p) => ({
+      name: p.name,
+      shape: p.shape,
+      orientation: p.orientation,
+      csr: p.csr && {
+        rows: p.csr.rows,
+        cols: p.csr.cols,
+        rowPtr: at(p.csr.rowPtr),
+        colIdx: at(p.csr.colIdx),
+        nnz: p.csr.colIdx.length,
+      },
+      values: at(p.values),
+      length: p.values.length,
+      keep: p.keep && at(p.keep),
+    }));
+  }
+
+  /**
+   * A replica on the same memory (another thread): the same weights, read
+   * in place, with gradients and activations of its own.
+   */
+  #share(k: WasmKernels, shared: SharedParam[]): void {
+    for (const s of shared) {
+      const values = k.view(Float32Array, s.values, s.length);
+      const csr = s.csr && {
+        rows: s.csr.rows,
+        cols: s.csr.cols,
+        rowPtr: k.view(Int32Array, s.csr.rowPtr, s.csr.rows + 1),
+        colIdx: k.view(Int32Array, s.csr.colIdx, s.csr.nnz),
+        values,
+      };
+      const param: EngineParam = {
+        name: s.name,
+        shape: s.shape,
+        csr,
+        orientation: s.orientation,
+        values,
+        grad: k.f32(s.length),
+        keep: s.keep === undefined ? undefined : k.view(Float32Array, s.keep, s.length),
+      };
+      this.params.push(param);
+      this.#byName.set(s.name, param);
     }
   }
 
@@ -229,6 +303,7 @@ export class Network {
     state: RecurrentStates,
     drop: EngineDropout | undefined,
     backward: boolean,
+    slice: BatchSlice = { offset: 0, batch: batch.B },
   ): { nats: number; count: number; correct: number } {
     const k = this.#k;
     const { T, B } = batch;
@@ -239,6 +314,8 @@ export class Network {
     const lm = m.kind === "lm";
     const buf = this.#ensure(N, B);
     const dropping = drop !== undefined && drop.rate > 0;
+    // Column t·B + b of this slice is column t·batch + offset + b of the whole batch.
+    const columnOf = (n: number) => Math.floor(n / B) * slice.batch + slice.offset + (n % B);
     const tokens = buf.tokens.subarray(0, N);
     tokens.set(batch.tokens);
     const stepMask = lm ? null : buf.stepMask.subarray(0, N);
@@ -252,7 +329,7 @@ export class Network {
     const embedding = this.param("embedding");
     k.embedForward(embedding.csr!, tokens, { data: buf.embedded, ld: N }, N);
     if (dropping) {
-      dropoutMaskFeatureMajor(drop.seed, drop.rate, N, E, buf.embedMask);
+      dropoutMaskFeatureMajor(drop.seed, drop.rate, N, E, buf.embedMask, columnOf);
       k.multiply(buf.embedded, buf.embedMask, E * N);
     }
 
@@ -282,7 +359,7 @@ export class Network {
       input = L.h;
       // The LM drops every layer's output; the classifier only its final state.
       if (dropping && lm) {
-        dropoutMaskFeatureMajor(drop.seed + l + 1, drop.rate, N, H, L.dropMask);
+        dropoutMaskFeatureMajor(drop.seed + l + 1, drop.rate, N, H, L.dropMask, columnOf);
         L.dropped.set(L.h.subarray(0, H * N));
         k.multiply(L.dropped, L.dropMask, H * N);
         input = L.dropped;
@@ -295,7 +372,7 @@ export class Network {
     if (!lm) {
       buf.last.set(top.hT.subarray(0, H * B));
       if (dropping) {
-        dropoutMaskFeatureMajor(drop.seed + 1, drop.rate, B, H, buf.lastMask);
+        dropoutMaskFeatureMajor(drop.seed + 1, drop.rate, B, H, buf.lastMask, columnOf);
         k.multiply(buf.last, buf.lastMask, H * B);
       }
       decoderIn = buf.last, columns = B;
@@ -313,7 +390,9 @@ export class Network {
       nats = k.softmaxLoss(logits, V, columns, targets, predicted);
       for (let n = 0; n < columns; n++) if (predicted[n] === targets[n]) correct++;
     } else {
-      nats = k.softmaxCrossEntropy(logits, V, columns, targets, 1 / columns);
+      // The gradient of the whole batch's mean loss.
+      const wholeColumns = (columns / B) * slice.batch;
+      nats = k.softmaxCrossEntropy(logits, V, columns, targets, 1 / wholeColumns);
       this.#backward(batch, buf, stepMask, dropping, decoderIn, columns);
     }
     // Carry the final state (the LM's next window starts from it).

@@ -94,16 +94,23 @@ export class EngineTrainer {
     lr: number,
     clipNorm: number,
   ): number {
-    const k = this.#k;
     const { nats, count } = this.network.run(batch, state, drop, true);
+    this.applyGradients(lr, clipNorm);
+    return nats / count;
+  }
+
+  /**
+   * Clips the gradients in the network's `grad` buffers to a global L2 norm
+   * of `clipNorm` (0 = off) and takes one optimizer step with them.
+   */
+  applyGradients(lr: number, clipNorm: number): void {
+    const k = this.#k;
     const params = this.network.params;
     if (clipNorm > 0) {
       let squares = 0;
       for (const p of params) squares += k.sumSquares(p.grad, p.grad.length);
       const norm = Math.sqrt(squares);
-      if (norm > clipNorm) {
-        for (const p of params) k.scale(p.grad, p.grad.length, clipNorm / norm);
-      }
+      if (norm > clipNorm) for (const p of params) k.scale(p.grad, p.grad.length, clipNorm / norm);
     }
     this.steps++;
     const o = this.#optimizer;
@@ -129,7 +136,6 @@ export class EngineTrainer {
       }
       if (p.keep) k.multiply(p.values, p.keep, n);
     }
-    return nats / count;
   }
 
   /** Parameters in the spec layout. */
