@@ -1,6 +1,7 @@
 // The kernels of src/engine/kernels.ts in C for wasm32 with SIMD128.
 //
-// Built by `deno task build:kernels` (src/engine/build.ts) into kernels.wasm.
+// Built by `deno task build:kernels` (tools/build_kernels.ts) into kernels.wasm;
+// `deno task build:kernels --check` verifies the committed kernels.wasm.
 // No libc: exp, tanh and log are written here. Memory is imported and shared
 // so that several instances (Web Workers) can run on the same buffers; none
 // of these functions touches the C stack in linear memory (no local arrays,
