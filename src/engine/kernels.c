@@ -1,6 +1,7 @@
 // The kernels of src/engine/kernels.ts in C for wasm32 with SIMD128.
 //
-// Built by `deno task build:kernels` (src/engine/build.ts) into kernels.wasm.
+// Built by `deno task build:kernels` (tools/build_kernels.ts) into kernels.wasm;
+// `deno task build:kernels --check` verifies the committed kernels.wasm.
 // No libc: exp, tanh and log are written here. Memory is imported and shared
 // so that several instances (Web Workers) can run on the same buffers; none
 // of these functions touches the C stack in linear memory (no local arrays,
@@ -181,29 +182,41 @@ INLINE void fwd_chunk(const int NV, const int *ci, const float *val, int k0, int
   for (int j = 0; j < NV; j++) store(y + 4 * j, dual ? add(acc[j], odd[j]) : acc[j]);
 }
 
+// fwd_chunk on every row, for the columns [n, n + 4·NV).
+INLINE void fwd_rows(const int NV, int n, int rows, const int *rp, const int *ci, const float *val,
+                     const float *x, int ldx, float *y, int ldy, const float *init, int ldi) {
+  for (int r = 0; r < rows; r++) {
+    fwd_chunk(NV, ci, val, rp[r], rp[r + 1], x + n, ldx, y + r * ldy + n,
+              init ? init + r * ldi + n : 0);
+  }
+}
+
 // y = init + W·x on N columns; init is y itself, another matrix, or 0 (none).
+// Column chunks outside, rows inside: the chunk's slab of x (cols × 32 floats)
+// stays in cache while every row reads it.
 static void csr_fwd(int rows, const int *rp, const int *ci, const float *val, const float *x,
                     int ldx, float *y, int ldy, int N, const float *init, int ldi) {
+  int n = 0;
+  for (; n + 32 <= N; n += 32) fwd_rows(8, n, rows, rp, ci, val, x, ldx, y, ldy, init, ldi);
+  switch ((N - n) >> 2) {
+    case 7: fwd_rows(7, n, rows, rp, ci, val, x, ldx, y, ldy, init, ldi); break;
+    case 6: fwd_rows(6, n, rows, rp, ci, val, x, ldx, y, ldy, init, ldi); break;
+    case 5: fwd_rows(5, n, rows, rp, ci, val, x, ldx, y, ldy, init, ldi); break;
+    case 4: fwd_rows(4, n, rows, rp, ci, val, x, ldx, y, ldy, init, ldi); break;
+    case 3: fwd_rows(3, n, rows, rp, ci, val, x, ldx, y, ldy, init, ldi); break;
+    case 2: fwd_rows(2, n, rows, rp, ci, val, x, ldx, y, ldy, init, ldi); break;
+    case 1: fwd_rows(1, n, rows, rp, ci, val, x, ldx, y, ldy, init, ldi); break;
+  }
+  n += (N - n) & ~3;
+  if (n == N) return;
   for (int r = 0; r < rows; r++) {
     int k0 = rp[r], k1 = rp[r + 1];
     float *yr = y + r * ldy;
     const float *ir = init ? init + r * ldi : 0;
-    int n = 0;
-    for (; n + 32 <= N; n += 32) fwd_chunk(8, ci, val, k0, k1, x + n, ldx, yr + n, ir ? ir + n : 0);
-    switch ((N - n) >> 2) {
-      case 7: fwd_chunk(7, ci, val, k0, k1, x + n, ldx, yr + n, ir ? ir + n : 0); break;
-      case 6: fwd_chunk(6, ci, val, k0, k1, x + n, ldx, yr + n, ir ? ir + n : 0); break;
-      case 5: fwd_chunk(5, ci, val, k0, k1, x + n, ldx, yr + n, ir ? ir + n : 0); break;
-      case 4: fwd_chunk(4, ci, val, k0, k1, x + n, ldx, yr + n, ir ? ir + n : 0); break;
-      case 3: fwd_chunk(3, ci, val, k0, k1, x + n, ldx, yr + n, ir ? ir + n : 0); break;
-      case 2: fwd_chunk(2, ci, val, k0, k1, x + n, ldx, yr + n, ir ? ir + n : 0); break;
-      case 1: fwd_chunk(1, ci, val, k0, k1, x + n, ldx, yr + n, ir ? ir + n : 0); break;
-    }
-    n += (N - n) & ~3;
-    for (; n < N; n++) {
-      float s = ir ? ir[n] : 0.0f;
-      for (int k = k0; k < k1; k++) s += val[k] * x[ci[k] * ldx + n];
-      yr[n] = s;
+    for (int m = n; m < N; m++) {
+      float s = ir ? ir[m] : 0.0f;
+      for (int k = k0; k < k1; k++) s += val[k] * x[ci[k] * ldx + m];
+      yr[m] = s;
     }
   }
 }
@@ -220,27 +233,35 @@ INLINE void bwd_chunk(const int NV, const int *ci, const float *val, int k0, int
   }
 }
 
+// bwd_chunk on every row, for the columns [n, n + 4·NV).
+INLINE void bwd_rows(const int NV, int n, int rows, const int *rp, const int *ci, const float *val,
+                     const float *dy, int lddy, float *dx, int lddx) {
+  for (int r = 0; r < rows; r++) {
+    if (rp[r] < rp[r + 1]) bwd_chunk(NV, ci, val, rp[r], rp[r + 1], dy + r * lddy + n, dx + n, lddx);
+  }
+}
+
+// dx += Wᵀ·dy, chunks outside and rows inside as in csr_fwd.
 static void csr_bwd(int rows, const int *rp, const int *ci, const float *val, const float *dy,
                     int lddy, float *dx, int lddx, int N) {
+  int n = 0;
+  for (; n + 32 <= N; n += 32) bwd_rows(8, n, rows, rp, ci, val, dy, lddy, dx, lddx);
+  switch ((N - n) >> 2) {
+    case 7: bwd_rows(7, n, rows, rp, ci, val, dy, lddy, dx, lddx); break;
+    case 6: bwd_rows(6, n, rows, rp, ci, val, dy, lddy, dx, lddx); break;
+    case 5: bwd_rows(5, n, rows, rp, ci, val, dy, lddy, dx, lddx); break;
+    case 4: bwd_rows(4, n, rows, rp, ci, val, dy, lddy, dx, lddx); break;
+    case 3: bwd_rows(3, n, rows, rp, ci, val, dy, lddy, dx, lddx); break;
+    case 2: bwd_rows(2, n, rows, rp, ci, val, dy, lddy, dx, lddx); break;
+    case 1: bwd_rows(1, n, rows, rp, ci, val, dy, lddy, dx, lddx); break;
+  }
+  n += (N - n) & ~3;
+  if (n == N) return;
   for (int r = 0; r < rows; r++) {
-    int k0 = rp[r], k1 = rp[r + 1];
-    if (k0 == k1) continue;
     const float *dr = dy + r * lddy;
-    int n = 0;
-    for (; n + 32 <= N; n += 32) bwd_chunk(8, ci, val, k0, k1, dr + n, dx + n, lddx);
-    switch ((N - n) >> 2) {
-      case 7: bwd_chunk(7, ci, val, k0, k1, dr + n, dx + n, lddx); break;
-      case 6: bwd_chunk(6, ci, val, k0, k1, dr + n, dx + n, lddx); break;
-      case 5: bwd_chunk(5, ci, val, k0, k1, dr + n, dx + n, lddx); break;
-      case 4: bwd_chunk(4, ci, val, k0, k1, dr + n, dx + n, lddx); break;
-      case 3: bwd_chunk(3, ci, val, k0, k1, dr + n, dx + n, lddx); break;
-      case 2: bwd_chunk(2, ci, val, k0, k1, dr + n, dx + n, lddx); break;
-      case 1: bwd_chunk(1, ci, val, k0, k1, dr + n, dx + n, lddx); break;
-    }
-    n += (N - n) & ~3;
-    for (; n < N; n++) {
-      float d = dr[n];
-      for (int k = k0; k < k1; k++) dx[ci[k] * lddx + n] += val[k] * d;
+    for (int k = rp[r]; k < rp[r + 1]; k++) {
+      float *xp = dx + ci[k] * lddx;
+      for (int m = n; m < N; m++) xp[m] += val[k] * dr[m];
     }
   }
 }
@@ -258,31 +279,37 @@ INLINE void wgrad_chunk(const int NV, const int *ci, int k0, int k1, const float
   }
 }
 
+// wgrad_chunk on every row, for the columns [n, n + 4·NV).
+INLINE void wgrad_rows(const int NV, int n, int rows, const int *rp, const int *ci, const float *dy,
+                       int lddy, const float *x, int ldx, float *grad) {
+  for (int r = 0; r < rows; r++) {
+    if (rp[r] < rp[r + 1]) wgrad_chunk(NV, ci, rp[r], rp[r + 1], dy + r * lddy + n, x + n, ldx, grad);
+  }
+}
+
+// grad[k] += dy[row k]·x[ci[k]], chunks outside and rows inside as in csr_fwd.
 static void csr_wgrad(int rows, const int *rp, const int *ci, const float *dy, int lddy,
                       const float *x, int ldx, int N, float *grad) {
+  int n = 0;
+  for (; n + 32 <= N; n += 32) wgrad_rows(8, n, rows, rp, ci, dy, lddy, x, ldx, grad);
+  switch ((N - n) >> 2) {
+    case 7: wgrad_rows(7, n, rows, rp, ci, dy, lddy, x, ldx, grad); break;
+    case 6: wgrad_rows(6, n, rows, rp, ci, dy, lddy, x, ldx, grad); break;
+    case 5: wgrad_rows(5, n, rows, rp, ci, dy, lddy, x, ldx, grad); break;
+    case 4: wgrad_rows(4, n, rows, rp, ci, dy, lddy, x, ldx, grad); break;
+    case 3: wgrad_rows(3, n, rows, rp, ci, dy, lddy, x, ldx, grad); break;
+    case 2: wgrad_rows(2, n, rows, rp, ci, dy, lddy, x, ldx, grad); break;
+    case 1: wgrad_rows(1, n, rows, rp, ci, dy, lddy, x, ldx, grad); break;
+  }
+  n += (N - n) & ~3;
+  if (n == N) return;
   for (int r = 0; r < rows; r++) {
-    int k0 = rp[r], k1 = rp[r + 1];
-    if (k0 == k1) continue;
     const float *dr = dy + r * lddy;
-    int n = 0;
-    for (; n + 32 <= N; n += 32) wgrad_chunk(8, ci, k0, k1, dr + n, x + n, ldx, grad);
-    switch ((N - n) >> 2) {
-      case 7: wgrad_chunk(7, ci, k0, k1, dr + n, x + n, ldx, grad); break;
-      case 6: wgrad_chunk(6, ci, k0, k1, dr + n, x + n, ldx, grad); break;
-      case 5: wgrad_chunk(5, ci, k0, k1, dr + n, x + n, ldx, grad); break;
-      case 4: wgrad_chunk(4, ci, k0, k1, dr + n, x + n, ldx, grad); break;
-      case 3: wgrad_chunk(3, ci, k0, k1, dr + n, x + n, ldx, grad); break;
-      case 2: wgrad_chunk(2, ci, k0, k1, dr + n, x + n, ldx, grad); break;
-      case 1: wgrad_chunk(1, ci, k0, k1, dr + n, x + n, ldx, grad); break;
-    }
-    n += (N - n) & ~3;
-    if (n < N) {
-      for (int k = k0; k < k1; k++) {
-        const float *xp = x + ci[k] * ldx;
-        float s = 0.0f;
-        for (int m = n; m < N; m++) s += dr[m] * xp[m];
-        grad[k] += s;
-      }
+    for (int k = rp[r]; k < rp[r + 1]; k++) {
+      const float *xp = x + ci[k] * ldx;
+      float s = 0.0f;
+      for (int m = n; m < N; m++) s += dr[m] * xp[m];
+      grad[k] += s;
     }
   }
 }
