@@ -49,6 +49,7 @@ async function main(): Promise<void> {
     .option("--sparse-io", "make the embedding and the decoder sparse too", false)
     .option("--scale <f>", "shrink the workload (vocab, hidden) by this factor", number, 1)
     .option("--repeats <n>", "timed steps", integer, 3)
+    .option("--threads <n>", "threads of the sparse path", integer, 1)
     .parse(Deno.args, { from: "user" })
     .opts();
 
@@ -102,6 +103,7 @@ async function main(): Promise<void> {
     optimizer: DEFAULT_OPTIMIZER.sgd,
     denseMomentum: false,
     clipNorm: 0,
+    threads: flags.threads,
   });
   const drop = { rate: 0, seed: 1 };
   await runner.step(batch, drop, 0.1, false); // warm-up: XNNPACK packs weights, kernels compile

@@ -151,6 +151,7 @@ export function trainCommand(): Command {
       new Option("--compute <mode>", "sparse: CPU engine on the nonzeros; masked: tfjs W⊙M")
         .choices(COMPUTE_MODES),
     )
+    .option("--threads <n>", "threads of --compute sparse (0 = one per core)", integer, 0)
     .addOption(
       new Option("--backend <name>", "tfjs backend of --compute masked").choices(BACKENDS)
         .default("wasm"),
@@ -232,6 +233,7 @@ export function configFromFlags(flags: Flags): TrainConfig {
     backend: flags.backend,
     // webgpu is a tfjs backend: it implies the masked path unless told otherwise.
     compute: flags.compute ?? (flags.backend === "webgpu" ? "masked" : "sparse"),
+    threads: flags.threads,
     maxSteps: flags.maxSteps,
     logEvery: flags.logEvery,
   };

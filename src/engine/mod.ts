@@ -5,16 +5,16 @@
  * @module
  */
 
-import type { Kernels } from "./kernels.ts";
-import { createWasmKernels } from "./wasm.ts";
+import { createWasmKernels, type WasmKernels } from "./wasm.ts";
 
 export type { Csr, Kernels, LstmCache, Strided } from "./kernels.ts";
 export { createOracleKernels } from "./oracle.ts";
-export { createWasmKernels } from "./wasm.ts";
+export { createWasmKernels, type WasmKernels } from "./wasm.ts";
+export { EnginePool } from "./pool.ts";
 export { type EngineBatch, Network, type RecurrentStates } from "./network.ts";
 export { EngineTrainer, type TrainerState } from "./trainer.ts";
 
 /** The kernels training runs on: WebAssembly SIMD128. */
-export function createKernels(): Promise<Kernels> {
+export function createKernels(): Promise<WasmKernels> {
   return createWasmKernels();
 }

@@ -61,11 +61,12 @@ export interface EngineDropout {
 
 /**
  * Where a batch computed by one thread sits in the whole batch: sequences
- * `[offset, offset + B)` of `batch`. Dropout masks follow the whole batch's
- * columns, and the loss is the whole batch's mean.
+ * `[offset, offset + size)` of `batch`. Dropout masks follow the whole
+ * batch's columns, and the loss is the whole batch's mean.
  */
 export interface BatchSlice {
   offset: number;
+  size: number;
   batch: number;
 }
 
@@ -303,7 +304,7 @@ export class Network {
     state: RecurrentStates,
     drop: EngineDropout | undefined,
     backward: boolean,
-    slice: BatchSlice = { offset: 0, batch: batch.B },
+    slice: BatchSlice = { offset: 0, size: batch.B, batch: batch.B },
   ): { nats: number; count: number; correct: number } {
     const k = this.#k;
     const { T, B } = batch;

@@ -110,7 +110,9 @@ export class EngineTrainer {
       let squares = 0;
       for (const p of params) squares += k.sumSquares(p.grad, p.grad.length);
       const norm = Math.sqrt(squares);
-      if (norm > clipNorm) for (const p of params) k.scale(p.grad, p.grad.length, clipNorm / norm);
+      if (norm > clipNorm) {
+        for (const p of params) k.scale(p.grad, p.grad.length, clipNorm / norm);
+      }
     }
     this.steps++;
     const o = this.#optimizer;

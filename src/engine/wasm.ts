@@ -74,6 +74,8 @@ function newMemory(): WebAssembly.Memory {
 export interface WasmKernels extends Kernels {
   readonly module: WebAssembly.Module;
   readonly memory: WebAssembly.Memory;
+  /** Keeps every buffer handed out so far through later {@link Kernels.reset}s. */
+  keepAllocated(): void;
   /** A view of `length` elements at byte address `pointer` of this memory. */
   view<T extends Float32Array | Int32Array>(
     type: { new (buffer: ArrayBufferLike, offset: number, length: number): T },
@@ -102,7 +104,8 @@ export function instantiateKernels(
   // The allocator's top lives in the first word of the heap, so that every
   // thread allocates from the same heap (a compare-and-swap bump).
   const topSlot = align(e.__heap_base.value as number) / 4;
-  const heapStart = align(topSlot * 4 + 4);
+  // Where reset() rewinds to: the heap's start, or past buffers kept for good.
+  let heapStart = align(topSlot * 4 + 4);
   const words = () => new Uint32Array(memory.buffer, 0, topSlot + 1);
   if (stack === undefined) Atomics.store(words(), topSlot, heapStart);
 
@@ -180,6 +183,9 @@ export function instantiateKernels(
   return {
     module,
     memory,
+    keepAllocated() {
+      heapStart = Atomics.load(words(), topSlot);
+    },
     view(type, pointer, length) {
       const buffer = memory.buffer;
       ours.add(buffer);

@@ -16,6 +16,7 @@
 import { countActive } from "../core/mask.ts";
 import type { TopologyReport } from "../core/topology.ts";
 import { createKernels } from "../engine/mod.ts";
+import { EnginePool } from "../engine/pool.ts";
 import type { ModelConfig } from "../spec/config.ts";
 import type { HostParams } from "../spec/params.ts";
 import type { DropoutPlan } from "../model/language_model.ts";
@@ -41,6 +42,8 @@ export interface ComputeInit {
   denseMomentum: boolean;
   /** Global gradient-norm clip (0 = off). */
   clipNorm: number;
+  /** Threads of the sparse path (the batch's sequences are split between them). */
+  threads: number;
 }
 
 /** One compute path holding a model's training state. */
@@ -85,5 +88,6 @@ export async function createCompute(mode: ComputeMode, init: ComputeInit): Promi
     return new MaskedCompute(init);
   }
   const { SparseCompute } = await import("./compute_sparse.ts");
-  return new SparseCompute(await createKernels(), init);
+  const kernels = await createKernels();
+  return SparseCompute.start(kernels, await EnginePool.start(kernels, init.threads), init);
 }

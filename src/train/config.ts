@@ -69,6 +69,8 @@ export interface TrainConfig {
    * path for the webgpu backend).
    */
   compute: ComputeMode;
+  /** Threads of `--compute sparse`; 0 = one per core. */
+  threads: number;
   /** Stop each epoch after this many steps (0 = whole epoch); for smoke runs. */
   maxSteps: number;
   /** Print progress every this many steps (0 = only per epoch). */
@@ -123,6 +125,7 @@ export const DEFAULT_LM_CONFIG: TrainConfig = {
   seed: 1,
   backend: "wasm",
   compute: "sparse",
+  threads: 0,
   maxSteps: 0,
   logEvery: 50,
 };
@@ -229,6 +232,10 @@ export function validateConfig(c: TrainConfig): void {
   check(
     (COMPUTE_MODES as readonly string[]).includes(c.compute),
     `--compute must be one of ${COMPUTE_MODES.join(", ")}, got ${c.compute}`,
+  );
+  check(
+    Number.isInteger(c.threads) && c.threads >= 0,
+    `--threads must be 0 (one per core) or a positive number of threads, got ${c.threads}`,
   );
   check(
     c.compute === "masked" || c.backend !== "webgpu",

@@ -123,6 +123,7 @@ async function run(
     optimizerState: previous && { slots: previous.optimizer, steps: progress.optimizerSteps },
     denseMomentum: needs.denseMomentumEveryStep,
     clipNorm: config.clipNorm,
+    threads: config.threads || navigator.hardwareConcurrency,
   });
   try {
     if (previous) {

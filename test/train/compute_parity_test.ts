@@ -1,6 +1,7 @@
 /**
  * The two compute paths train the same model: for one seed, `sparse` (the
- * CPU engine) and `masked` (tfjs, W ⊙ M) give the same losses, the same
+ * CPU engine, on one thread and on three, which split the batch of 4
+ * unevenly) and `masked` (tfjs, W ⊙ M) give the same losses, the same
  * topology and the same weights over a short run, for every method and both
  * model kinds, with dropout, clipping and per-step topology updates.
  */
@@ -40,23 +41,26 @@ for (const kind of ["lm", "classifier"] as const) {
   Deno.test(`sparse and masked compute give the same ${kind} run for every method`, async () => {
     await withTempDir(async (dir) => {
       for (const method of methodNames) {
-        const run = (compute: "sparse" | "masked") => {
+        const run = (compute: "sparse" | "masked", threads = 1) => {
           const overrides = {
             method,
             compute,
+            threads,
             epochs: 2,
             maxSteps: 4,
             clipNorm: 0.5,
             model: { embedSize: 8, hiddenSize: 8, layers: kind === "lm" ? 2 : 1, dropout: 0.2 },
             sparse: { updateEvery: 3 },
           };
-          const out = `${dir}/${kind}-${method}-${compute}.sparrow`;
+          const out = `${dir}/${kind}-${method}-${compute}-${threads}.sparrow`;
           return train(
             kind === "lm" ? tinyLmConfig(out, overrides) : tinyClassifierConfig(out, overrides),
             () => {},
           );
         };
-        assertSameRun(await run("sparse"), await run("masked"), `${kind} ${method}`);
+        const masked = await run("masked");
+        assertSameRun(await run("sparse"), masked, `${kind} ${method}`);
+        assertSameRun(await run("sparse", 3), masked, `${kind} ${method} on 3 threads`);
       }
     });
   });
