@@ -5,7 +5,8 @@
  * has them, all threads) against `masked` (tfjs-wasm, W ⊙ M), at several
  * sparsities. The LM's embedding and decoder are sparse too.
  *
- * Each measurement runs in its own process, so each peak RSS is its own.
+ * Each measurement runs in its own process, so each peak RSS is its own;
+ * the RSS columns are those of the one-thread runs.
  * Where Debian's PyTorch is installed (`python3-torch`, with
  * `libopenblas0-pthread`), nn.LSTM with masks re-applied after each step is
  * timed on the same shapes, one thread. `--quick` shrinks the workloads 4x
@@ -114,21 +115,24 @@ export async function main(args: string[]): Promise<void> {
     console.log("PyTorch (Debian python3-torch) is not installed: its column is skipped.");
   }
   console.log(
-    "| workload | sparsity | masked tok/s | sparse 1 thread tok/s | sparse/masked | masked RSS | sparse RSS | RSS sparse/masked |" +
-      (torchAvailable ? " PyTorch tok/s | sparse/PyTorch |" : ""),
+    `| workload | sparsity | masked tok/s | sparse 1 thread tok/s | sparse/masked | sparse ${threads} threads tok/s | ${threads} threads/1 | masked RSS | sparse RSS | RSS sparse/masked |` +
+      (torchAvailable ? " PyTorch tok/s | sparse 1 thread/PyTorch |" : ""),
   );
-  console.log("|---|---|---|---|---|---|---|---|" + (torchAvailable ? "---|---|" : ""));
+  console.log("|---|---|---|---|---|---|---|---|---|---|" + (torchAvailable ? "---|---|" : ""));
   for (const workload of Object.keys(WORKLOADS) as (keyof typeof WORKLOADS)[]) {
     for (const sparsity of sparsities) {
       const at = ["--workload", workload, "--sparsity", `${sparsity}`, ...common];
       const masked = await measure([...at, "--compute", "masked"]);
-      const sparse = await measure([...at, "--compute", "sparse"]);
+      const sparse = await measure([...at, "--compute", "sparse", "--threads", "1"]);
+      const parallel = await measure([...at, "--compute", "sparse", "--threads", `${threads}`]);
       const torch = torchAvailable ? await pytorch(workload, sparsity, scale, repeats) : undefined;
       console.log(
         `| ${workload} H=${sparse.hidden} V=${sparse.vocab} | ${sparsity} | ${
           fmt(masked.tokensPerSecond)
         } | ${fmt(sparse.tokensPerSecond)} | ${
           ratio(sparse.tokensPerSecond, masked.tokensPerSecond)
+        } | ${fmt(parallel.tokensPerSecond)} | ${
+          ratio(parallel.tokensPerSecond, sparse.tokensPerSecond)
         } | ${mb(masked.peakRssBytes)} | ${mb(sparse.peakRssBytes)} | ${
           (sparse.peakRssBytes / masked.peakRssBytes).toFixed(2)
         } |` +
