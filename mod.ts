@@ -46,6 +46,24 @@
  * assert.equal(mask.reduce((a, b) => a + b, 0), layer.nonzeros); // the count never changes
  * ```
  *
+ * Training runs on the CPU engine's kernels, which compute only the stored
+ * entries of a CSR matrix, with SIMD along the batch:
+ *
+ * ```ts
+ * import { createKernels } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const k = await createKernels();
+ * // W = [[1, 0], [0, 2], [3, 0]] maps 3 inputs to 2 outputs; CSR stores Wᵀ, a row per output.
+ * const rowPtr = k.i32(3), colIdx = k.i32(3), values = k.f32(3);
+ * rowPtr.set([0, 2, 3]), colIdx.set([0, 2, 1]), values.set([1, 3, 2]);
+ * const W = { rows: 2, cols: 3, rowPtr, colIdx, values };
+ * const x = k.f32(3 * 2), y = k.f32(2 * 2); // inputs and outputs, a row per feature, 2 columns
+ * x.set([1, 10, 1, 10, 1, 10]);
+ * k.csrForward(W, { data: x, ld: 2 }, { data: y, ld: 2 }, 2, false);
+ * assert.deepEqual([...y], [4, 40, 2, 20]);
+ * ```
+ *
  * @module
  */
 
@@ -70,6 +88,16 @@ export {
 } from "./src/train/config.ts";
 export { DEFAULT_OPTIMIZER, type OptimizerConfig } from "./src/train/optimizer.ts";
 export { type Log, train, type TrainOptions, type TrainResult } from "./src/train/train.ts";
+export { COMPUTE_MODES, type ComputeMode } from "./src/train/compute.ts";
+// The CPU training engine.
+export {
+  createKernels,
+  createOracleKernels,
+  type Csr,
+  EngineTrainer,
+  type Kernels,
+  Network,
+} from "./src/engine/mod.ts";
 export { formatReport, type RunReport, runReport } from "./src/train/report.ts";
 export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/spec/checkpoint.ts";
 // Export and inference.
