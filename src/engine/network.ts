@@ -97,13 +97,17 @@ interface LayerBuffers {
   /** The initial state (copied, since the caller's state becomes the final one). */
   h0: Float32Array;
   c0: Float32Array;
+  /**
+   * The input projection plus bias, `[4H][N]`; it is dead once the forward
+   * pass has used it, so it shares its buffer with `dz`.
+   */
   zx: Float32Array;
   h: Float32Array;
   cache: LstmCache;
   hT: Float32Array;
   cT: Float32Array;
   dz: Float32Array;
-  /** Dropout mask of this layer's output (`[H][N]`) and the dropped output. */
+  /** Dropout mask of this layer's output (`[H][N]`) and the dropped output (LM with dropout). */
   dropMask: Float32Array;
   dropped: Float32Array;
   /** Gradient at the layer's input, `[in][N]`. */
@@ -123,26 +127,32 @@ function allocateBuffers(k: Kernels, model: ModelConfig, N: number, B: number) {
   const { embedSize: E, hiddenSize: H, layers } = model;
   const V = outputSize(model);
   const lm = model.kind === "lm";
+  // Dropout buffers only where a step can drop: memory is what limits large models.
+  const dropping = model.dropout > 0;
+  const none = k.f32(0);
   return {
     tokens: k.i32(N),
     targets: k.i32(lm ? N : B),
     predicted: k.i32(lm ? N : B),
     stepMask: k.f32(N),
     embedded: k.f32(E * N),
-    embedMask: k.f32(E * N),
-    layers: Array.from({ length: layers }, (_, l): LayerBuffers => ({
-      h0: k.f32(H * B),
-      c0: k.f32(H * B),
-      zx: k.f32(4 * H * N),
-      h: k.f32(H * N),
-      cache: { gates: k.f32(4 * H * N), c: k.f32(H * N), tanhC: k.f32(H * N) },
-      hT: k.f32(H * B),
-      cT: k.f32(H * B),
-      dz: k.f32(4 * H * N),
-      dropMask: k.f32(H * N),
-      dropped: k.f32(H * N),
-      dx: k.f32((l === 0 ? E : H) * N),
-    })),
+    embedMask: dropping ? k.f32(E * N) : none,
+    layers: Array.from({ length: layers }, (_, l): LayerBuffers => {
+      const dz = k.f32(4 * H * N);
+      return {
+        h0: k.f32(H * B),
+        c0: k.f32(H * B),
+        zx: dz,
+        h: k.f32(H * N),
+        cache: { gates: k.f32(4 * H * N), c: k.f32(H * N), tanhC: k.f32(H * N) },
+        hT: k.f32(H * B),
+        cT: k.f32(H * B),
+        dz,
+        dropMask: lm && dropping ? k.f32(H * N) : none,
+        dropped: lm && dropping ? k.f32(H * N) : none,
+        dx: k.f32((l === 0 ? E : H) * N),
+      };
+    }),
     dh: k.f32(H * N),
     logits: k.f32(V * (lm ? N : B)),
     // Classifier: the dropped final state, and gradients at the final state.
