@@ -86,7 +86,7 @@ export {
   type TrainConfig,
   validateConfig,
 } from "./src/train/config.ts";
-export { DEFAULT_OPTIMIZER, type OptimizerConfig } from "./src/train/optimizer.ts";
+export { DEFAULT_OPTIMIZER, type OptimizerConfig } from "./src/spec/optimizer.ts";
 export { type Log, train, type TrainOptions, type TrainResult } from "./src/train/train.ts";
 export { COMPUTE_MODES, type ComputeMode } from "./src/train/compute.ts";
 // The CPU training engine.

@@ -12,7 +12,7 @@ import { initMasks, initParams } from "../src/core/init.ts";
 import { Rng } from "../src/core/rng.ts";
 import { type ModelConfig, paramSpecs } from "../src/spec/config.ts";
 import { type ComputeMode, createCompute } from "../src/train/compute.ts";
-import { DEFAULT_OPTIMIZER } from "../src/train/optimizer.ts";
+import { DEFAULT_OPTIMIZER } from "../src/spec/optimizer.ts";
 import type { Batch, Task } from "../src/train/tasks.ts";
 import { integer, number } from "../cli/common.ts";
 

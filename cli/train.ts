@@ -23,7 +23,7 @@ import {
   sparseConfigFor,
   type TrainConfig,
 } from "../src/train/config.ts";
-import { DEFAULT_OPTIMIZER } from "../src/train/optimizer.ts";
+import { DEFAULT_OPTIMIZER } from "../src/spec/optimizer.ts";
 import { formatMetrics, train } from "../src/train/train.ts";
 import { check } from "../src/spec/errors.ts";
 import { integer, number, runCommand } from "./common.ts";

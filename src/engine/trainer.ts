@@ -9,6 +9,7 @@
  */
 
 import type { ModelConfig } from "../spec/config.ts";
+import type { OptimizerConfig } from "../spec/optimizer.ts";
 import type { HostParams } from "../spec/params.ts";
 import type { Kernels } from "./kernels.ts";
 import { gather } from "./layout.ts";
@@ -20,22 +21,12 @@ import {
   type RecurrentStates,
 } from "./network.ts";
 
-/** Optimizer settings (the same record as the tfjs optimizer's). */
-export interface EngineOptimizerConfig {
-  name: "sgd" | "adam";
-  momentum: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  weightDecay: number;
-}
-
 /** Everything a trainer starts from. */
 export interface TrainerState {
   model: ModelConfig;
   params: HostParams;
   masks: ReadonlyMap<string, Uint8Array>;
-  optimizer: EngineOptimizerConfig;
+  optimizer: OptimizerConfig;
   /** Optimizer slots `slot/param` in the spec layout (missing ones start at zero). */
   slots: HostParams;
   /** Optimizer steps taken so far (Adam's bias correction). */
@@ -45,7 +36,7 @@ export interface TrainerState {
 }
 
 /** Slot names of an optimizer, as the tfjs optimizer names them. */
-export function slotNames(o: EngineOptimizerConfig): string[] {
+export function slotNames(o: OptimizerConfig): string[] {
   if (o.name === "adam") return ["m", "s"];
   return o.momentum > 0 ? ["v"] : [];
 }
@@ -54,7 +45,7 @@ export function slotNames(o: EngineOptimizerConfig): string[] {
 export class EngineTrainer {
   readonly network: Network;
   readonly #k: Kernels;
-  readonly #optimizer: EngineOptimizerConfig;
+  readonly #optimizer: OptimizerConfig;
   /** Per parameter, its slots in storage order. */
   readonly #slots = new Map<EngineParam, Record<string, Float32Array>>();
   steps: number;

@@ -22,7 +22,7 @@ import type { HostParams } from "../spec/params.ts";
 import type { DropoutPlan } from "../model/language_model.ts";
 import type { UpdateOptions } from "./sparse_weights.ts";
 import type { Batch, Task } from "./tasks.ts";
-import type { OptimizerConfig } from "./optimizer.ts";
+import type { OptimizerConfig } from "../spec/optimizer.ts";
 
 /** The compute paths. */
 export const COMPUTE_MODES = ["sparse", "masked"] as const;

@@ -15,7 +15,7 @@ import type { ScheduleName } from "../core/schedule.ts";
 import { type MethodName, methodPreset } from "../core/methods.ts";
 import { check } from "../spec/errors.ts";
 import { COMPUTE_MODES, type ComputeMode } from "./compute.ts";
-import { DEFAULT_OPTIMIZER, type OptimizerConfig } from "./optimizer.ts";
+import { DEFAULT_OPTIMIZER, type OptimizerConfig } from "../spec/optimizer.ts";
 
 /** How the sparse topology is initialised and evolved. */
 export interface SparseConfig {

@@ -2,12 +2,8 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../src/backend/backend.ts";
 import type { Params } from "../../src/model/params.ts";
-import {
-  clipByGlobalNorm,
-  DEFAULT_OPTIMIZER,
-  Optimizer,
-  type OptimizerConfig,
-} from "../../src/train/optimizer.ts";
+import { clipByGlobalNorm, Optimizer } from "../../src/train/optimizer.ts";
+import { DEFAULT_OPTIMIZER, type OptimizerConfig } from "../../src/spec/optimizer.ts";
 import { maxAbsDiff } from "../helpers.ts";
 
 await useBackend("wasm");
