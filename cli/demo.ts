@@ -1,6 +1,6 @@
 /**
- * `deno task demo`: the whole path on the bundled data, in about a minute
- * on two cores. It trains a sparse LSTM language model (ST-RNN, 80% sparse
+ * `deno task demo`: the whole path on the bundled data, in seconds on the
+ * sparse CPU engine. It trains a sparse LSTM language model (ST-RNN, 80% sparse
  * gate matrices), exports it to ONNX (checked against the trained model in
  * onnxruntime), then scores and generates text with onnxruntime alone; then
  * does the same for a sparse LSTM sentiment classifier.

@@ -106,7 +106,7 @@ export function sparseConfigFor(
 /** The paper's ST-RNN: Erdős–Rényi init, magnitude prune, random regrowth, cosine decay. */
 export const DEFAULT_SPARSE: SparseConfig = sparseConfigFor("strnn");
 
-/** Defaults for the language model, sized to train on the bundled data in about a minute. */
+/** Defaults for the language model, sized to train on the bundled data in seconds. */
 export const DEFAULT_LM_CONFIG: TrainConfig = {
   task: "lm",
   data: "fixtures/tinylm",
@@ -130,7 +130,7 @@ export const DEFAULT_LM_CONFIG: TrainConfig = {
   logEvery: 50,
 };
 
-/** Defaults for the classifier, sized to train on the bundled data in about a minute. */
+/** Defaults for the classifier, sized to train on the bundled data in seconds. */
 export const DEFAULT_CLASSIFIER_CONFIG: TrainConfig = {
   ...DEFAULT_LM_CONFIG,
   task: "classifier",
