@@ -42,7 +42,7 @@ export function trainCommand(): Command {
   return new Command("train")
     .description(
       "Train a sparse LSTM from scratch (ST-RNN: fixed nonzero count, prune and regrow every epoch).\n" +
-        "Defaults train a language model on the bundled fixtures/tinylm in about a minute.",
+        "Defaults train a language model on the bundled fixtures/tinylm in seconds.",
     )
     .addOption(
       new Option("--task <task>", "what to train").choices(["lm", "classifier"]).default("lm"),
