@@ -1,7 +1,8 @@
 /**
  * One training-step timing, run in its own process by bench/train.ts so that
  * each measurement has its own heap and its own peak memory. It times the
- * real step of a compute path (../src/train/compute.ts) on a synthetic batch.
+ * real step of a compute path (../src/train/compute.ts) on a synthetic batch,
+ * after three warm-up steps.
  * Prints one JSON line: `{ msPerStep, tokensPerSecond, peakRssBytes, ... }`.
  *
  * @module
@@ -106,7 +107,9 @@ async function main(): Promise<void> {
     threads: flags.threads,
   });
   const drop = { rate: 0, seed: 1 };
-  await runner.step(batch, drop, 0.1, false); // warm-up: XNNPACK packs weights, kernels compile
+  // Warm-up: XNNPACK packs weights; V8 first runs WebAssembly on its baseline compiler and
+  // moves the kernels to its optimizing one only after some calls.
+  for (let i = 0; i < 3; i++) await runner.step(batch, drop, 0.1, false);
   const started = performance.now();
   for (let i = 0; i < flags.repeats; i++) await runner.step(batch, drop, 0.1, false);
   const msPerStep = (performance.now() - started) / flags.repeats;
