@@ -102,13 +102,14 @@ const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 export async function main(args: string[]): Promise<void> {
   const quick = args.includes("--quick");
   const scale = quick ? 0.25 : 1;
-  const repeats = quick ? 2 : 3;
+  const repeats = quick ? 3 : 7;
   const sparsities = quick ? [0.8, 0.95] : [0.67, 0.8, 0.9, 0.95, 0.99];
   const threads = navigator.hardwareConcurrency;
   const common = ["--scale", `${scale}`, "--repeats", `${repeats}`, "--sparse-io"];
   const torchAvailable = (await pytorch("lm", 0.8, 0.05, 1)) !== undefined;
   console.log(
-    `one step = one batch; tok/s = tokens per second; RSS = peak resident memory of the process (MiB); ` +
+    `one step = one batch, the median of ${repeats} after 3 warm-up steps; tok/s = tokens per second; ` +
+      `RSS = peak resident memory of the process (MiB); ` +
       `${threads} hardware threads`,
   );
   if (!torchAvailable) {

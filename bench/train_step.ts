@@ -1,8 +1,8 @@
 /**
  * One training-step timing, run in its own process by bench/train.ts so that
  * each measurement has its own heap and its own peak memory. It times the
- * real step of a compute path (../src/train/compute.ts) on a synthetic batch,
- * after three warm-up steps.
+ * real step of a compute path (../src/train/compute.ts) on a synthetic batch:
+ * the median of `--repeats` steps, after three warm-up steps.
  * Prints one JSON line: `{ msPerStep, tokensPerSecond, peakRssBytes, ... }`.
  *
  * @module
@@ -110,9 +110,14 @@ async function main(): Promise<void> {
   // Warm-up: XNNPACK packs weights; V8 first runs WebAssembly on its baseline compiler and
   // moves the kernels to its optimizing one only after some calls.
   for (let i = 0; i < 3; i++) await runner.step(batch, drop, 0.1, false);
-  const started = performance.now();
-  for (let i = 0; i < flags.repeats; i++) await runner.step(batch, drop, 0.1, false);
-  const msPerStep = (performance.now() - started) / flags.repeats;
+  // The median step: one slow step (a collection, another process) does not move it.
+  const times: number[] = [];
+  for (let i = 0; i < flags.repeats; i++) {
+    const started = performance.now();
+    await runner.step(batch, drop, 0.1, false);
+    times.push(performance.now() - started);
+  }
+  const msPerStep = times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
   runner.dispose();
   console.log(JSON.stringify({
     msPerStep,
