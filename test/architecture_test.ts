@@ -1,7 +1,8 @@
 /**
  * The layering the project promises: the spec layer imports nothing else of
  * the project, the sparse core only the spec layer, and nothing on the edge
- * path (export, inference, data, core, spec) reaches tfjs, even indirectly.
+ * path (export, inference, data, core, spec) or in the CPU engine reaches
+ * tfjs, even indirectly.
  */
 import assert from "node:assert/strict";
 import { dirname, join, relative } from "node:path";
@@ -71,11 +72,11 @@ Deno.test("src/core imports only src/core and src/spec, and no package", async (
   }
 });
 
-Deno.test("export, inference, data, core and spec never reach tfjs", async () => {
+Deno.test("export, inference, the engine, data, core and spec never reach tfjs", async () => {
   const edge = (await Promise.all(
-    ["export", "src/infer", "src/data", "src/core", "src/spec", "cli/infer.ts"].map((p) =>
-      p.endsWith(".ts") ? [p] : filesUnder(p)
-    ),
+    ["export", "src/infer", "src/engine", "src/data", "src/core", "src/spec", "cli/infer.ts"].map((
+      p,
+    ) => p.endsWith(".ts") ? [p] : filesUnder(p)),
   )).flat();
   assert.ok(edge.length > 20);
   for (const file of edge) {
