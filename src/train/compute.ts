@@ -76,11 +76,6 @@ export function connections(
   return { active, size };
 }
 
-/** Nonzero count per sparse parameter. */
-export function nonzeros(masks: ReadonlyMap<string, Uint8Array>): Record<string, number> {
-  return Object.fromEntries([...masks].map(([n, m]) => [n, countActive(m)]));
-}
-
 /** The compute path `mode` holding a model's training state. */
 export async function createCompute(mode: ComputeMode, init: ComputeInit): Promise<Compute> {
   if (mode === "masked") {

@@ -7,7 +7,6 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import { countActive } from "../core/mask.ts";
 import {
   pruneToSparsity,
   type TopologyLayer,
@@ -50,18 +49,6 @@ export class SparseWeights {
       if (out[name]) out[name] = tf.mul(out[name], mask);
     }
     return out;
-  }
-
-  /** Active connections and entries over all sparse parameters together. */
-  connections(): { active: number; size: number } {
-    let active = 0, size = 0;
-    for (const mask of this.masks.values()) active += countActive(mask), size += mask.length;
-    return { active, size };
-  }
-
-  /** Nonzero count per sparse parameter. */
-  nonzeros(): Record<string, number> {
-    return Object.fromEntries([...this.masks].map(([n, m]) => [n, countActive(m)]));
   }
 
   /**
