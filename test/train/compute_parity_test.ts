@@ -65,3 +65,29 @@ for (const kind of ["lm", "classifier"] as const) {
     });
   });
 }
+
+Deno.test("a run interrupted on one compute path resumes on the other", async () => {
+  await withTempDir(async (dir) => {
+    const config = (compute: "sparse" | "masked", out: string) =>
+      tinyLmConfig(`${dir}/${out}.sparrow`, {
+        compute,
+        epochs: 3,
+        maxSteps: 3,
+        model: { embedSize: 8, hiddenSize: 8, layers: 2, dropout: 0.2 },
+      });
+    const straight = await train(config("masked", "straight"), () => {});
+    // Each leg stops (as if killed) right after writing its first checkpoint.
+    const oneEpoch = (compute: "sparse" | "masked") =>
+      assert.rejects(
+        () =>
+          train(config(compute, "switched"), (line) => {
+            if (line.startsWith("checkpoint written")) throw new Error("interrupted");
+          }),
+        /interrupted/,
+      );
+    await oneEpoch("sparse");
+    await oneEpoch("masked");
+    const switched = await train(config("sparse", "switched"), () => {});
+    assertSameRun(switched, straight, "sparse → masked → sparse");
+  });
+});

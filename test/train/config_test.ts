@@ -173,3 +173,20 @@ Deno.test("epsilon and momentum combinations that cannot work are refused", () =
     withChange((c) => (c.sparse = sparseConfigFor("strnn", { epsilon: 10, init: "erk" }))),
   );
 });
+
+Deno.test("the compute path and its threads are checked; webgpu needs the masked path", () => {
+  assert.equal(DEFAULT_LM_CONFIG.compute, "sparse");
+  assertInvalid(
+    withChange((c) => (c.compute = "gpu" as TrainConfig["compute"])),
+    /--compute must be one of sparse, masked, got gpu/,
+  );
+  for (const threads of [-1, 1.5]) {
+    assertInvalid(withChange((c) => (c.threads = threads)), /--threads must be 0 \(one per core\)/);
+  }
+  assertInvalid(
+    withChange((c) => (c.backend = "webgpu")),
+    /--compute sparse runs on the CPU; use --compute masked with --backend webgpu/,
+  );
+  validateConfig(withChange((c) => (c.backend = "webgpu", c.compute = "masked")));
+  validateConfig(withChange((c) => (c.threads = 3)));
+});
