@@ -294,6 +294,21 @@ export class Network {
     };
   }
 
+  /** The sizes a pass over `batch` works with. */
+  #sizes(batch: EngineBatch) {
+    const m = this.model;
+    const { T, B } = batch;
+    return {
+      T,
+      B,
+      N: T * B,
+      E: m.embedSize,
+      H: m.hiddenSize,
+      V: outputSize(m),
+      lm: m.kind === "lm",
+    };
+  }
+
   #ensure(N: number, B: number) {
     if (!this.#buffers || N > this.#capacity.N || B > this.#capacity.B) {
       // Old buffers stay allocated until the kernels are reset; this happens
@@ -307,7 +322,8 @@ export class Network {
   /**
    * The forward pass of `batch` from `state` (updated to the final state):
    * leaves logits in the buffers and returns the summed loss in nats. With
-   * `backward`, also the gradients of the mean loss (scaled by `1/count`).
+   * `backward`, also the gradients of the whole batch's mean loss (`slice`
+   * says where this batch sits in it; by default it is the whole batch).
    */
   run(
     batch: EngineBatch,
@@ -317,12 +333,8 @@ export class Network {
     slice: BatchSlice = { offset: 0, size: batch.B, batch: batch.B },
   ): { nats: number; count: number; correct: number } {
     const k = this.#k;
-    const { T, B } = batch;
-    const N = T * B;
     const m = this.model;
-    const { embedSize: E, hiddenSize: H } = m;
-    const V = outputSize(m);
-    const lm = m.kind === "lm";
+    const { T, B, N, E, H, V, lm } = this.#sizes(batch);
     const buf = this.#ensure(N, B);
     const dropping = drop !== undefined && drop.rate > 0;
     // Column t·B + b of this slice is column t·batch + offset + b of the whole batch.
@@ -423,12 +435,8 @@ export class Network {
     columns: number,
   ): void {
     const k = this.#k;
-    const { T, B } = batch;
-    const N = T * B;
     const m = this.model;
-    const { embedSize: E, hiddenSize: H } = m;
-    const V = outputSize(m);
-    const lm = m.kind === "lm";
+    const { T, B, N, E, H, V, lm } = this.#sizes(batch);
     for (const p of this.params) p.grad.fill(0);
     this.#sites = [];
 
