@@ -62,8 +62,10 @@ export interface Compute {
   pruneToSparsity(sparsity: number): Promise<number>;
   /** Masks of the sparse parameters, spec layout. */
   readonly masks: Map<string, Uint8Array>;
-  /** Weights, optimizer slots and steps as plain data, for checkpoints. */
-  snapshot(): Promise<{ params: HostParams; slots: HostParams; steps: number }>;
+  /** Optimizer steps taken so far. */
+  readonly optimizerSteps: number;
+  /** Weights and optimizer slots as plain data, for checkpoints. */
+  snapshot(): Promise<{ params: HostParams; slots: HostParams }>;
   dispose(): void;
 }
 

@@ -166,11 +166,14 @@ export class MaskedCompute implements Compute {
     return this.#sparse.pruneToSparsity(this.#params, this.#optimizer, sparsity);
   }
 
+  get optimizerSteps(): number {
+    return this.#optimizer.steps;
+  }
+
   async snapshot() {
     return {
       params: await toHost(this.#params),
       slots: await this.#optimizer.toHost(),
-      steps: this.#optimizer.steps,
     };
   }
 

@@ -134,12 +134,12 @@ export class SparseCompute implements Compute {
     return pruned.reduce((n, p) => n + p.length, 0);
   }
 
-  snapshot(): Promise<{ params: HostParams; slots: HostParams; steps: number }> {
-    return Promise.resolve({
-      params: this.#trainer.params(),
-      slots: this.#trainer.slots(),
-      steps: this.#trainer.steps,
-    });
+  get optimizerSteps(): number {
+    return this.#trainer.steps;
+  }
+
+  snapshot(): Promise<{ params: HostParams; slots: HostParams }> {
+    return Promise.resolve({ params: this.#trainer.params(), slots: this.#trainer.slots() });
   }
 
   dispose(): void {

@@ -205,7 +205,7 @@ async function run(
       log(`epoch ${epoch + 1}/${config.epochs} ` + formatMetrics(metrics));
       Object.assign(progress, {
         epoch: epoch + 1,
-        optimizerSteps: (await compute.snapshot()).steps,
+        optimizerSteps: compute.optimizerSteps,
         rngState: rng.state,
         done: lastEpoch,
       });
