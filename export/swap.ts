@@ -11,6 +11,7 @@
  */
 
 import { basename, dirname, join, resolve } from "node:path";
+import { processAlive } from "../src/spec/atomic.ts";
 import { UserError } from "../src/spec/errors.ts";
 
 /** Writes one file; tests inject a failing one to simulate a full disk. */
@@ -31,22 +32,6 @@ function siblingName(out: string, role: string): string {
 }
 
 const SIBLING = /^\.(.+)\.export-(new|old)-(\d+)-[0-9a-f]{8}$/;
-
-/** Whether process `pid` still runs (Linux: /proc; elsewhere assume it does unless it is us). */
-function alive(pid: number): boolean {
-  if (pid === Deno.pid) return true;
-  try {
-    Deno.statSync("/proc/self");
-  } catch {
-    return true;
-  }
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.lstat(path).then(() => true, () => false);
@@ -70,7 +55,7 @@ export async function cleanStaleBundles(out: string): Promise<string[]> {
   }
   for (const entry of entries) {
     const match = SIBLING.exec(entry.name);
-    if (!match || match[1] !== name || alive(Number(match[3]))) continue;
+    if (!match || match[1] !== name || processAlive(Number(match[3]))) continue;
     const stale = join(parent, entry.name);
     if (match[2] === OLD && !(await exists(path))) {
       await Deno.rename(stale, path).catch(() => {});
