@@ -41,6 +41,11 @@ export function slotNames(o: OptimizerConfig): string[] {
   return o.momentum > 0 ? ["v"] : [];
 }
 
+/** The slot that holds momentum: SGD's velocity or Adam's first moment. */
+export function momentumSlot(o: OptimizerConfig): string {
+  return o.name === "sgd" ? "v" : "m";
+}
+
 /** Trains one model on one set of kernels. */
 export class EngineTrainer {
   readonly network: Network;
@@ -149,12 +154,5 @@ export class EngineTrainer {
       }
     }
     return out;
-  }
-
-  /** The momentum slot of a parameter (SGD's velocity or Adam's first moment), spec layout. */
-  momentum(name: string): Float32Array | undefined {
-    const p = this.network.param(name);
-    const slot = this.#slots.get(p)?.[this.#optimizer.name === "sgd" ? "v" : "m"];
-    return slot ? this.network.hostValues(p, slot) : undefined;
   }
 }

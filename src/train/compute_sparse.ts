@@ -12,7 +12,7 @@
 import type { TopologyLayer, TopologyReport } from "../core/topology.ts";
 import { pruneToSparsity, updateTopology } from "../core/topology.ts";
 import type { EnginePool, SavedStates } from "../engine/pool.ts";
-import { EngineTrainer } from "../engine/trainer.ts";
+import { EngineTrainer, momentumSlot } from "../engine/trainer.ts";
 import type { WasmKernels } from "../engine/wasm.ts";
 import type { DropoutPlan } from "../model/language_model.ts";
 import type { HostParams } from "../spec/params.ts";
@@ -103,7 +103,9 @@ export class SparseCompute implements Compute {
       weights: params[name].data,
       mask,
       gradient: this.#denseGradients?.[name],
-      momentum: useMomentum ? this.#trainer.momentum(name) : undefined,
+      momentum: useMomentum
+        ? slots[`${momentumSlot(this.#init.optimizer)}/${name}`]?.data
+        : undefined,
     }));
     return { layers, params, slots };
   }
