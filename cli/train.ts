@@ -24,6 +24,7 @@ import {
   type TrainConfig,
 } from "../src/train/config.ts";
 import { DEFAULT_OPTIMIZER } from "../src/spec/optimizer.ts";
+import { CELL_TYPES } from "../src/spec/config.ts";
 import { formatMetrics, train } from "../src/train/train.ts";
 import { check } from "../src/spec/errors.ts";
 import { integer, number, runCommand } from "./common.ts";
@@ -109,6 +110,9 @@ export function trainCommand(): Command {
     )
     .option("--sparse-embedding", "make the embedding sparse too", false)
     .option("--sparse-decoder", "make the decoder (output layer) sparse too", false)
+    .addOption(
+      new Option("--cell <type>", "recurrent cell").choices(CELL_TYPES).default("lstm"),
+    )
     .option("--embed-size <n>", `embedding size ${byTask((c) => c.model.embedSize)}`, integer)
     .option("--hidden-size <n>", `LSTM hidden size ${byTask((c) => c.model.hiddenSize)}`, integer)
     .option("--layers <n>", `LSTM layers ${byTask((c) => c.model.layers)}`, integer)
@@ -199,6 +203,7 @@ export function configFromFlags(flags: Flags): TrainConfig {
     data: pick(flags.data, base.data),
     out: pick(flags.out, base.out),
     model: {
+      cell: flags.cell,
       embedSize: pick(flags.embedSize, base.model.embedSize),
       hiddenSize: pick(flags.hiddenSize, base.model.hiddenSize),
       layers: pick(flags.layers, base.model.layers),

@@ -80,7 +80,7 @@ Deno.test("language model: train, export, run in onnxruntime, score and generate
       ...SHORT_RUN,
       data: join(REPO_ROOT, "fixtures/tinylm"),
       out: checkpoint,
-      model: { embedSize: 16, hiddenSize: 16, layers: 2, dropout: 0.1 },
+      model: { cell: "lstm", embedSize: 16, hiddenSize: 16, layers: 2, dropout: 0.1 },
       bptt: 10,
     }, quiet);
     assert.ok(Number.isFinite(metrics.valid_ppl) && Number.isFinite(metrics.test_ppl));
@@ -130,7 +130,7 @@ Deno.test("classifier: train, export, run in onnxruntime and classify", async ()
       ...SHORT_RUN,
       data: join(REPO_ROOT, "fixtures/sentiment"),
       out: checkpoint,
-      model: { embedSize: 16, hiddenSize: 16, layers: 1, dropout: 0.1 },
+      model: { cell: "lstm", embedSize: 16, hiddenSize: 16, layers: 1, dropout: 0.1 },
       maxLength: 30,
     }, quiet);
     assert.ok(metrics.test_acc >= 0 && metrics.test_acc <= 1);

@@ -67,7 +67,7 @@ export function tinyLmConfig(out: string, overrides: TinyOverrides = {}): TrainC
     {
       ...DEFAULT_LM_CONFIG,
       data: join(REPO_ROOT, "fixtures/tinylm"),
-      model: { embedSize: 8, hiddenSize: 8, layers: 2, dropout: 0 },
+      model: { cell: "lstm", embedSize: 8, hiddenSize: 8, layers: 2, dropout: 0 },
       bptt: 5,
     },
     out,
@@ -81,7 +81,7 @@ export function tinyClassifierConfig(out: string, overrides: TinyOverrides = {})
     {
       ...DEFAULT_CLASSIFIER_CONFIG,
       data: join(REPO_ROOT, "fixtures/sentiment"),
-      model: { embedSize: 8, hiddenSize: 8, layers: 1, dropout: 0 },
+      model: { cell: "lstm", embedSize: 8, hiddenSize: 8, layers: 1, dropout: 0 },
       maxLength: 20,
     },
     out,

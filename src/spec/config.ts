@@ -12,8 +12,11 @@
  * @module
  */
 
-/** The recurrent cell. Only LSTM exists today; GRU and RHN slot in here. */
-export type CellType = "lstm";
+/** The recurrent cells sparrow trains; `--cell` picks one. */
+export const CELL_TYPES = ["lstm"] as const;
+
+/** The recurrent cell. */
+export type CellType = typeof CELL_TYPES[number];
 
 /** A word-level language model: embedding, stacked LSTM, dropout, linear decoder. */
 export interface LanguageModelConfig {

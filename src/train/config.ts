@@ -14,6 +14,7 @@ import type { RedistributeName } from "../core/redistribute.ts";
 import type { ScheduleName } from "../core/schedule.ts";
 import { type MethodName, methodPreset } from "../core/methods.ts";
 import { check } from "../spec/errors.ts";
+import { CELL_TYPES, type CellType } from "../spec/config.ts";
 import { COMPUTE_MODES, type ComputeMode } from "./compute.ts";
 import { DEFAULT_OPTIMIZER, type OptimizerConfig } from "../spec/optimizer.ts";
 
@@ -45,7 +46,13 @@ export interface TrainConfig {
   data: string;
   /** Checkpoint path; written after every epoch. */
   out: string;
-  model: { embedSize: number; hiddenSize: number; layers: number; dropout: number };
+  model: {
+    cell: CellType;
+    embedSize: number;
+    hiddenSize: number;
+    layers: number;
+    dropout: number;
+  };
   sparse: SparseConfig;
   epochs: number;
   batchSize: number;
@@ -111,7 +118,7 @@ export const DEFAULT_LM_CONFIG: TrainConfig = {
   task: "lm",
   data: "fixtures/tinylm",
   out: "runs/lm/checkpoint.sparrow",
-  model: { embedSize: 64, hiddenSize: 128, layers: 2, dropout: 0.1 },
+  model: { cell: "lstm", embedSize: 64, hiddenSize: 128, layers: 2, dropout: 0.1 },
   sparse: DEFAULT_SPARSE,
   epochs: 6,
   batchSize: 16,
@@ -136,7 +143,7 @@ export const DEFAULT_CLASSIFIER_CONFIG: TrainConfig = {
   task: "classifier",
   data: "fixtures/sentiment",
   out: "runs/classifier/checkpoint.sparrow",
-  model: { embedSize: 64, hiddenSize: 64, layers: 1, dropout: 0.1 },
+  model: { cell: "lstm", embedSize: 64, hiddenSize: 64, layers: 1, dropout: 0.1 },
   epochs: 8,
   batchSize: 32,
   maxLength: 60,
@@ -193,6 +200,10 @@ export function validateConfig(c: TrainConfig): void {
   check(
     Number.isInteger(c.sparse.updateEvery) && c.sparse.updateEvery >= 0,
     `--update-every must be 0 (once per epoch) or a positive number of steps, got ${c.sparse.updateEvery}`,
+  );
+  check(
+    (CELL_TYPES as readonly string[]).includes(c.model.cell),
+    `--cell must be one of ${CELL_TYPES.join(", ")}, got ${c.model.cell}`,
   );
   positiveInt(c.model.embedSize, "--embed-size");
   positiveInt(c.model.hiddenSize, "--hidden-size");

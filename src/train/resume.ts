@@ -34,6 +34,7 @@ const FLAGS: Record<string, string> = {
   data: "--data",
   "model.embedSize": "--embed-size",
   "model.hiddenSize": "--hidden-size",
+  "model.cell": "--cell",
   "model.layers": "--layers",
   "model.dropout": "--dropout",
   "sparse.method": "--method",
@@ -59,6 +60,14 @@ const FLAGS: Record<string, string> = {
   clipNorm: "--clip",
   seed: "--seed",
   maxSteps: "--max-steps",
+};
+
+/**
+ * Settings added after checkpoints were first written, with the value every
+ * run before them had, so those runs still resume.
+ */
+const VALUE_BEFORE_THE_SETTING_EXISTED: Record<string, unknown> = {
+  "model.cell": "lstm",
 };
 
 /** What to do with `--out`. */
@@ -109,7 +118,8 @@ export async function planRun(config: TrainConfig, restart: boolean): Promise<Ru
  * configuration `saved` and `config`, as `--flag was A, now B`.
  */
 export function settingChanges(saved: object, config: TrainConfig): string[] {
-  const before = flatten(saved), now = flatten(config);
+  const before = { ...VALUE_BEFORE_THE_SETTING_EXISTED, ...flatten(saved) };
+  const now = flatten(config);
   const keys = [...new Set([...Object.keys(before), ...Object.keys(now)])];
   return keys
     .filter((key) => !MAY_DIFFER_ON_RESUME.includes(key) && !sameValue(before[key], now[key]))

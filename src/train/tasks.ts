@@ -98,7 +98,6 @@ export async function loadTask(config: TrainConfig): Promise<Task> {
 export function languageModelTask(config: TrainConfig, data: LanguageModelData): Task {
   const model: LanguageModelConfig = {
     kind: "lm",
-    cell: "lstm",
     vocabSize: data.vocab.size,
     ...config.model,
   };
@@ -135,7 +134,6 @@ export function classifierTask(config: TrainConfig, data: ClassificationData): T
     : holdOut(data.train, 0.05, new Rng(config.seed));
   const model: ClassifierConfig = {
     kind: "classifier",
-    cell: "lstm",
     vocabSize: data.vocab.size,
     numClasses: data.labels.length,
     ...config.model,

@@ -49,7 +49,13 @@ for (const kind of ["lm", "classifier"] as const) {
             epochs: 2,
             maxSteps: 4,
             clipNorm: 0.5,
-            model: { embedSize: 8, hiddenSize: 8, layers: kind === "lm" ? 2 : 1, dropout: 0.2 },
+            model: {
+              cell: "lstm",
+              embedSize: 8,
+              hiddenSize: 8,
+              layers: kind === "lm" ? 2 : 1,
+              dropout: 0.2,
+            },
             sparse: { updateEvery: 3 },
           };
           const out = `${dir}/${kind}-${method}-${compute}-${threads}.sparrow`;
@@ -73,7 +79,7 @@ Deno.test("a run interrupted on one compute path resumes on the other", async ()
         compute,
         epochs: 3,
         maxSteps: 3,
-        model: { embedSize: 8, hiddenSize: 8, layers: 2, dropout: 0.2 },
+        model: { cell: "lstm", embedSize: 8, hiddenSize: 8, layers: 2, dropout: 0.2 },
       });
     const straight = await train(config("masked", "straight"), () => {});
     // Each leg stops (as if killed) right after writing its first checkpoint.

@@ -57,7 +57,7 @@ Deno.test("a model too large for the wasm heap or the machine is refused up fron
 
   await withTempDir(async (dir) => {
     const huge = tinyLmConfig(`${dir}/c.sparrow`, {
-      model: { embedSize: 8, hiddenSize: 100_000, layers: 2, dropout: 0 },
+      model: { cell: "lstm", embedSize: 8, hiddenSize: 100_000, layers: 2, dropout: 0 },
     });
     await assert.rejects(() => train(huge, () => {}), /--hidden-size 100000 .* needs about/);
   });

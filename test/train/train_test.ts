@@ -185,7 +185,7 @@ Deno.test("prune and regrow keep every matrix's nonzero count fixed across epoch
 Deno.test("the same seed gives identical losses, masks and weights; another seed does not", async () => {
   await withTempDir(async (dir) => {
     const overrides: TinyOverrides = {
-      model: { embedSize: 8, hiddenSize: 8, layers: 2, dropout: 0.2 },
+      model: { cell: "lstm", embedSize: 8, hiddenSize: 8, layers: 2, dropout: 0.2 },
       sparse: { updateEvery: 2 },
     };
     const a = await run("lm", dir, "a", overrides);
@@ -203,7 +203,7 @@ Deno.test("a run interrupted after an epoch resumes to the same result as a stra
   await withTempDir(async (dir) => {
     const overrides: TinyOverrides = {
       epochs: 3,
-      model: { embedSize: 8, hiddenSize: 8, layers: 2, dropout: 0.1 },
+      model: { cell: "lstm", embedSize: 8, hiddenSize: 8, layers: 2, dropout: 0.1 },
     };
     const straight = await run("lm", dir, "straight", overrides);
 
