@@ -12,6 +12,7 @@ import { Command, Option } from "commander";
 import { BACKENDS } from "../src/backend/backend.ts";
 import { COMPUTE_MODES } from "../src/train/compute.ts";
 import { densityMethods } from "../src/core/density.ts";
+import { WEIGHT_INITS } from "../src/core/init.ts";
 import { growersByName } from "../src/core/grow.ts";
 import { methodNames, methodsByName } from "../src/core/methods.ts";
 import { prunersByName } from "../src/core/prune.ts";
@@ -131,6 +132,13 @@ export function trainCommand(): Command {
       integer,
     )
     .addOption(
+      new Option(
+        "--weight-init <scale>",
+        "initial weight scale: dense (the dense model's, whatever the density), " +
+          "normal-embedding (embedding from N(0,1)), fan-in (sparse matrices scaled by 1/√density)",
+      ).choices(WEIGHT_INITS).default("dense"),
+    )
+    .addOption(
       new Option("--optimizer <name>", "optimizer").choices(["sgd", "adam"]).default("adam"),
     )
     .option("--lr <rate>", `learning rate ${byTask((c) => c.learningRate)}`, number)
@@ -227,6 +235,7 @@ export function configFromFlags(flags: Flags): TrainConfig {
     bptt: flags.bptt,
     maxLength: pick(flags.maxLength, base.maxLength),
     maxVocab: pick(flags.maxVocab, base.maxVocab),
+    weightInit: flags.weightInit,
     optimizer: {
       ...DEFAULT_OPTIMIZER[flags.optimizer as "sgd" | "adam"],
       momentum: flags.momentum,

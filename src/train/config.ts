@@ -9,6 +9,7 @@
 import type { BackendName } from "../backend/backend.ts";
 import type { DensityMethod } from "../core/density.ts";
 import type { GrowName } from "../core/grow.ts";
+import { WEIGHT_INITS, type WeightInit } from "../core/init.ts";
 import type { PruneName } from "../core/prune.ts";
 import type { RedistributeName } from "../core/redistribute.ts";
 import type { ScheduleName } from "../core/schedule.ts";
@@ -62,6 +63,8 @@ export interface TrainConfig {
   maxLength: number;
   /** Largest vocabulary, rarer words becoming `<unk>` (0 = all training words). */
   maxVocab: number;
+  /** How fresh weights are scaled (src/core/init.ts). */
+  weightInit: WeightInit;
   optimizer: OptimizerConfig;
   learningRate: number;
   /** Learning rate multiplier applied after each epoch. */
@@ -125,6 +128,7 @@ export const DEFAULT_LM_CONFIG: TrainConfig = {
   bptt: 20,
   maxLength: 0,
   maxVocab: 0,
+  weightInit: "dense",
   optimizer: DEFAULT_OPTIMIZER.adam,
   learningRate: 0.005,
   lrDecay: 0.8,
@@ -220,6 +224,10 @@ export function validateConfig(c: TrainConfig): void {
   positiveInt(c.batchSize, "--batch-size");
   if (c.task === "lm") positiveInt(c.bptt, "--bptt");
   else positiveInt(c.maxLength, "--max-length");
+  check(
+    (WEIGHT_INITS as readonly string[]).includes(c.weightInit),
+    `--weight-init must be one of ${WEIGHT_INITS.join(", ")}, got ${c.weightInit}`,
+  );
   check(c.learningRate > 0, `--lr must be positive, got ${c.learningRate}`);
   check(
     c.optimizer.momentum >= 0 && c.optimizer.momentum < 1,

@@ -53,6 +53,7 @@ const FLAGS: Record<string, string> = {
   bptt: "--bptt",
   maxLength: "--max-length",
   maxVocab: "--max-vocab",
+  weightInit: "--weight-init",
   "optimizer.name": "--optimizer",
   "optimizer.momentum": "--momentum",
   learningRate: "--lr",
@@ -68,6 +69,7 @@ const FLAGS: Record<string, string> = {
  */
 const VALUE_BEFORE_THE_SETTING_EXISTED: Record<string, unknown> = {
   "model.cell": "lstm",
+  weightInit: "dense",
 };
 
 /** What to do with `--out`. */

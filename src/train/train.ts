@@ -20,7 +20,7 @@
 
 import { useBackend } from "../backend/backend.ts";
 import { sparseParams } from "../core/density.ts";
-import { initMasks, initParams } from "../core/init.ts";
+import { initMasks, initParams, scaleByDensity } from "../core/init.ts";
 import { countActive } from "../core/mask.ts";
 import { methodPreset, smallDenseHiddenSize } from "../core/methods.ts";
 import { Rng } from "../core/rng.ts";
@@ -108,10 +108,11 @@ async function run(
   if (previous) checkSameModel(previous, task.model, config.out);
 
   let rng = new Rng(config.seed);
-  const hostParams = previous?.params ?? initParams(task.model, rng);
+  const hostParams = previous?.params ?? initParams(task.model, rng, config.weightInit);
   const masks = previous
     ? new Map(Object.entries(previous.masks))
     : initialMasks(config, task.model, rng);
+  if (!previous && config.weightInit === "fan-in") scaleByDensity(hostParams, masks);
   const progress: Progress = previous?.meta.progress ?? newProgress(rng);
   if (previous) rng = Rng.fromState(progress.rngState);
   const compute = await createCompute(config.compute, {
