@@ -10,6 +10,7 @@ import { Command } from "commander";
 import {
   classify,
   generate,
+  isCharModel,
   openBundle,
   score,
   streamStep,
@@ -56,7 +57,10 @@ export function inferCommand(print: (line: string) => void = console.log): Comma
     .action(async (dir: string, file?: string) => {
       const bundle = await openBundle(dir);
       const r = await score(bundle, await readInput(file), file ?? "stdin");
-      print(`perplexity ${r.perplexity.toFixed(3)} over ${r.tokens} tokens`);
+      const bpc = r.bitsPerCharacter === undefined
+        ? ""
+        : `, ${r.bitsPerCharacter.toFixed(3)} bits per character`;
+      print(`perplexity ${r.perplexity.toFixed(3)}${bpc} over ${r.tokens} tokens`);
     });
   program.command("generate")
     .description("continue a prompt by sampling from a language model")
@@ -68,6 +72,8 @@ export function inferCommand(print: (line: string) => void = console.log): Comma
     .action(async (dir: string, flags) => {
       const bundle = await openBundle(dir);
       const words = await generate(bundle, flags.prompt, flags);
+      // A character model's output is plain text: its characters joined as they are.
+      if (isCharModel(bundle)) return print(flags.prompt + words.join(""));
       const text = [flags.prompt, ...words].join(" ").split("<eos>").map((l) => l.trim());
       print(text.join("\n").trim());
     });

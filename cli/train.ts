@@ -8,7 +8,7 @@
  * @module
  */
 
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { BACKENDS } from "../src/backend/backend.ts";
 import { COMPUTE_MODES } from "../src/train/compute.ts";
 import { densityMethods } from "../src/core/density.ts";
@@ -27,10 +27,22 @@ import {
 import { DEFAULT_OPTIMIZER } from "../src/spec/optimizer.ts";
 import { CELL_TYPES } from "../src/spec/config.ts";
 import { formatMetrics, train } from "../src/train/train.ts";
-import { check } from "../src/spec/errors.ts";
+import { check, UserError } from "../src/spec/errors.ts";
+import { TOKEN_UNITS } from "../src/data/input.ts";
+import { parseSplit as parseSplitValue } from "../src/data/split.ts";
 import { integer, number, runCommand } from "./common.ts";
 
 const names = (record: object) => Object.keys(record);
+
+/** `--split`'s parser: a bad value is one line, as commander prints it. */
+function parseSplit(value: string): number[] {
+  try {
+    return [...parseSplitValue(value)];
+  } catch (err) {
+    if (err instanceof UserError) throw new InvalidArgumentError(err.message);
+    throw err;
+  }
+}
 
 /** "(default lm: X, classifier: Y)" for settings whose default depends on the task. */
 function byTask(pick: (c: TrainConfig) => unknown): string {
@@ -50,10 +62,42 @@ export function trainCommand(): Command {
       new Option("--task <task>", "what to train").choices(["lm", "classifier"]).default("lm"),
     )
     .option(
-      "--data <dir>",
-      `data directory (lm: {ptb.,}train/valid/test.txt; classifier: train/valid/test.tsv) ${
+      "--data <path>",
+      `data directory (lm: {ptb.,}train/valid/test.txt; classifier: train/valid/test.{tsv,csv}), or one file with --split ${
         byTask((c) => c.data)
       }`,
+    )
+    .option("--train <file>", "training file, instead of a --data directory")
+    .option("--valid <file>", "validation file (with --train)")
+    .option("--test <file>", "test file (with --train)")
+    .option(
+      "--split <fractions>",
+      "cut one file (--data FILE or --train FILE) into train,valid,test, e.g. 0.8,0.1,0.1 " +
+        "(classifier: per class; lm: in order; seeded by --seed)",
+      parseSplit,
+    )
+    .addOption(
+      new Option("--format <format>", "delimited format of labelled files (default: extension)")
+        .choices(["csv", "tsv"]),
+    )
+    .option(
+      "--text-column <columns>",
+      "text column(s) of a CSV/TSV, header names or 0-based indices, comma-separated (default: all but the label)",
+    )
+    .option(
+      "--label-column <column>",
+      "label column of a CSV/TSV, a header name or 0-based index (default: a label-like header, else 0)",
+    )
+    .addOption(
+      new Option("--header <mode>", "whether CSV/TSV files start with a header row")
+        .choices(["auto", "yes", "no"]).default("auto"),
+    )
+    .addOption(
+      new Option(
+        "--unit <unit>",
+        "language-model tokens: words, or characters (spaces and newlines included)",
+      )
+        .choices(TOKEN_UNITS).default("word"),
     )
     .option("--out <file>", `checkpoint path ${byTask((c) => c.out)}`)
     .addOption(
@@ -208,7 +252,18 @@ export function configFromFlags(flags: Flags): TrainConfig {
   const pick = <T>(value: T | undefined, fallback: T) => value ?? fallback;
   return {
     ...base,
-    data: pick(flags.data, base.data),
+    data: pick(flags.data, flags.train !== undefined ? "" : base.data),
+    input: {
+      unit: flags.unit ?? "word",
+      format: flags.format ?? "auto",
+      textColumn: flags.textColumn ?? "",
+      labelColumn: flags.labelColumn ?? "",
+      header: flags.header ?? "auto",
+      train: flags.train ?? "",
+      valid: flags.valid ?? "",
+      test: flags.test ?? "",
+      split: flags.split ? [...flags.split] : [],
+    },
     out: pick(flags.out, base.out),
     model: {
       cell: flags.cell,

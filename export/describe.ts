@@ -10,6 +10,7 @@ import type { ModelConfig } from "../src/spec/config.ts";
 import type { Checkpoint } from "../src/spec/checkpoint.ts";
 import type { BundleMetadata, TensorDescription } from "../src/infer/bundle.ts";
 import { UNK } from "../src/data/vocab.ts";
+import { isCharTokenizer } from "../src/data/chars.ts";
 
 /** The inputs and outputs of the graph `export/onnx_model.ts` builds for `model`. */
 export function describeIo(model: ModelConfig): BundleMetadata["io"] {
@@ -74,6 +75,10 @@ export function textRule(kind: ModelConfig["kind"], meta: Checkpoint["meta"]): s
   const unknown = meta.vocab.includes(UNK)
     ? `a word not in vocab.json becomes ${UNK}`
     : "the vocabulary is closed: a word not in vocab.json cannot be encoded";
+  if (kind === "lm" && isCharTokenizer(meta.tokenizer)) {
+    return "each character (a Unicode code point; \\r\\n counts as \\n) is a token, spaces and " +
+      "newlines included, with no <eos>; " + unknown.replace(/word/g, "character");
+  }
   if (kind === "lm") {
     return "split each line on whitespace, keep case, append <eos> after each line's words; " +
       unknown;

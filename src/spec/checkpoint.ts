@@ -58,6 +58,8 @@ export interface CheckpointMeta {
   labels?: string[];
   /** Tokenizer settings, so inference tokenises like training. */
   tokenizer?: Record<string, unknown>;
+  /** What the run read: src/data/summary.ts's `DataSummary` (runs since it existed). */
+  data?: Record<string, unknown>;
   progress: Progress;
 }
 

@@ -17,6 +17,7 @@ import { type MethodName, methodPreset } from "../core/methods.ts";
 import { check } from "../spec/errors.ts";
 import { CELL_TYPES, type CellType } from "../spec/config.ts";
 import { COMPUTE_MODES, type ComputeMode } from "./compute.ts";
+import { checkInput, DEFAULT_INPUT, type InputConfig } from "../data/input.ts";
 import { DEFAULT_OPTIMIZER, type OptimizerConfig } from "../spec/optimizer.ts";
 
 /** How the sparse topology is initialised and evolved. */
@@ -43,8 +44,10 @@ export interface SparseConfig {
 /** Everything a training run needs. */
 export interface TrainConfig {
   task: "lm" | "classifier";
-  /** Directory with the data files (see docs/data.md). */
+  /** Directory with the data files, or one file to `--split` (see docs/data.md). */
   data: string;
+  /** How the data is found and read: files, columns, splits, words or characters. */
+  input: InputConfig;
   /** Checkpoint path; written after every epoch. */
   out: string;
   model: {
@@ -120,6 +123,7 @@ export const DEFAULT_SPARSE: SparseConfig = sparseConfigFor("strnn");
 export const DEFAULT_LM_CONFIG: TrainConfig = {
   task: "lm",
   data: "fixtures/tinylm",
+  input: { ...DEFAULT_INPUT, split: [] },
   out: "runs/lm/checkpoint.sparrow",
   model: { cell: "lstm", embedSize: 64, hiddenSize: 128, layers: 2, dropout: 0.1 },
   sparse: DEFAULT_SPARSE,
@@ -252,6 +256,7 @@ export function validateConfig(c: TrainConfig): void {
     (COMPUTE_MODES as readonly string[]).includes(c.compute),
     `--compute must be one of ${COMPUTE_MODES.join(", ")}, got ${c.compute}`,
   );
+  checkInput(c.task, c.input);
   check(
     Number.isInteger(c.threads) && c.threads >= 0,
     `--threads must be 0 (one per core) or a positive number of threads, got ${c.threads}`,

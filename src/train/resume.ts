@@ -61,6 +61,15 @@ const FLAGS: Record<string, string> = {
   clipNorm: "--clip",
   seed: "--seed",
   maxSteps: "--max-steps",
+  "input.unit": "--unit",
+  "input.format": "--format",
+  "input.textColumn": "--text-column",
+  "input.labelColumn": "--label-column",
+  "input.header": "--header",
+  "input.train": "--train",
+  "input.valid": "--valid",
+  "input.test": "--test",
+  "input.split": "--split",
 };
 
 /**
@@ -70,6 +79,15 @@ const FLAGS: Record<string, string> = {
 const VALUE_BEFORE_THE_SETTING_EXISTED: Record<string, unknown> = {
   "model.cell": "lstm",
   weightInit: "dense",
+  "input.unit": "word",
+  "input.format": "auto",
+  "input.textColumn": "",
+  "input.labelColumn": "",
+  "input.header": "auto",
+  "input.train": "",
+  "input.valid": "",
+  "input.test": "",
+  "input.split": [],
 };
 
 /** What to do with `--out`. */

@@ -7,25 +7,27 @@
  * @module
  */
 
-import { join } from "node:path";
 import { Rng } from "../core/rng.ts";
 import {
   batchCount,
   type ClassificationBatch,
   classificationBatches,
   type ClassificationData,
-  describeClassificationData,
   holdOut,
-  readClassificationData,
 } from "../data/classification.ts";
-import { exists } from "../data/files.ts";
-import { readImdb } from "../data/imdb.ts";
+import { bitsPerCharacter, CHAR_TOKENIZER } from "../data/chars.ts";
+import { loadClassificationInput, type Loaded, loadLanguageModelInput } from "../data/input.ts";
+import {
+  type DataSummary,
+  formatSummary,
+  summarizeClassification,
+  summarizeLanguageModel,
+} from "../data/summary.ts";
 import {
   type Batchified,
   batchify,
   bpttWindows,
   type LanguageModelData,
-  readLanguageModelData,
   windowCount,
 } from "../data/lm.ts";
 import type { ClassifierConfig, LanguageModelConfig, ModelConfig } from "../spec/config.ts";
@@ -62,6 +64,8 @@ export interface Task {
   tokenizer?: Record<string, unknown>;
   /** Lines describing the data (sizes, classes and their counts, anything the reader noted). */
   summary: string[];
+  /** What the run read, kept in the checkpoint as `meta.data`. */
+  data?: DataSummary;
   stepsPerEpoch: number;
   /**
    * The batches of one epoch, in training order. An LM carries its state
@@ -76,26 +80,34 @@ export interface Task {
 
 /** Builds the task a config asks for, reading its data. */
 export async function loadTask(config: TrainConfig): Promise<Task> {
+  const { input } = config;
   if (config.task === "lm") {
     const vocab = config.maxVocab > 0 ? { maxSize: config.maxVocab } : {};
-    return languageModelTask(config, await readLanguageModelData(config.data, vocab));
+    return languageModelTask(config, await loadLanguageModelInput(config.data, input, vocab));
   }
   const options = {
     maxLength: config.maxLength,
     ...(config.maxVocab > 0 ? { maxVocab: config.maxVocab } : {}),
   };
-  // IMDB as distributed (aclImdb_v1.tar.gz or its aclImdb/ folder); anything else is label<TAB>text.
-  const isImdb = /aclImdb/.test(config.data) ||
-    await exists(join(config.data, "aclImdb")) ||
-    await exists(join(config.data, "aclImdb_v1.tar.gz"));
-  const data = isImdb
-    ? await readImdb(config.data, options)
-    : await readClassificationData(config.data, options);
-  return classifierTask(config, data);
+  return classifierTask(
+    config,
+    await loadClassificationInput(config.data, input, options, config.seed),
+  );
 }
 
 /** Word-level language modelling with truncated BPTT; state flows across windows. */
-export function languageModelTask(config: TrainConfig, data: LanguageModelData): Task {
+export function languageModelTask(
+  config: TrainConfig,
+  loaded: Loaded<LanguageModelData>,
+): Task {
+  const { data } = loaded;
+  const unit = config.input.unit;
+  const summary = summarizeLanguageModel(data, {
+    unit,
+    format: loaded.format,
+    source: loaded.source,
+    ...(loaded.split ? { split: loaded.split } : {}),
+  });
   const model: LanguageModelConfig = {
     kind: "lm",
     vocabSize: data.vocab.size,
@@ -110,9 +122,9 @@ export function languageModelTask(config: TrainConfig, data: LanguageModelData):
   return {
     model,
     vocab: [...data.vocab.tokens],
-    summary: [
-      `${config.data}: ${data.train.length} training tokens, vocabulary ${data.vocab.size}`,
-    ],
+    ...(unit === "char" ? { tokenizer: { ...CHAR_TOKENIZER } } : {}),
+    summary: formatSummary(summary),
+    data: summary,
     stepsPerEpoch: windowCount(train, config.bptt),
     batches: () => windows(train),
     evalBatches(split) {
@@ -121,17 +133,38 @@ export function languageModelTask(config: TrainConfig, data: LanguageModelData):
       const evalBatch = Math.max(1, Math.min(10, Math.floor(tokens.length / 2)));
       return windows(batchify(tokens, evalBatch, `the ${split} split`));
     },
-    metrics: (split, totals) =>
-      totals.count > 0 ? { [`${split}_ppl`]: Math.exp(totals.nats / totals.count) } : {},
+    metrics: (split, totals) => {
+      if (totals.count === 0) return {};
+      const nats = totals.nats / totals.count;
+      // Character models are compared in bits per character: ln(ppl) / ln 2.
+      return {
+        [`${split}_ppl`]: Math.exp(nats),
+        ...(unit === "char" ? { [`${split}_bpc`]: bitsPerCharacter(nats) } : {}),
+      };
+    },
   };
 }
 
 /** Text classification from each sequence's final LSTM state. */
-export function classifierTask(config: TrainConfig, data: ClassificationData): Task {
+export function classifierTask(
+  config: TrainConfig,
+  loaded: Loaded<ClassificationData>,
+): Task {
+  const { data } = loaded;
   // Without a validation split (IMDB has none), hold 5% of train out, never the test set.
+  const heldOutFraction = 0.05;
   const { kept: train, heldOut: valid } = data.valid
     ? { kept: data.train, heldOut: data.valid }
-    : holdOut(data.train, 0.05, new Rng(config.seed));
+    : holdOut(data.train, heldOutFraction, new Rng(config.seed));
+  const summary = summarizeClassification(data, { train, valid }, {
+    format: loaded.format,
+    split: loaded.split ?? (data.valid ? undefined : {
+      kind: "held-out",
+      fractions: [heldOutFraction],
+      seed: config.seed,
+      stratified: false,
+    }),
+  });
   const model: ClassifierConfig = {
     kind: "classifier",
     vocabSize: data.vocab.size,
@@ -150,7 +183,8 @@ export function classifierTask(config: TrainConfig, data: ClassificationData): T
     vocab: [...data.vocab.tokens],
     labels: data.labels,
     tokenizer: { ...data.text, maxLength: data.maxLength },
-    summary: [describeClassificationData(data), ...data.notes],
+    summary: formatSummary(summary),
+    data: summary,
     stepsPerEpoch: batchCount(train, config.batchSize),
     *batches(rng) {
       for (const b of classificationBatches(train, config.batchSize, rng)) yield toBatch(b);

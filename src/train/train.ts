@@ -155,6 +155,7 @@ async function run(
           vocab: task.vocab,
           labels: task.labels,
           tokenizer: task.tokenizer,
+          ...(task.data ? { data: task.data as unknown as Record<string, unknown> } : {}),
           progress: structuredClone(progress),
         },
         params: state.params,
@@ -338,7 +339,9 @@ function describeRun(
   const { active, size: sparseSize } = connections;
   const total = paramSpecs(model).reduce((n, s) => n + sizeOf(s.shape), 0);
   const sparsity = sparseSize > 0 ? 1 - active / sparseSize : 0;
-  return `training ${model.kind} (hidden ${model.hiddenSize}) with ${config.sparse.method} on ${config.data} ` +
+  return `training ${model.kind} (hidden ${model.hiddenSize}) with ${config.sparse.method} on ${
+    config.input.train || config.data
+  } ` +
     `(${computeLabel(config)}): ${total} parameters` +
     (sparseSize > 0
       ? `, sparse matrices ${
