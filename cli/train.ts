@@ -233,6 +233,10 @@ export function trainCommand(): Command {
  */
 export function checkFlagConflicts(flags: Flags, given: (name: string) => boolean): void {
   check(
+    !(flags.data !== undefined && flags.train !== undefined),
+    "--data and --train both say where the training data is; pass --data DIR (or FILE with --split), or --train FILE",
+  );
+  check(
     !(given("sparsity") && flags.epsilon !== undefined),
     "--sparsity and --epsilon both set how sparse the model is; pass only one of them",
   );

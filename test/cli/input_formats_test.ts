@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { loadCheckpoint } from "../../src/spec/checkpoint.ts";
 import type { DataSummary } from "../../src/data/summary.ts";
 import { assertUserFacingError, runCli, withTempDir } from "../helpers.ts";
+import { checkFlagConflicts, configFromFlags, trainCommand } from "../../cli/train.ts";
+import { UserError } from "../../src/spec/errors.ts";
 
 const TINY = [
   "--epochs",
@@ -123,4 +125,19 @@ Deno.test("input: a column name the file lacks is one line naming the columns it
     assertUserFacingError(result, "titel", "0 class, 1 title, 2 description");
     assert.equal(await Deno.stat(out).then(() => true, () => false), false);
   });
+});
+
+Deno.test("input: --data and --train together are one line naming both", () => {
+  const command = trainCommand().parse(["--data=fixtures/tinylm", "--train=x.txt"], {
+    from: "user",
+  });
+  assert.throws(
+    () => checkFlagConflicts(command.opts(), () => true),
+    (err: unknown) => err instanceof UserError && /--data and --train/.test(err.message),
+  );
+  // --train alone: the directory default is not read.
+  const alone = trainCommand().parse(["--train=x.txt", "--valid=y.txt"], { from: "user" });
+  const config = configFromFlags(alone.opts());
+  assert.equal(config.data, "");
+  assert.equal(config.input.train, "x.txt");
 });
