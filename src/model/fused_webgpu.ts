@@ -237,9 +237,11 @@ export function fusedRecurrence(cell: FusedCell, stepMasks?: tf.Tensor2D[]) {
     const M = stepMasks ? tf.reshape(tf.stack(stepMasks), [T, B]) : tf.ones([T, B]);
     const threads = Math.ceil(B / ROWS) * H;
     const key = `sparrowFusedForward_${F}_${B}_${H}`;
-    const forward = program(key, ["P", "R", "H0", "C0", "M"], threads, forwardCode(cell, B, H));
+    const code = forwardCode(cell, B, H);
     const records = emptyTensor([T, B, F * H]);
     for (let t = 0; t < T; t++) {
+      // A fresh program object per dispatch: runWebGPUProgram extends its shaderKey.
+      const forward = program(key, ["P", "R", "H0", "C0", "M"], threads, code);
       webgpu().runWebGPUProgram(forward, [P, R, h0, c0, M], "float32", [
         { type: "int32", data: [t] },
       ], records);
@@ -253,14 +255,11 @@ export function fusedRecurrence(cell: FusedCell, stepMasks?: tf.Tensor2D[]) {
       const [records, R, h0, c0, M] = saved;
       const G = cell.gates, GH = G * H;
       const RT = tf.transpose(R);
-      const backward = program(
-        `sparrowFusedBackward_${F}_${T}_${B}_${H}`,
-        ["RT", "DY", "REC", "C0", "M"],
-        threads,
-        backwardCode(cell, T, B, H),
-      );
+      const key = `sparrowFusedBackward_${F}_${T}_${B}_${H}`;
+      const code = backwardCode(cell, T, B, H);
       const grads = emptyTensor([T, B, (G + 2) * H]);
       for (let t = T - 1; t >= 0; t--) {
+        const backward = program(key, ["RT", "DY", "REC", "C0", "M"], threads, code);
         webgpu().runWebGPUProgram(backward, [RT, dy, records, c0, M], "float32", [
           { type: "int32", data: [t] },
         ], grads);

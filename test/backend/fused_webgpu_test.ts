@@ -16,7 +16,16 @@ import { useBackend } from "../../src/backend/backend.ts";
 import { lstmLayer } from "../../src/model/lstm.ts";
 import { fusedRecurrenceActive, setFusedRecurrence } from "../../src/model/fused_webgpu.ts";
 import { Rng } from "../../src/core/rng.ts";
-import { lmGradients, maxRelDiff } from "../helpers.ts";
+import { clipByGlobalNorm } from "../../src/train/optimizer.ts";
+import { join } from "node:path";
+import {
+  lmGradients,
+  maxRelDiff,
+  tinyClassifierConfig,
+  tinyLmConfig,
+  trainTiny,
+  withTempDir,
+} from "../helpers.ts";
 
 const TOLERANCE = 1e-4;
 
@@ -116,6 +125,67 @@ Deno.test("an LM gradient fused on webgpu matches op-by-op webgpu and wasm", asy
     assert.ok(Math.abs(opByOp.loss - fused.loss) <= 2e-3 * Math.abs(wasm.loss));
   } finally {
     setFusedRecurrence(true);
+    await useBackend("wasm");
+  }
+});
+
+/**
+ * Short runs from one seed on wasm and on webgpu (fused): every epoch's
+ * losses agree. Topology updates pick by magnitude, so a float32 difference
+ * could in principle swap two near-equal weights; at 1e-3 relative the
+ * check still catches any real error (a wrong gradient moves a loss by far
+ * more after a few steps) and allows the summation-order drift of two steps.
+ */
+Deno.test("short training runs on webgpu (fused) and wasm give the same losses", async () => {
+  const cells = ["lstm"] as const;
+  try {
+    await withTempDir(async (dir) => {
+      for (const cell of cells) {
+        for (const kind of ["lm", "classifier"] as const) {
+          const histories: Record<string, number>[][] = [];
+          for (const backend of ["wasm", "webgpu"] as const) {
+            const { result } = await trainTiny(kind, join(dir, `${cell}-${kind}-${backend}`), {
+              backend,
+              compute: "masked",
+              model: {
+                ...(kind === "lm" ? tinyLmConfig("") : tinyClassifierConfig("")).model,
+                cell,
+              },
+            });
+            histories.push(result.checkpoint.meta.progress.history);
+          }
+          const [wasm, gpu] = histories;
+          assert.equal(gpu.length, wasm.length);
+          for (const [e, epoch] of wasm.entries()) {
+            for (const [key, want] of Object.entries(epoch)) {
+              if (!/loss|perplexity/.test(key)) continue;
+              const got = gpu[e][key];
+              const diff = Math.abs(got - want) / Math.abs(want);
+              assert.ok(diff <= 1e-3, `${cell} ${kind} epoch ${e + 1} ${key}: ${got} vs ${want}`);
+            }
+          }
+        }
+      }
+    });
+  } finally {
+    await useBackend("wasm");
+  }
+});
+
+Deno.test("gradient clipping sums every gradient's square on webgpu", async () => {
+  // tfjs-webgpu's AddN loses inputs from 8 on, which broke clipping with 9 parameters.
+  try {
+    await useBackend("webgpu");
+    const grads = Object.fromEntries(
+      Array.from({ length: 12 }, (_, i) => [`g${i}`, tf.fill([3 + i], i + 1)]),
+    );
+    let want = 0;
+    for (let i = 0; i < 12; i++) want += (3 + i) * (i + 1) ** 2;
+    const clipped = clipByGlobalNorm(grads, 1);
+    const got = await clipped["g11"].data();
+    assert.ok(Math.abs(got[0] - 12 / Math.sqrt(want)) <= 1e-6, `${got[0]}`);
+    tf.dispose([...Object.values(grads), ...Object.values(clipped)]);
+  } finally {
     await useBackend("wasm");
   }
 });
