@@ -23,7 +23,7 @@ import { Command } from "commander";
 import { adapterName, findAdapter, isSoftwareAdapter } from "../src/backend/auto.ts";
 import { writeFileAtomic } from "../src/spec/atomic.ts";
 import { integer } from "../cli/common.ts";
-import { WORKLOADS } from "./train_step.ts";
+import { GPU_WORKLOADS, WORKLOADS } from "./train_step.ts";
 
 /** The whole benchmark's budget; each measurement gets a share of what is left. */
 const BUDGET_MS = 7.5 * 60_000;
@@ -144,7 +144,8 @@ export async function main(args: string[]): Promise<void> {
     );
   }
   const variants = VARIANTS.filter((v) => adapter !== null || !v.gpu);
-  const workloads = Object.keys(WORKLOADS) as (keyof typeof WORKLOADS)[];
+  const all = { ...WORKLOADS, ...GPU_WORKLOADS };
+  const workloads = Object.keys(all) as (keyof typeof all)[];
   const table = [
     "| workload | hidden | vocab | variant | tokens/s | ms/step | peak RSS MiB | GPU buffers MiB |",
     "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
@@ -166,7 +167,7 @@ export async function main(args: string[]): Promise<void> {
         ...variant.args,
       ];
       const result = await measure(stepArgs, timeout);
-      const w = WORKLOADS[workload];
+      const w = all[workload];
       const row = typeof result === "string"
         ? `| ${workload} | ${Math.max(8, Math.round(w.hidden * scale))} | ${
           Math.max(16, Math.round(w.vocab * scale))

@@ -30,6 +30,10 @@ export const WORKLOADS = {
     steps: 100,
     classes: 2,
   },
+} as const;
+
+/** Workloads only `bench gpu` measures (too large for the CPU comparisons of `bench train`). */
+export const GPU_WORKLOADS = {
   /** Zaremba et al.'s medium PTB model, the size a GPU is for. */
   "lm-medium": {
     kind: "lm",
@@ -55,7 +59,7 @@ function peakRssBytes(): number {
 
 async function main(): Promise<void> {
   const flags = new Command("train_step")
-    .option("--workload <name>", "lm or cls", "lm")
+    .option("--workload <name>", "lm, cls or lm-medium", "lm")
     .option("--compute <mode>", "sparse or masked", "sparse")
     .option("--sparsity <s>", "sparsity of the sparse matrices", number, 0.8)
     .option("--sparse-io", "make the embedding and the decoder sparse too", false)
@@ -68,7 +72,8 @@ async function main(): Promise<void> {
     .parse(Deno.args, { from: "user" })
     .opts();
 
-  const w = WORKLOADS[flags.workload as keyof typeof WORKLOADS];
+  const all = { ...WORKLOADS, ...GPU_WORKLOADS };
+  const w = all[flags.workload as keyof typeof all];
   const hidden = Math.max(8, Math.round(w.hidden * flags.scale));
   const vocab = Math.max(16, Math.round(w.vocab * flags.scale));
   const common = { cell: "lstm", vocabSize: vocab, embedSize: hidden, hiddenSize: hidden } as const;
