@@ -140,10 +140,11 @@ Deno.test("an LM gradient fused on webgpu matches op-by-op webgpu and wasm", asy
 
 /**
  * Short runs from one seed on wasm and on webgpu (fused): every epoch's
- * losses agree. Topology updates pick by magnitude, so a float32 difference
- * could in principle swap two near-equal weights; at 1e-3 relative the
- * check still catches any real error (a wrong gradient moves a loss by far
- * more after a few steps) and allows the summation-order drift of two steps.
+ * losses agree. Measured: 2e-7 relative, float32 rounding; 1e-5 leaves room
+ * for another Vulkan driver's `exp` and for a topology update that swaps
+ * two near-equal weights, while a wrong gradient moves the losses by 1e-3
+ * or more within two steps (before tfjs-webgpu's AddN was avoided in
+ * clipping, they differed by 2e-3).
  */
 Deno.test("short training runs on webgpu (fused) and wasm give the same losses", async () => {
   try {
@@ -170,7 +171,7 @@ Deno.test("short training runs on webgpu (fused) and wasm give the same losses",
               if (!/loss|perplexity/.test(key)) continue;
               const got = gpu[e][key];
               const diff = Math.abs(got - want) / Math.abs(want);
-              assert.ok(diff <= 1e-3, `${cell} ${kind} epoch ${e + 1} ${key}: ${got} vs ${want}`);
+              assert.ok(diff <= 1e-5, `${cell} ${kind} epoch ${e + 1} ${key}: ${got} vs ${want}`);
             }
           }
         }
