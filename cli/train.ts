@@ -10,6 +10,7 @@
 
 import { Command, InvalidArgumentError, Option } from "commander";
 import { BACKENDS } from "../src/backend/backend.ts";
+import { type AdapterFacts, chooseBackend, findAdapter } from "../src/backend/auto.ts";
 import { COMPUTE_MODES } from "../src/train/compute.ts";
 import { densityMethods } from "../src/core/density.ts";
 import { WEIGHT_INITS } from "../src/core/init.ts";
@@ -209,8 +210,10 @@ export function trainCommand(): Command {
     )
     .option("--threads <n>", "threads of --compute sparse (0 = one per core)", integer, 0)
     .addOption(
-      new Option("--backend <name>", "tfjs backend of --compute masked").choices(BACKENDS)
-        .default("wasm"),
+      new Option(
+        "--backend <name>",
+        "tfjs backend of --compute masked; auto: webgpu on a real GPU, else the CPU engine",
+      ).choices(["auto", ...BACKENDS]).default("auto"),
     )
     .option("--max-steps <n>", "stop every epoch after this many steps (smoke runs)", integer, 0)
     .option(
@@ -250,8 +253,12 @@ export function checkFlagConflicts(flags: Flags, given: (name: string) => boolea
 // deno-lint-ignore no-explicit-any
 type Flags = Record<string, any>;
 
-/** The training configuration that `flags` describe. */
-export function configFromFlags(flags: Flags): TrainConfig {
+/**
+ * The training configuration that `flags` describe; `--backend auto` picks
+ * by `adapter`, the WebGPU adapter found (null: none).
+ */
+export function configFromFlags(flags: Flags, adapter: AdapterFacts | null = null): TrainConfig {
+  const auto = flags.backend === "auto" ? chooseBackend(adapter, flags.compute) : undefined;
   const base = flags.task === "classifier" ? DEFAULT_CLASSIFIER_CONFIG : DEFAULT_LM_CONFIG;
   const pick = <T>(value: T | undefined, fallback: T) => value ?? fallback;
   return {
@@ -303,9 +310,9 @@ export function configFromFlags(flags: Flags): TrainConfig {
     lrDecay: pick(flags.lrDecay, base.lrDecay),
     clipNorm: pick(flags.clip, base.clipNorm),
     seed: flags.seed,
-    backend: flags.backend,
+    backend: auto?.backend ?? flags.backend,
     // webgpu is a tfjs backend: it implies the masked path unless told otherwise.
-    compute: flags.compute ?? (flags.backend === "webgpu" ? "masked" : "sparse"),
+    compute: auto?.compute ?? flags.compute ?? (flags.backend === "webgpu" ? "masked" : "sparse"),
     threads: flags.threads,
     maxSteps: flags.maxSteps,
     logEvery: flags.logEvery,
@@ -317,7 +324,9 @@ if (import.meta.main) {
     const command = trainCommand().parse(Deno.args, { from: "user" });
     const flags = command.opts();
     checkFlagConflicts(flags, (name) => command.getOptionValueSource(name) === "cli");
-    const { metrics, trained } = await train(configFromFlags(flags), console.log, {
+    const adapter = flags.backend === "auto" ? await findAdapter() : null;
+    if (flags.backend === "auto") console.log(chooseBackend(adapter, flags.compute).reason);
+    const { metrics, trained } = await train(configFromFlags(flags, adapter), console.log, {
       restart: flags.restart,
     });
     // A finished run that was kept has said so in one line already.
