@@ -27,6 +27,8 @@ import { DEFAULT_OPTIMIZER } from "../src/spec/optimizer.ts";
 import { CELL_TYPES } from "../src/spec/config.ts";
 import { formatMetrics, train } from "../src/train/train.ts";
 import { check } from "../src/spec/errors.ts";
+import { PRESET_NAMES } from "../src/train/presets.ts";
+import { applyPreset } from "./presets.ts";
 import { integer, number, runCommand } from "./common.ts";
 
 const names = (record: object) => Object.keys(record);
@@ -44,6 +46,12 @@ export function trainCommand(): Command {
     .description(
       "Train a sparse LSTM from scratch (ST-RNN: fixed nonzero count, prune and regrow every epoch).\n" +
         "Defaults train a language model on the bundled fixtures/tinylm in seconds.",
+    )
+    .addOption(
+      new Option(
+        "--preset <name>",
+        "a paper's settings (small, medium, large: Zaremba's PTB LSTMs; rhn; imdb); flags given override them",
+      ).choices(PRESET_NAMES),
     )
     .addOption(
       new Option("--task <task>", "what to train").choices(["lm", "classifier"]).default("lm"),
@@ -194,8 +202,16 @@ export function checkFlagConflicts(flags: Flags, given: (name: string) => boolea
 // deno-lint-ignore no-explicit-any
 type Flags = Record<string, any>;
 
-/** The training configuration that `flags` describe. */
-export function configFromFlags(flags: Flags): TrainConfig {
+/**
+ * The training configuration that `flags` describe. With `--preset`, the
+ * preset's settings replace every flag that `given` (on the command line)
+ * says was not given.
+ */
+export function configFromFlags(
+  given: Flags,
+  wasGiven: (name: string) => boolean = () => false,
+): TrainConfig {
+  const flags = applyPreset(trainCommand(), given, wasGiven);
   const base = flags.task === "classifier" ? DEFAULT_CLASSIFIER_CONFIG : DEFAULT_LM_CONFIG;
   const pick = <T>(value: T | undefined, fallback: T) => value ?? fallback;
   return {
@@ -241,6 +257,7 @@ export function configFromFlags(flags: Flags): TrainConfig {
     threads: flags.threads,
     maxSteps: flags.maxSteps,
     logEvery: flags.logEvery,
+    ...(flags.preset === undefined ? {} : { preset: flags.preset }),
   };
 }
 
@@ -248,8 +265,9 @@ if (import.meta.main) {
   await runCommand(async () => {
     const command = trainCommand().parse(Deno.args, { from: "user" });
     const flags = command.opts();
-    checkFlagConflicts(flags, (name) => command.getOptionValueSource(name) === "cli");
-    const { metrics, trained } = await train(configFromFlags(flags), console.log, {
+    const given = (name: string) => command.getOptionValueSource(name) === "cli";
+    checkFlagConflicts(flags, given);
+    const { metrics, trained } = await train(configFromFlags(flags, given), console.log, {
       restart: flags.restart,
     });
     // A finished run that was kept has said so in one line already.
