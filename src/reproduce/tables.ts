@@ -3,7 +3,9 @@
  * sparse recurrent neural networks") as lists of training runs, at three
  * scales: `paper` (the paper's settings, through the presets of
  * src/train/presets.ts), `small` (the same runs cut to fit a 2-core machine
- * in minutes) and `smoke` (tiny models on the bundled fixtures, for tests).
+ * in minutes: fewer and capped epochs, capped validation, smaller models
+ * where the paper's would not fit) and `smoke` (tiny models on the bundled
+ * fixtures, for tests).
  *
  * Each run is one `deno task train` command; its index in the list is its
  * index in a Kubernetes Indexed Job or a Slurm array (./emit.ts).
@@ -130,7 +132,7 @@ function table2Runs(scale: Scale, paths: DataPaths): RunSpec[] {
     paper: ["--preset", "large", "--data", join(paths.dataRoot, "ptb"), "--log-every", "200"],
     small: [
       ...["--preset", "small", "--data", join(paths.dataRoot, "ptb")],
-      ...["--epochs", "2", "--max-steps", "200", "--log-every", "50"],
+      ...["--epochs", "2", "--max-steps", "200", "--eval-max-tokens", "20000", "--log-every", "50"],
     ],
     smoke: [...tinyLm(paths), "--optimizer", "sgd", "--momentum", "0", "--lr", "1"],
   }[scale];
@@ -182,7 +184,8 @@ function table3Runs(scale: Scale, paths: DataPaths): RunSpec[] {
     small: [
       ...["--preset", "rhn", "--data", ptb, "--depth", "3"],
       ...["--embed-size", "200", "--hidden-size", "200"],
-      ...["--epochs", "2", "--max-steps", "150", "--log-every", "50"],
+      ...["--epochs", "2", "--max-steps", "200", "--eval-max-tokens", "20000"],
+      ...["--log-every", "50"],
     ],
     smoke: [
       ...tinyLm(paths),
@@ -205,8 +208,8 @@ function table4Runs(scale: Scale, paths: DataPaths): RunSpec[] {
   const common = {
     paper: ["--preset", "imdb", "--data", imdb, "--log-every", "20"],
     small: [
-      ...["--preset", "imdb", "--data", imdb],
-      ...["--epochs", "4", "--max-steps", "40", "--log-every", "10"],
+      ...["--preset", "imdb", "--data", imdb, "--embed-size", "128", "--hidden-size", "128"],
+      ...["--epochs", "3", "--eval-max-tokens", "50000", "--log-every", "10"],
     ],
     smoke: [
       ...["--task", "classifier", "--data", join(paths.repoRoot, "fixtures/sentiment")],
