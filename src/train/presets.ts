@@ -5,9 +5,9 @@
  * their {@link TrainConfig} path; every flag given on the command line still
  * overrides it (see cli/train.ts's `configFromFlags`).
  *
- * Step sizes follow sparrow's loss, the mean over tokens, as the authors'
- * PyTorch code does (lr 20, clip 0.25 for the stacked LSTM): Zaremba's lr 1
- * and clip 5 were for a loss summed over the unrolled steps.
+ * Step sizes follow sparrow's loss, the mean over tokens, as PyTorch's
+ * word-language-model example does (lr 20, clip 0.25): Zaremba's lr 1 and
+ * clip 5 were for a loss summed over the unrolled steps.
  *
  * @module
  */
@@ -166,7 +166,8 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       bptt: 35,
       maxVocab: 0,
       optimizer: { name: "sgd", momentum: 0 },
-      // The authors' RHN code (Selfish-RNN's main.py) defaults: lr 15, clip 0.25.
+      // The authors' RHN code (Selfish-RNN's main.py) defaults: lr 15, clip 0.25. The
+      // paper's epoch count was not found, so the preset sets none.
       learningRate: 15,
       clipNorm: 0.25,
       lrDecay: 1,
