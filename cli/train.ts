@@ -203,15 +203,15 @@ export function checkFlagConflicts(flags: Flags, given: (name: string) => boolea
 type Flags = Record<string, any>;
 
 /**
- * The training configuration that `flags` describe. With `--preset`, the
- * preset's settings replace every flag that `given` (on the command line)
- * says was not given.
+ * The training configuration that the `parsed` flags describe. With
+ * `--preset`, the preset's settings replace every flag that `wasGiven` says
+ * was not on the command line.
  */
 export function configFromFlags(
-  given: Flags,
+  parsed: Flags,
   wasGiven: (name: string) => boolean = () => false,
 ): TrainConfig {
-  const flags = applyPreset(trainCommand(), given, wasGiven);
+  const flags = applyPreset(trainCommand(), parsed, wasGiven);
   const base = flags.task === "classifier" ? DEFAULT_CLASSIFIER_CONFIG : DEFAULT_LM_CONFIG;
   const pick = <T>(value: T | undefined, fallback: T) => value ?? fallback;
   return {
