@@ -31,6 +31,8 @@ import { formatMetrics, train } from "../src/train/train.ts";
 import { check, UserError } from "../src/spec/errors.ts";
 import { TOKEN_UNITS } from "../src/data/input.ts";
 import { parseSplit as parseSplitValue } from "../src/data/split.ts";
+import { PRESET_NAMES } from "../src/train/presets.ts";
+import { applyPreset } from "./presets.ts";
 import { integer, number, runCommand } from "./common.ts";
 
 const names = (record: object) => Object.keys(record);
@@ -58,6 +60,12 @@ export function trainCommand(): Command {
     .description(
       "Train a sparse LSTM from scratch (ST-RNN: fixed nonzero count, prune and regrow every epoch).\n" +
         "Defaults train a language model on the bundled fixtures/tinylm in seconds.",
+    )
+    .addOption(
+      new Option(
+        "--preset <name>",
+        "a paper's settings (small, medium, large: Zaremba's PTB LSTMs; rhn; imdb); flags given override them",
+      ).choices(PRESET_NAMES),
     )
     .addOption(
       new Option("--task <task>", "what to train").choices(["lm", "classifier"]).default("lm"),
@@ -254,10 +262,17 @@ export function checkFlagConflicts(flags: Flags, given: (name: string) => boolea
 type Flags = Record<string, any>;
 
 /**
- * The training configuration that `flags` describe; `--backend auto` picks
- * by `adapter`, the WebGPU adapter found (null: none).
+ * The training configuration that the `parsed` flags describe. With
+ * `--preset`, the preset's settings replace every flag that `wasGiven` says
+ * was not on the command line. `--backend auto` picks by `adapter`, the
+ * WebGPU adapter found (null: none).
  */
-export function configFromFlags(flags: Flags, adapter: AdapterFacts | null = null): TrainConfig {
+export function configFromFlags(
+  parsed: Flags,
+  wasGiven: (name: string) => boolean = () => false,
+  adapter: AdapterFacts | null = null,
+): TrainConfig {
+  const flags = applyPreset(trainCommand(), parsed, wasGiven);
   const auto = flags.backend === "auto" ? chooseBackend(adapter, flags.compute) : undefined;
   const base = flags.task === "classifier" ? DEFAULT_CLASSIFIER_CONFIG : DEFAULT_LM_CONFIG;
   const pick = <T>(value: T | undefined, fallback: T) => value ?? fallback;
@@ -316,6 +331,7 @@ export function configFromFlags(flags: Flags, adapter: AdapterFacts | null = nul
     threads: flags.threads,
     maxSteps: flags.maxSteps,
     logEvery: flags.logEvery,
+    ...(flags.preset === undefined ? {} : { preset: flags.preset }),
   };
 }
 
@@ -323,10 +339,11 @@ if (import.meta.main) {
   await runCommand(async () => {
     const command = trainCommand().parse(Deno.args, { from: "user" });
     const flags = command.opts();
-    checkFlagConflicts(flags, (name) => command.getOptionValueSource(name) === "cli");
+    const given = (name: string) => command.getOptionValueSource(name) === "cli";
+    checkFlagConflicts(flags, given);
     const adapter = flags.backend === "auto" ? await findAdapter() : null;
     if (flags.backend === "auto") console.log(chooseBackend(adapter, flags.compute).reason);
-    const { metrics, trained } = await train(configFromFlags(flags, adapter), console.log, {
+    const { metrics, trained } = await train(configFromFlags(flags, given, adapter), console.log, {
       restart: flags.restart,
     });
     // A finished run that was kept has said so in one line already.

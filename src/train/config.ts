@@ -88,6 +88,8 @@ export interface TrainConfig {
   maxSteps: number;
   /** Print progress every this many steps (0 = only per epoch). */
   logEvery: number;
+  /** The `--preset` the run started from, if any (its settings are recorded in full). */
+  preset?: string;
 }
 
 /**

@@ -26,6 +26,8 @@ export const MAY_DIFFER_ON_RESUME: readonly string[] = [
   "compute",
   "threads",
   "out",
+  // A name only: the settings a preset set are compared one by one.
+  "preset",
 ];
 
 /** The command-line flag of each setting, for messages; others are named by their path. */

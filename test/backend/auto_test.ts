@@ -70,12 +70,12 @@ Deno.test("train's flags: auto is the default and follows the adapter; a named b
   const parse = (args: string[]) => trainCommand().parse(args, { from: "user" }).opts();
   const flags = parse([]);
   assert.equal(flags.backend, "auto");
-  const onGpu = configFromFlags(flags, NVIDIA);
+  const onGpu = configFromFlags(flags, undefined, NVIDIA);
   assert.deepEqual([onGpu.backend, onGpu.compute], ["webgpu", "masked"]);
-  const onLavapipe = configFromFlags(flags, LAVAPIPE);
+  const onLavapipe = configFromFlags(flags, undefined, LAVAPIPE);
   assert.deepEqual([onLavapipe.backend, onLavapipe.compute], ["wasm", "sparse"]);
-  const named = configFromFlags(parse(["--backend", "webgpu"]), LAVAPIPE);
+  const named = configFromFlags(parse(["--backend", "webgpu"]), undefined, LAVAPIPE);
   assert.deepEqual([named.backend, named.compute], ["webgpu", "masked"]);
-  const wasm = configFromFlags(parse(["--backend", "wasm"]), NVIDIA);
+  const wasm = configFromFlags(parse(["--backend", "wasm"]), undefined, NVIDIA);
   assert.deepEqual([wasm.backend, wasm.compute], ["wasm", "sparse"]);
 });
