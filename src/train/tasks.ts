@@ -14,6 +14,7 @@ import {
   type ClassificationBatch,
   classificationBatches,
   type ClassificationData,
+  type ClassificationSplit,
   describeClassificationData,
   holdOut,
   readClassificationData,
@@ -107,16 +108,23 @@ export function languageModelTask(config: TrainConfig, data: LanguageModelData):
       yield { tokens: w.input, targets: w.target, T: w.T, B: w.B, reset: w.offset === 0 };
     }
   };
+  // n predictions need n + 1 tokens.
+  const valid = config.evalMaxTokens > 0
+    ? data.valid.subarray(0, config.evalMaxTokens + 1)
+    : data.valid;
   return {
     model,
     vocab: [...data.vocab.tokens],
     summary: [
       `${config.data}: ${data.train.length} training tokens, vocabulary ${data.vocab.size}`,
+      ...(valid.length < data.valid.length
+        ? [cappedNote(`the first ${valid.length - 1} of ${data.valid.length} tokens`)]
+        : []),
     ],
     stepsPerEpoch: windowCount(train, config.bptt),
     batches: () => windows(train),
     evalBatches(split) {
-      const tokens = split === "valid" ? data.valid : data.test;
+      const tokens = split === "valid" ? valid : data.test;
       if (!tokens) return [];
       const evalBatch = Math.max(1, Math.min(10, Math.floor(tokens.length / 2)));
       return windows(batchify(tokens, evalBatch, `the ${split} split`));
@@ -128,10 +136,11 @@ export function languageModelTask(config: TrainConfig, data: LanguageModelData):
 
 /** Text classification from each sequence's final LSTM state. */
 export function classifierTask(config: TrainConfig, data: ClassificationData): Task {
-  // Without a validation split (IMDB has none), hold 5% of train out, never the test set.
-  const { kept: train, heldOut: valid } = data.valid
+  // Without a validation split (IMDB has none), hold part of train out, never the test set.
+  const { kept: train, heldOut } = data.valid
     ? { kept: data.train, heldOut: data.valid }
-    : holdOut(data.train, 0.05, new Rng(config.seed));
+    : holdOut(data.train, config.validFraction, new Rng(config.seed));
+  const valid = firstTexts(heldOut, config.evalMaxTokens);
   const model: ClassifierConfig = {
     kind: "classifier",
     vocabSize: data.vocab.size,
@@ -150,7 +159,17 @@ export function classifierTask(config: TrainConfig, data: ClassificationData): T
     vocab: [...data.vocab.tokens],
     labels: data.labels,
     tokenizer: { ...data.text, maxLength: data.maxLength },
-    summary: [describeClassificationData(data), ...data.notes],
+    summary: [
+      describeClassificationData(data),
+      ...data.notes,
+      ...(data.valid ? [] : [
+        `validation: ${heldOut.texts.length} training texts held out ` +
+        `(--valid-fraction ${config.validFraction}); training on ${train.texts.length}`,
+      ]),
+      ...(valid.texts.length < heldOut.texts.length
+        ? [cappedNote(`the first ${valid.texts.length} of ${heldOut.texts.length} texts`)]
+        : []),
+    ],
     stepsPerEpoch: batchCount(train, config.batchSize),
     *batches(rng) {
       for (const b of classificationBatches(train, config.batchSize, rng)) yield toBatch(b);
@@ -165,4 +184,26 @@ export function classifierTask(config: TrainConfig, data: ClassificationData): T
       [`${split}_loss`]: totals.nats / totals.count,
     }),
   };
+}
+
+/** The log line of a validation split cut by `--eval-max-tokens`. */
+function cappedNote(what: string): string {
+  return `validation each epoch: ${what} (--eval-max-tokens); the test split is evaluated whole`;
+}
+
+/**
+ * The first texts of `split` holding at most `maxTokens` tokens together (at
+ * least one text); all of them when `maxTokens` is 0.
+ */
+export function firstTexts(split: ClassificationSplit, maxTokens: number): ClassificationSplit {
+  if (maxTokens <= 0) return split;
+  let n = 0, tokens = 0;
+  for (const text of split.texts) {
+    tokens += text.length;
+    if (tokens > maxTokens && n > 0) break;
+    n++;
+  }
+  return n === split.texts.length
+    ? split
+    : { texts: split.texts.slice(0, n), labels: split.labels.slice(0, n) };
 }
