@@ -30,7 +30,7 @@ import {
   windowCount,
 } from "../data/lm.ts";
 import type { ClassifierConfig, LanguageModelConfig, ModelConfig } from "../spec/config.ts";
-import type { TrainConfig } from "./config.ts";
+import { DEFAULT_LM_CONFIG, type TrainConfig } from "./config.ts";
 
 /** One batch of either task: time-major `[T, B]` inputs. */
 export interface Batch {
@@ -162,10 +162,13 @@ export function classifierTask(config: TrainConfig, data: ClassificationData): T
     summary: [
       describeClassificationData(data),
       ...data.notes,
-      ...(data.valid ? [] : [
-        `validation: ${heldOut.texts.length} training texts held out ` +
-        `(--valid-fraction ${config.validFraction}); training on ${train.texts.length}`,
-      ]),
+      data.valid
+        ? `validation: the data's valid split` +
+          (config.validFraction === DEFAULT_VALID_FRACTION
+            ? ""
+            : ` (--valid-fraction ${config.validFraction} applies only to data without one)`)
+        : `validation: ${heldOut.texts.length} training texts held out ` +
+          `(--valid-fraction ${config.validFraction}); training on ${train.texts.length}`,
       ...(valid.texts.length < heldOut.texts.length
         ? [cappedNote(`the first ${valid.texts.length} of ${heldOut.texts.length} texts`)]
         : []),
@@ -185,6 +188,8 @@ export function classifierTask(config: TrainConfig, data: ClassificationData): T
     }),
   };
 }
+
+const DEFAULT_VALID_FRACTION = DEFAULT_LM_CONFIG.validFraction;
 
 /** The log line of a validation split cut by `--eval-max-tokens`. */
 function cappedNote(what: string): string {
