@@ -77,8 +77,8 @@ export async function selectEpoch(context: SelectionContext, lastEpoch: boolean)
   const best = progress.best;
   const lr = learningRateAt(config, progress.epoch, progress.history);
   log(
-    `  ${describeSelection(metrics)} is no better than epoch ${best?.epoch} ` +
-      `(${best ? describeSelection(best.metrics) : "none"})` +
+    `  ${describeSelection(metrics)} is no better than ` +
+      (best ? `epoch ${best.epoch} (${describeSelection(best.metrics)})` : "none") +
       (config.lrPlateau > 1 ? `: learning rate divided by ${config.lrPlateau}, now ${lr}` : ""),
   );
 }
