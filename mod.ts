@@ -102,6 +102,8 @@ export { formatReport, type RunReport, runReport } from "./src/train/report.ts";
 export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/spec/checkpoint.ts";
 // Export and inference.
 export { exportBundle, type ExportOptions } from "./export/bundle.ts";
+export { chooseCheckpoint, type ChosenCheckpoint } from "./export/select.ts";
+export { bestCheckpointPath, type BestEpoch } from "./src/spec/selection.ts";
 export {
   type Bundle,
   type BundleMetadata,

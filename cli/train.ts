@@ -1,6 +1,7 @@
 /**
  * `deno task train`: trains a sparse LSTM language model or classifier and
- * writes a checkpoint after every epoch. Re-running the same command after an
+ * writes a checkpoint after every epoch, and the best epoch's (by validation)
+ * beside it. Re-running the same command after an
  * interruption resumes from the last finished epoch; re-running a finished
  * run's command keeps it, unless `--epochs` asks for more (it is extended) or
  * `--restart` is given.
@@ -200,6 +201,26 @@ export function trainCommand(): Command {
       `learning-rate factor applied after every epoch ${byTask((c) => c.lrDecay)}`,
       number,
     )
+    .option(
+      "--lr-plateau <factor>",
+      "divide the learning rate by this after every epoch whose validation does not improve " +
+        "on the best (1 = off; the paper: 1.33)",
+      number,
+      lm.lrPlateau,
+    )
+    .option(
+      "--eval-max-tokens <n>",
+      "evaluate each epoch on at most this many valid tokens (0 = all); the test split stays whole",
+      integer,
+      lm.evalMaxTokens,
+    )
+    .option(
+      "--valid-fraction <f>",
+      "share of the training texts a classifier holds out for validation when its data has no " +
+        "valid split",
+      number,
+      lm.validFraction,
+    )
     .option("--momentum <m>", "SGD momentum", number, DEFAULT_OPTIMIZER.sgd.momentum)
     .option(
       "--clip <norm>",
@@ -323,6 +344,9 @@ export function configFromFlags(
     },
     learningRate: pick(flags.lr, base.learningRate),
     lrDecay: pick(flags.lrDecay, base.lrDecay),
+    lrPlateau: flags.lrPlateau,
+    evalMaxTokens: flags.evalMaxTokens,
+    validFraction: flags.validFraction,
     clipNorm: pick(flags.clip, base.clipNorm),
     seed: flags.seed,
     backend: auto?.backend ?? flags.backend,

@@ -16,6 +16,7 @@ import { type Container, decodeContainer, encodeContainer, readContainer } from 
 import { writeFileAtomic } from "./atomic.ts";
 import { type ModelConfig, paramSpecs, sizeOf } from "./config.ts";
 import type { HostParams } from "../spec/params.ts";
+import type { BestEpoch } from "./selection.ts";
 
 /** The checkpoint format's name and version, checked on load. */
 export const CHECKPOINT_FORMAT = "sparrow-checkpoint";
@@ -43,6 +44,17 @@ export interface Progress {
   history: Record<string, number>[];
   /** True once training has finished all its epochs. */
   done: boolean;
+  /**
+   * The epoch with the best validation metric so far, whose weights the best
+   * checkpoint beside this one holds (see ./selection.ts). Absent in runs
+   * recorded before best checkpoints existed.
+   */
+  best?: BestEpoch;
+  /**
+   * A random id of the run, the same in its checkpoint and its best
+   * checkpoint, so a best file left by another run is never taken for this one's.
+   */
+  runId?: string;
 }
 
 /** Checkpoint metadata (the container's JSON header). */

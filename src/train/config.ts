@@ -72,6 +72,18 @@ export interface TrainConfig {
   learningRate: number;
   /** Learning rate multiplier applied after each epoch. */
   lrDecay: number;
+  /**
+   * The learning rate is divided by this from every epoch whose validation
+   * metric did not improve on the best on (1 = off); see ./selection.ts.
+   */
+  lrPlateau: number;
+  /**
+   * Tokens each epoch's validation evaluates at most (0 = all): the first
+   * ones (LM) or the first texts (classifier). The test split is always whole.
+   */
+  evalMaxTokens: number;
+  /** Share of the training texts a classifier holds out when its data has no valid split. */
+  validFraction: number;
   /** Global gradient-norm clip (0 = off). */
   clipNorm: number;
   seed: number;
@@ -138,6 +150,9 @@ export const DEFAULT_LM_CONFIG: TrainConfig = {
   optimizer: DEFAULT_OPTIMIZER.adam,
   learningRate: 0.005,
   lrDecay: 0.8,
+  lrPlateau: 1,
+  evalMaxTokens: 0,
+  validFraction: 0.05,
   clipNorm: 0.25,
   seed: 1,
   backend: "wasm",
@@ -253,6 +268,18 @@ export function validateConfig(c: TrainConfig): void {
     `--log-every must be 0 (per epoch only) or a positive number of steps, got ${c.logEvery}`,
   );
   check(c.lrDecay > 0 && c.lrDecay <= 1, `--lr-decay must be in (0, 1], got ${c.lrDecay}`);
+  check(
+    Number.isFinite(c.lrPlateau) && c.lrPlateau >= 1,
+    `--lr-plateau must be 1 (off) or a factor above 1 to divide the learning rate by, got ${c.lrPlateau}; e.g. --lr-plateau 1.33`,
+  );
+  check(
+    Number.isInteger(c.evalMaxTokens) && c.evalMaxTokens >= 0,
+    `--eval-max-tokens must be 0 (the whole valid split) or a positive number of tokens, got ${c.evalMaxTokens}`,
+  );
+  check(
+    c.validFraction > 0 && c.validFraction < 1,
+    `--valid-fraction must be in (0, 1), got ${c.validFraction}; e.g. --valid-fraction 0.1 holds out 10% of the training texts`,
+  );
   check(Number.isInteger(c.seed), `--seed must be a whole number, got ${c.seed}`);
   check(
     (COMPUTE_MODES as readonly string[]).includes(c.compute),

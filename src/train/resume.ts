@@ -60,6 +60,9 @@ const FLAGS: Record<string, string> = {
   "optimizer.momentum": "--momentum",
   learningRate: "--lr",
   lrDecay: "--lr-decay",
+  lrPlateau: "--lr-plateau",
+  evalMaxTokens: "--eval-max-tokens",
+  validFraction: "--valid-fraction",
   clipNorm: "--clip",
   seed: "--seed",
   maxSteps: "--max-steps",
@@ -90,6 +93,11 @@ const VALUE_BEFORE_THE_SETTING_EXISTED: Record<string, unknown> = {
   "input.valid": "",
   "input.test": "",
   "input.split": [],
+  lrPlateau: 1,
+  // The validation metric selects the best epoch and drives --lr-plateau, so
+  // --eval-max-tokens may not differ on resume: one run, one yardstick.
+  evalMaxTokens: 0,
+  validFraction: 0.05,
 };
 
 /** What to do with `--out`. */

@@ -13,6 +13,7 @@ import {
   type ClassificationBatch,
   classificationBatches,
   type ClassificationData,
+  type ClassificationSplit,
   holdOut,
 } from "../data/classification.ts";
 import { bitsPerCharacter, CHAR_TOKENIZER } from "../data/chars.ts";
@@ -31,7 +32,7 @@ import {
   windowCount,
 } from "../data/lm.ts";
 import type { ClassifierConfig, LanguageModelConfig, ModelConfig } from "../spec/config.ts";
-import type { TrainConfig } from "./config.ts";
+import { DEFAULT_LM_CONFIG, type TrainConfig } from "./config.ts";
 
 /** One batch of either task: time-major `[T, B]` inputs. */
 export interface Batch {
@@ -119,16 +120,25 @@ export function languageModelTask(
       yield { tokens: w.input, targets: w.target, T: w.T, B: w.B, reset: w.offset === 0 };
     }
   };
+  // n predictions need n + 1 tokens.
+  const valid = config.evalMaxTokens > 0
+    ? data.valid.subarray(0, config.evalMaxTokens + 1)
+    : data.valid;
   return {
     model,
     vocab: [...data.vocab.tokens],
     ...(unit === "char" ? { tokenizer: { ...CHAR_TOKENIZER } } : {}),
-    summary: formatSummary(summary),
+    summary: [
+      ...formatSummary(summary),
+      ...(valid.length < data.valid.length
+        ? [cappedNote(`the first ${valid.length - 1} of ${data.valid.length} tokens`)]
+        : []),
+    ],
     data: summary,
     stepsPerEpoch: windowCount(train, config.bptt),
     batches: () => windows(train),
     evalBatches(split) {
-      const tokens = split === "valid" ? data.valid : data.test;
+      const tokens = split === "valid" ? valid : data.test;
       if (!tokens) return [];
       const evalBatch = Math.max(1, Math.min(10, Math.floor(tokens.length / 2)));
       return windows(batchify(tokens, evalBatch, `the ${split} split`));
@@ -151,16 +161,16 @@ export function classifierTask(
   loaded: Loaded<ClassificationData>,
 ): Task {
   const { data } = loaded;
-  // Without a validation split (IMDB has none), hold 5% of train out, never the test set.
-  const heldOutFraction = 0.05;
-  const { kept: train, heldOut: valid } = data.valid
+  // Without a validation split (IMDB has none), hold part of train out, never the test set.
+  const { kept: train, heldOut } = data.valid
     ? { kept: data.train, heldOut: data.valid }
-    : holdOut(data.train, heldOutFraction, new Rng(config.seed));
-  const summary = summarizeClassification(data, { train, valid }, {
+    : holdOut(data.train, config.validFraction, new Rng(config.seed));
+  const valid = firstTexts(heldOut, config.evalMaxTokens);
+  const summary = summarizeClassification(data, { train, valid: heldOut }, {
     format: loaded.format,
     split: loaded.split ?? (data.valid ? undefined : {
       kind: "held-out",
-      fractions: [heldOutFraction],
+      fractions: [config.validFraction],
       seed: config.seed,
       stratified: false,
     }),
@@ -183,7 +193,15 @@ export function classifierTask(
     vocab: [...data.vocab.tokens],
     labels: data.labels,
     tokenizer: { ...data.text, maxLength: data.maxLength },
-    summary: formatSummary(summary),
+    summary: [
+      ...formatSummary(summary),
+      ...(data.valid && config.validFraction !== DEFAULT_VALID_FRACTION
+        ? [`--valid-fraction ${config.validFraction} applies only to data without a valid split`]
+        : []),
+      ...(valid.texts.length < heldOut.texts.length
+        ? [cappedNote(`the first ${valid.texts.length} of ${heldOut.texts.length} texts`)]
+        : []),
+    ],
     data: summary,
     stepsPerEpoch: batchCount(train, config.batchSize),
     *batches(rng) {
@@ -199,4 +217,28 @@ export function classifierTask(
       [`${split}_loss`]: totals.nats / totals.count,
     }),
   };
+}
+
+const DEFAULT_VALID_FRACTION = DEFAULT_LM_CONFIG.validFraction;
+
+/** The log line of a validation split cut by `--eval-max-tokens`. */
+function cappedNote(what: string): string {
+  return `validation each epoch: ${what} (--eval-max-tokens); the test split is evaluated whole`;
+}
+
+/**
+ * The first texts of `split` holding at most `maxTokens` tokens together (at
+ * least one text); all of them when `maxTokens` is 0.
+ */
+export function firstTexts(split: ClassificationSplit, maxTokens: number): ClassificationSplit {
+  if (maxTokens <= 0) return split;
+  let n = 0, tokens = 0;
+  for (const text of split.texts) {
+    tokens += text.length;
+    if (tokens > maxTokens && n > 0) break;
+    n++;
+  }
+  return n === split.texts.length
+    ? split
+    : { texts: split.texts.slice(0, n), labels: split.labels.slice(0, n) };
 }

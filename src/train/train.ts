@@ -4,11 +4,13 @@
  * Each step runs on a compute path (./compute.ts): the sparse CPU engine
  * or masked tfjs. Forward and loss, gradients of the connections that exist
  * (dense ones when the method keeps dense momentum), clip, optimizer step.
- * After each epoch, or every `updateEvery`
- * steps, the sparse topology changes (./topology_updates.ts): prune the
- * smallest weights and regrow as many, or for gmp prune towards its
- * schedule. After each epoch: evaluate and write a checkpoint atomically,
- * so an interrupted run resumes from its last finished epoch.
+ * After each epoch: evaluate on the valid split and keep the best epoch's
+ * model (./selection.ts, which also lowers the learning rate on a plateau).
+ * Then, after each epoch or every `updateEvery` steps, the sparse topology
+ * changes (./topology_updates.ts): prune the smallest weights and regrow as
+ * many, or for gmp prune towards its schedule. Last, write the checkpoint
+ * atomically, so an interrupted run resumes from its last finished epoch.
+ * The test split is evaluated once, at the end, on the best epoch's model.
  *
  * A run holds a lock on its `--out` (./run_lock.ts), finds out what the
  * checkpoint already there means for it (./resume.ts: resume, extend, or
@@ -39,6 +41,7 @@ import { allocationFailure, checkEpsilon, checkMemory } from "./preflight.ts";
 import { checkpointReport, countStep, formatReport, type RunReport } from "./report.ts";
 import { planRun } from "./resume.ts";
 import { RunOutput, type WriteFile } from "./run_output.ts";
+import { learningRateAt, selectEpoch, testBest } from "./selection.ts";
 import { acquireRunLock } from "./run_lock.ts";
 import { loadTask, type Task } from "./tasks.ts";
 import { TopologyUpdates } from "./topology_updates.ts";
@@ -60,7 +63,10 @@ export interface TrainOptions {
 /** What a finished run returns. */
 export interface TrainResult {
   checkpoint: Checkpoint;
-  /** Metrics of the last epoch. */
+  /**
+   * Metrics of the best epoch by validation (its `epoch` says which), with
+   * the test metrics of its model; see ./selection.ts.
+   */
   metrics: Record<string, number>;
   /** Parameters and FLOPs, absolute and relative to dense. */
   report: RunReport;
@@ -115,6 +121,8 @@ async function run(
   if (!previous && config.weightInit === "fan-in") scaleByDensity(hostParams, masks);
   const progress: Progress = previous?.meta.progress ?? newProgress(rng);
   if (previous) rng = Rng.fromState(progress.rngState);
+  // A run recorded before best checkpoints existed selects among the epochs it trains from now.
+  progress.runId ??= crypto.randomUUID();
   const compute = await createCompute(config.compute, {
     task,
     model: task.model,
@@ -126,6 +134,12 @@ async function run(
     clipNorm: config.clipNorm,
     threads: config.threads || navigator.hardwareConcurrency,
   });
+  // Testing the best model at the end may need the memory of this one.
+  let released = false;
+  const release = () => {
+    if (!released) compute.dispose();
+    released = true;
+  };
   try {
     if (previous) {
       log(
@@ -167,9 +181,11 @@ async function run(
     // A finished run skipped the update after its last epoch; a longer run makes it.
     if (progress.done && topology.dueAfterLastEpoch(progress.step)) await updateTopology();
 
-    let metrics: Record<string, number> = {};
+    const selection = { config, task, progress, output, snapshot, log };
+    let metrics: Record<string, number> = progress.best?.metrics ?? {};
+    let checkpoint: Checkpoint | undefined;
     for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
-      const lr = config.learningRate * config.lrDecay ** epoch;
+      const lr = learningRateAt(config, epoch, progress.history);
       const started = performance.now();
       let tokens = 0, lossSum = 0, steps = 0;
       const lastEpoch = epoch === config.epochs - 1;
@@ -195,39 +211,43 @@ async function run(
           log(`epoch ${epoch + 1} step ${steps}/${stepsPerEpoch} loss ${loss} ${perSecond} tok/s`);
         }
       }
-      if (topology.dueAfterEpoch(lastEpoch)) await updateTopology();
+      // Evaluate, and keep the best, before the topology update (as the authors' code does).
       if (config.logEvery > 0) log(`epoch ${epoch + 1}: evaluating`);
-      metrics = {
+      const epochMetrics = {
         epoch: epoch + 1,
         train_loss: lossSum / Math.max(steps, 1),
         ...(await compute.evaluate("valid")),
-        ...(lastEpoch ? await compute.evaluate("test") : {}),
         seconds: (performance.now() - started) / 1000,
       };
-      log(`epoch ${epoch + 1}/${config.epochs} ` + formatMetrics(metrics));
+      log(`epoch ${epoch + 1}/${config.epochs} ` + formatMetrics(epochMetrics));
       Object.assign(progress, {
         epoch: epoch + 1,
         optimizerSteps: compute.optimizerSteps,
         rngState: rng.state,
         done: lastEpoch,
       });
-      progress.history.push(metrics);
-      await output.save(await snapshot());
+      progress.history.push(epochMetrics);
+      await selectEpoch(selection, lastEpoch);
+      if (topology.dueAfterEpoch(lastEpoch)) await updateTopology();
+      progress.rngState = rng.state;
+      checkpoint = await snapshot();
+      if (lastEpoch) metrics = await testBest(selection, compute, checkpoint, release);
+      await output.save(checkpoint);
       log(`checkpoint written to ${config.out}`);
     }
 
-    const checkpoint = await snapshot();
+    checkpoint ??= await snapshot();
     const report = checkpointReport(checkpoint, config, fullSize.model);
     log(formatReport(report));
     return { checkpoint, metrics, report, trained: true };
   } finally {
-    compute.dispose();
+    release();
   }
 }
 
 /** A finished run at `--out` with the epochs asked for: kept as it is. */
 function keepFinished(config: TrainConfig, checkpoint: Checkpoint, log: Log): TrainResult {
-  const { epoch, history } = checkpoint.meta.progress;
+  const { epoch, history, best } = checkpoint.meta.progress;
   log(
     `${config.out} already holds a run trained for ${epoch} epochs; nothing to train ` +
       `(pass --epochs above ${epoch} to extend it, or --restart to start over)`,
@@ -235,7 +255,7 @@ function keepFinished(config: TrainConfig, checkpoint: Checkpoint, log: Log): Tr
   const reference = { ...checkpoint.meta.model, hiddenSize: config.model.hiddenSize };
   return {
     checkpoint,
-    metrics: history.at(-1) ?? {},
+    metrics: best?.metrics ?? history.at(-1) ?? {},
     report: checkpointReport(checkpoint, config, reference),
     trained: false,
   };
@@ -275,6 +295,7 @@ function newProgress(rng: Rng): Progress {
     prunedFractionSum: 0,
     history: [],
     done: false,
+    runId: crypto.randomUUID(),
   };
 }
 
