@@ -260,6 +260,8 @@ if (import.meta.main) {
     checkFlagConflicts(flags, (name) => command.getOptionValueSource(name) === "cli");
     const { metrics, trained } = await train(configFromFlags(flags), console.log, {
       restart: flags.restart,
+      progress: Deno.stdout.isTerminal() ? "live" : "plain",
+      htmlReport: true,
     });
     // A finished run that was kept has said so in one line already.
     if (flags.json) console.log(JSON.stringify(metrics));

@@ -30,6 +30,7 @@ import {
 } from "../data/lm.ts";
 import type { ClassifierConfig, LanguageModelConfig, ModelConfig } from "../spec/config.ts";
 import type { TrainConfig } from "./config.ts";
+import { classificationMetrics, type Confusion } from "../core/metrics.ts";
 
 /** One batch of either task: time-major `[T, B]` inputs. */
 export interface Batch {
@@ -52,6 +53,8 @@ export interface EvalTotals {
   count: number;
   /** Correct argmax predictions (classifier). */
   correct: number;
+  /** Counts of (true label, argmax prediction) pairs (classifier). */
+  confusion?: Confusion;
 }
 
 /** What the training loop needs to know about a task. */
@@ -163,6 +166,9 @@ export function classifierTask(config: TrainConfig, data: ClassificationData): T
     metrics: (split, totals) => ({
       [`${split}_acc`]: totals.correct / totals.count,
       [`${split}_loss`]: totals.nats / totals.count,
+      ...(totals.confusion
+        ? { [`${split}_macro_f1`]: classificationMetrics(totals.confusion, data.labels).macroF1 }
+        : {}),
     }),
   };
 }

@@ -42,6 +42,11 @@ import { RunOutput, type WriteFile } from "./run_output.ts";
 import { acquireRunLock } from "./run_lock.ts";
 import { loadTask, type Task } from "./tasks.ts";
 import { TopologyUpdates } from "./topology_updates.ts";
+import { type ClassificationMetrics, formatClassificationMetrics } from "../core/metrics.ts";
+import { testClassification } from "./evaluation.ts";
+import { recordNonzeros, recordUpdate } from "./history.ts";
+import { ProgressMeter, type ProgressMode } from "./progress.ts";
+import { writeRunReport } from "./run_report.ts";
 
 /** Where progress lines go; the CLI prints them, tests collect them. */
 export type Log = (line: string) => void;
@@ -55,6 +60,10 @@ export interface TrainOptions {
   restart?: boolean;
   /** Writes a checkpoint file atomically; tests pass one that fails (a full disk). */
   write?: WriteFile;
+  /** Step progress redrawn on one terminal line, or plain lines (the default). */
+  progress?: ProgressMode;
+  /** Writes the run report (HTML) beside the checkpoint after each epoch (the CLI does). */
+  htmlReport?: boolean;
 }
 
 /** What a finished run returns. */
@@ -66,6 +75,8 @@ export interface TrainResult {
   report: RunReport;
   /** False when `--out` already held a finished run and nothing was trained. */
   trained: boolean;
+  /** A classifier's test split: accuracy, per-class scores, confusion matrix. */
+  classification?: ClassificationMetrics;
 }
 
 /**
@@ -85,7 +96,7 @@ export async function train(
     const plan = await planRun(config, options.restart ?? false);
     if (plan.kind === "finished") return keepFinished(config, plan.checkpoint, log);
     const previous = plan.kind === "resume" ? plan.checkpoint : undefined;
-    return await run(config, previous, log, options.write ?? writeFileAtomic);
+    return await run(config, previous, log, options.write ?? writeFileAtomic, options);
   } catch (err) {
     throw allocationFailure(err, config) ?? err;
   } finally {
@@ -99,6 +110,7 @@ async function run(
   previous: Checkpoint | undefined,
   log: Log,
   write: WriteFile,
+  options: TrainOptions = {},
 ): Promise<TrainResult> {
   if (config.compute === "masked") await useBackend(config.backend);
   const method = methodPreset(config.sparse.method);
@@ -139,10 +151,20 @@ async function run(
     const stepsPerEpoch = config.maxSteps > 0
       ? Math.min(config.maxSteps, task.stepsPerEpoch)
       : task.stepsPerEpoch;
+    const meter = new ProgressMeter({
+      log,
+      mode: options.progress ?? "plain",
+      logEvery: config.logEvery,
+      epochs: config.epochs,
+      stepsPerEpoch,
+      firstEpoch: progress.epoch,
+    });
+    log = meter.log;
     const topology = new TopologyUpdates(config.sparse, method, config.epochs, stepsPerEpoch);
     const updateTopology = async () => {
       progress.topologyUpdates++;
       log("  " + await topology.apply(progress.step, compute, rng));
+      recordUpdate(progress, progress.step, topology.lastRewired);
     };
     const snapshot = async (): Promise<Checkpoint> => {
       const state = await compute.snapshot();
@@ -172,6 +194,7 @@ async function run(
       const started = performance.now();
       let tokens = 0, lossSum = 0, steps = 0;
       const lastEpoch = epoch === config.epochs - 1;
+      meter.startEpoch(epoch);
       for (const batch of task.batches(rng)) {
         if (steps >= stepsPerEpoch) break;
         const drop = { rate: config.model.dropout, seed: rng.seed() };
@@ -188,11 +211,7 @@ async function run(
         lossSum += loss, steps++, tokens += batch.T * batch.B;
         countStep(progress, batch, topology.prunedFraction(masks));
         if (topology.dueAfterStep(progress.step)) await updateTopology();
-        if (config.logEvery > 0 && steps % config.logEvery === 0) {
-          const perSecond = Math.round(tokens / ((performance.now() - started) / 1000));
-          const loss = (lossSum / steps).toFixed(3);
-          log(`epoch ${epoch + 1} step ${steps}/${stepsPerEpoch} loss ${loss} ${perSecond} tok/s`);
-        }
+        meter.step(steps, tokens, lossSum);
       }
       if (topology.dueAfterEpoch(lastEpoch)) await updateTopology();
       if (config.logEvery > 0) log(`epoch ${epoch + 1}: evaluating`);
@@ -211,14 +230,25 @@ async function run(
         done: lastEpoch,
       });
       progress.history.push(metrics);
-      await output.save(await snapshot());
+      recordNonzeros(progress, compute.masks);
+      const saved = await snapshot();
+      await output.save(saved);
       log(`checkpoint written to ${config.out}`);
+      if (options.htmlReport) await writeRunReport(config.out, saved, log);
     }
 
     const checkpoint = await snapshot();
     const report = checkpointReport(checkpoint, config, fullSize.model);
     log(formatReport(report));
-    return { checkpoint, metrics, report, trained: true };
+    const classification = await testClassification(task, compute);
+    if (classification) log(formatClassificationMetrics(classification, "test: "));
+    return {
+      checkpoint,
+      metrics,
+      report,
+      trained: true,
+      ...(classification && { classification }),
+    };
   } finally {
     compute.dispose();
   }
