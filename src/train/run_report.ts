@@ -45,6 +45,8 @@ export interface Plot {
   logY?: boolean;
   /** A y axis from zero (counts). */
   zeroY?: boolean;
+  /** A d3 format for the y axis's labels (e.g. `.0%`). */
+  yFormat?: string;
 }
 
 /** The plots of a run, by section; a section without data has none. */
@@ -103,8 +105,10 @@ export function runPlots(
     rewired: plot({
       title: "Connections rewired per topology update",
       x: "step",
-      y: "fraction of active connections",
+      y: "share of active connections",
       points: rewired,
+      zeroY: true,
+      yFormat: ".0%",
     }),
   };
 }
@@ -113,28 +117,32 @@ export function runPlots(
 export async function plotSvg(plot: Plot): Promise<string> {
   const vega = await import("vega");
   const vegaLite = await import("vega-lite");
+  const series = [...new Set(plot.points.map((p) => p.series))];
   const spec = vegaLite.compile({
     width: 440,
     height: 200,
     data: { values: plot.points },
     mark: { type: "line", point: true },
     encoding: {
-      x: { field: "x", type: "quantitative", title: plot.x, axis: { tickMinStep: 1 } },
+      x: { field: "x", type: "quantitative", title: plot.x, axis: { tickMinStep: 1, format: "d" } },
       y: {
         field: "y",
         type: "quantitative",
         title: plot.y,
-        scale: plot.logY ? { type: "log" } : { zero: plot.zeroY ?? false },
+        ...(plot.yFormat ? { axis: { format: plot.yFormat } } : {}),
+        scale: plot.logY ? { type: "log", nice: false } : { zero: plot.zeroY ?? false },
       },
       color: {
         field: "series",
         type: "nominal",
         title: null,
         // Series in the order they are first given (training before validation before test).
-        scale: { domain: [...new Set(plot.points.map((p) => p.series))] },
+        scale: { domain: series },
+        // One series needs no legend.
+        ...(series.length === 1 ? { legend: null } : {}),
       },
     },
-    config: { font: "sans-serif", legend: { orient: "bottom", columns: 4 } },
+    config: { font: "sans-serif", legend: { orient: "bottom", columns: 2 } },
   }).spec;
   const view = new vega.View(vega.parse(spec), { renderer: "none" });
   try {
