@@ -27,6 +27,7 @@ import {
 import { DEFAULT_OPTIMIZER } from "../src/spec/optimizer.ts";
 import { CELL_TYPES } from "../src/spec/config.ts";
 import { formatMetrics, train } from "../src/train/train.ts";
+import { reportPath } from "../src/train/run_report.ts";
 import { check } from "../src/spec/errors.ts";
 import { integer, number, runCommand } from "./common.ts";
 
@@ -258,13 +259,17 @@ if (import.meta.main) {
     const command = trainCommand().parse(Deno.args, { from: "user" });
     const flags = command.opts();
     checkFlagConflicts(flags, (name) => command.getOptionValueSource(name) === "cli");
-    const { metrics, trained } = await train(configFromFlags(flags), console.log, {
+    const config = configFromFlags(flags);
+    const { metrics, trained } = await train(config, console.log, {
       restart: flags.restart,
       progress: Deno.stdout.isTerminal() ? "live" : "plain",
       htmlReport: true,
     });
     // A finished run that was kept has said so in one line already.
     if (flags.json) console.log(JSON.stringify(metrics));
-    else if (trained) console.log(`done: ${formatMetrics(metrics)}`);
+    else if (trained) {
+      console.log(`done: ${formatMetrics(metrics)}`);
+      console.log(`run report: ${reportPath(config.out)}`);
+    }
   });
 }
