@@ -172,7 +172,7 @@ export function trainCommand(): Command {
     .option("--max-steps <n>", "stop every epoch after this many steps (smoke runs)", integer, 0)
     .option(
       "--log-every <n>",
-      "progress line every this many steps (0 = per epoch only)",
+      "a progress line every this many steps (on a terminal: one line redrawn; 0 = per epoch only)",
       integer,
       lm.logEvery,
     )
