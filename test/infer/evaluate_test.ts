@@ -89,3 +89,28 @@ Deno.test("infer evaluate refuses a label the model does not know, in one line",
     assert.equal(parsed.metrics.confusion.length, 2);
   });
 });
+
+Deno.test("infer evaluate reads IMDB as training does, and agrees with its test metrics", async () => {
+  await withTempDir(async (dir) => {
+    // A miniature aclImdb/ with the official layout: {train,test}/{pos,neg}/<id>_<rating>.txt.
+    const reviews = {
+      pos: ["a really good movie", "the characters were good", "good fun and a good story"],
+      neg: ["a really tedious picture", "this is not a moving movie", "dull and tedious"],
+    };
+    for (const split of ["train", "test"]) {
+      for (const [label, texts] of Object.entries(reviews)) {
+        const folder = join(dir, "aclImdb", split, label);
+        await Deno.mkdir(folder, { recursive: true });
+        for (const [i, text] of texts.entries()) {
+          await Deno.writeTextFile(join(folder, `${i}_${label === "pos" ? 8 : 2}.txt`), text);
+        }
+      }
+    }
+    const { path, result } = await trainTiny("classifier", dir, { data: dir, maxSteps: 3 });
+    await exportBundle(path, join(dir, "bundle"));
+    const e = classifier(await evaluateBundle(await openBundle(join(dir, "bundle")), dir));
+    assert.equal(e.metrics.count, 6);
+    assert.deepEqual(e.metrics.confusion, result.classification!.confusion);
+    assert.ok(Math.abs(e.loss - result.metrics.test_loss) < 1e-4);
+  });
+});
