@@ -34,6 +34,7 @@ import { TOKEN_UNITS } from "../src/data/input.ts";
 import { parseSplit as parseSplitValue } from "../src/data/split.ts";
 import { PRESET_NAMES } from "../src/train/presets.ts";
 import { applyPreset } from "./presets.ts";
+import { reportPath } from "../src/train/run_report.ts";
 import { integer, number, runCommand } from "./common.ts";
 
 const names = (record: object) => Object.keys(record);
@@ -247,7 +248,7 @@ export function trainCommand(): Command {
     .option("--max-steps <n>", "stop every epoch after this many steps (smoke runs)", integer, 0)
     .option(
       "--log-every <n>",
-      "progress line every this many steps (0 = per epoch only)",
+      "a progress line every this many steps (on a terminal: one line redrawn; 0 = per epoch only)",
       integer,
       lm.logEvery,
     )
@@ -367,11 +368,17 @@ if (import.meta.main) {
     checkFlagConflicts(flags, given);
     const adapter = flags.backend === "auto" ? await findAdapter() : null;
     if (flags.backend === "auto") console.log(chooseBackend(adapter, flags.compute).reason);
-    const { metrics, trained } = await train(configFromFlags(flags, given, adapter), console.log, {
+    const config = configFromFlags(flags, given, adapter);
+    const { metrics, trained } = await train(config, console.log, {
       restart: flags.restart,
+      progress: Deno.stdout.isTerminal() ? "live" : "plain",
+      htmlReport: true,
     });
     // A finished run that was kept has said so in one line already.
     if (flags.json) console.log(JSON.stringify(metrics));
-    else if (trained) console.log(`done: ${formatMetrics(metrics)}`);
+    else if (trained) {
+      console.log(`done: ${formatMetrics(metrics)}`);
+      console.log(`run report: ${reportPath(config.out)}`);
+    }
   });
 }

@@ -13,6 +13,7 @@
  */
 
 import { dropoutMaskFeatureMajor } from "../core/dropout.ts";
+import { type Confusion, countConfusion } from "../core/metrics.ts";
 import { type ModelConfig, outputSize, paramSpecs, sizeOf } from "../spec/config.ts";
 import type { HostParams } from "../spec/params.ts";
 import type { Csr, Kernels, LstmCache, Strided } from "./kernels.ts";
@@ -331,7 +332,7 @@ export class Network {
     drop: EngineDropout | undefined,
     backward: boolean,
     slice: BatchSlice = { offset: 0, size: batch.B, batch: batch.B },
-  ): { nats: number; count: number; correct: number } {
+  ): { nats: number; count: number; correct: number; confusion?: Confusion } {
     const k = this.#k;
     const m = this.model;
     const { T, B, N, E, H, V, lm } = this.#sizes(batch);
@@ -407,11 +408,13 @@ export class Network {
     const targets = buf.targets.subarray(0, columns);
     targets.set(batch.targets.subarray(0, columns));
 
-    let nats: number, correct = 0;
+    let nats: number, correct = 0, confusion: Confusion | undefined;
     if (!backward) {
       const predicted = buf.predicted.subarray(0, columns);
       nats = k.softmaxLoss(logits, V, columns, targets, predicted);
       for (let n = 0; n < columns; n++) if (predicted[n] === targets[n]) correct++;
+      // A classifier's evaluation reports per-class scores, which need every pair.
+      if (!lm) confusion = countConfusion(targets, predicted, V);
     } else {
       // The gradient of the whole batch's mean loss.
       const wholeColumns = (columns / B) * slice.batch;
@@ -423,7 +426,7 @@ export class Network {
       state.h[l].set(buf.layers[l].hT.subarray(0, H * B));
       state.c[l].set(buf.layers[l].cT.subarray(0, H * B));
     }
-    return { nats, count: columns, correct };
+    return { nats, count: columns, correct, ...(confusion ? { confusion } : {}) };
   }
 
   #backward(

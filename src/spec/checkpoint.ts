@@ -42,6 +42,16 @@ export interface Progress {
   prunedFractionSum: number;
   /** One entry per completed epoch. */
   history: Record<string, number>[];
+  /**
+   * Nonzeros of each sparse matrix at the end of each completed epoch, for
+   * the run report (absent in runs recorded before it was kept).
+   */
+  nonzeros?: Record<string, number>[];
+  /**
+   * Each topology update: the step it followed and the fraction of the
+   * active connections it moved (gmp: pruned), for the run report.
+   */
+  updates?: { step: number; rewired: number }[];
   /** True once training has finished all its epochs. */
   done: boolean;
   /**

@@ -16,6 +16,7 @@ import type { Compute } from "./compute.ts";
 import type { TrainConfig } from "./config.ts";
 import type { RunOutput } from "./run_output.ts";
 import type { Task } from "./tasks.ts";
+import { type TestResult, testSplit } from "./evaluation.ts";
 
 /**
  * The learning rate of epoch `epoch` (0-based): `--lr` decayed by
@@ -95,21 +96,21 @@ export async function testBest(
   compute: Compute,
   last: Checkpoint,
   release: () => void,
-): Promise<Record<string, number>> {
+): Promise<TestResult> {
   const { config, progress, output } = context;
   const best = progress.best;
   // Only a diverged last epoch leaves none; saving the last checkpoint says so.
-  if (!best) return progress.history.at(-1) ?? {};
+  if (!best) return { metrics: progress.history.at(-1) ?? {} };
   let checkpoint = last;
-  let test: Record<string, number>;
-  if (best.epoch === progress.epoch) test = await compute.evaluate("test");
+  let test: TestResult;
+  if (best.epoch === progress.epoch) test = await testSplit(context.task, compute);
   else {
     checkpoint = await output.loadBest(best.epoch, progress.runId);
     // The masked path names its tfjs variables: one model at a time.
     release();
     test = await evaluateTest(config, context.task, checkpoint);
   }
-  best.metrics = { ...best.metrics, ...test };
+  best.metrics = { ...best.metrics, ...test.metrics };
   last.meta.progress.best = structuredClone(best);
   checkpoint.meta.progress.best = structuredClone(best);
   await output.saveBest(checkpoint);
@@ -117,7 +118,7 @@ export async function testBest(
     `best epoch ${best.epoch} of ${progress.epoch}: ${formatBest(best.metrics)} ` +
       `(written to ${bestCheckpointPath(config.out)})`,
   );
-  return best.metrics;
+  return { ...test, metrics: best.metrics };
 }
 
 /** The test metrics of `checkpoint`'s weights, on a compute path of their own. */
@@ -125,7 +126,7 @@ async function evaluateTest(
   config: TrainConfig,
   task: Task,
   checkpoint: Checkpoint,
-): Promise<Record<string, number>> {
+): Promise<TestResult> {
   const compute = await createCompute(config.compute, {
     task,
     model: task.model,
@@ -137,7 +138,7 @@ async function evaluateTest(
     threads: config.threads || navigator.hardwareConcurrency,
   });
   try {
-    return await compute.evaluate("test");
+    return await testSplit(task, compute);
   } finally {
     compute.dispose();
   }

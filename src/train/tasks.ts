@@ -33,6 +33,7 @@ import {
 } from "../data/lm.ts";
 import type { ClassifierConfig, LanguageModelConfig, ModelConfig } from "../spec/config.ts";
 import { DEFAULT_LM_CONFIG, type TrainConfig } from "./config.ts";
+import { classificationMetrics, type Confusion } from "../core/metrics.ts";
 
 /** One batch of either task: time-major `[T, B]` inputs. */
 export interface Batch {
@@ -55,6 +56,8 @@ export interface EvalTotals {
   count: number;
   /** Correct argmax predictions (classifier). */
   correct: number;
+  /** Counts of (true label, argmax prediction) pairs (classifier). */
+  confusion?: Confusion;
 }
 
 /** What the training loop needs to know about a task. */
@@ -215,6 +218,9 @@ export function classifierTask(
     metrics: (split, totals) => ({
       [`${split}_acc`]: totals.correct / totals.count,
       [`${split}_loss`]: totals.nats / totals.count,
+      ...(totals.confusion
+        ? { [`${split}_macro_f1`]: classificationMetrics(totals.confusion, data.labels).macroF1 }
+        : {}),
     }),
   };
 }

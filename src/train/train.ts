@@ -45,6 +45,11 @@ import { learningRateAt, selectEpoch, testBest } from "./selection.ts";
 import { acquireRunLock } from "./run_lock.ts";
 import { loadTask, type Task } from "./tasks.ts";
 import { TopologyUpdates } from "./topology_updates.ts";
+import { type ClassificationMetrics, formatClassificationMetrics } from "../core/metrics.ts";
+import type { TestResult } from "./evaluation.ts";
+import { recordNonzeros, recordUpdate } from "./history.ts";
+import { ProgressMeter, type ProgressMode } from "./progress.ts";
+import { writeRunReport } from "./run_report.ts";
 
 /** Where progress lines go; the CLI prints them, tests collect them. */
 export type Log = (line: string) => void;
@@ -58,6 +63,10 @@ export interface TrainOptions {
   restart?: boolean;
   /** Writes a checkpoint file atomically; tests pass one that fails (a full disk). */
   write?: WriteFile;
+  /** Step progress redrawn on one terminal line, or plain lines (the default). */
+  progress?: ProgressMode;
+  /** Writes the run report (HTML) beside the checkpoint after each epoch (the CLI does). */
+  htmlReport?: boolean;
 }
 
 /** What a finished run returns. */
@@ -72,6 +81,8 @@ export interface TrainResult {
   report: RunReport;
   /** False when `--out` already held a finished run and nothing was trained. */
   trained: boolean;
+  /** A classifier's test split: accuracy, per-class scores, confusion matrix. */
+  classification?: ClassificationMetrics;
 }
 
 /**
@@ -91,7 +102,7 @@ export async function train(
     const plan = await planRun(config, options.restart ?? false);
     if (plan.kind === "finished") return keepFinished(config, plan.checkpoint, log);
     const previous = plan.kind === "resume" ? plan.checkpoint : undefined;
-    return await run(config, previous, log, options.write ?? writeFileAtomic);
+    return await run(config, previous, log, options.write ?? writeFileAtomic, options);
   } catch (err) {
     throw allocationFailure(err, config) ?? err;
   } finally {
@@ -105,6 +116,7 @@ async function run(
   previous: Checkpoint | undefined,
   log: Log,
   write: WriteFile,
+  options: TrainOptions = {},
 ): Promise<TrainResult> {
   if (config.compute === "masked") await useBackend(config.backend);
   const method = methodPreset(config.sparse.method);
@@ -153,10 +165,20 @@ async function run(
     const stepsPerEpoch = config.maxSteps > 0
       ? Math.min(config.maxSteps, task.stepsPerEpoch)
       : task.stepsPerEpoch;
+    const meter = new ProgressMeter({
+      log,
+      mode: options.progress ?? "plain",
+      logEvery: config.logEvery,
+      epochs: config.epochs,
+      stepsPerEpoch,
+      firstEpoch: progress.epoch,
+    });
+    log = meter.log;
     const topology = new TopologyUpdates(config.sparse, method, config.epochs, stepsPerEpoch);
     const updateTopology = async () => {
       progress.topologyUpdates++;
       log("  " + await topology.apply(progress.step, compute, rng));
+      recordUpdate(progress, progress.step, topology.lastRewired);
     };
     const snapshot = async (): Promise<Checkpoint> => {
       const state = await compute.snapshot();
@@ -182,13 +204,14 @@ async function run(
     if (progress.done && topology.dueAfterLastEpoch(progress.step)) await updateTopology();
 
     const selection = { config, task, progress, output, snapshot, log };
-    let metrics: Record<string, number> = progress.best?.metrics ?? {};
+    let tested: TestResult = { metrics: progress.best?.metrics ?? {} };
     let checkpoint: Checkpoint | undefined;
     for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
       const lr = learningRateAt(config, epoch, progress.history);
       const started = performance.now();
       let tokens = 0, lossSum = 0, steps = 0;
       const lastEpoch = epoch === config.epochs - 1;
+      meter.startEpoch(epoch);
       for (const batch of task.batches(rng)) {
         if (steps >= stepsPerEpoch) break;
         const drop = { rate: config.model.dropout, seed: rng.seed() };
@@ -205,11 +228,7 @@ async function run(
         lossSum += loss, steps++, tokens += batch.T * batch.B;
         countStep(progress, batch, topology.prunedFraction(masks));
         if (topology.dueAfterStep(progress.step)) await updateTopology();
-        if (config.logEvery > 0 && steps % config.logEvery === 0) {
-          const perSecond = Math.round(tokens / ((performance.now() - started) / 1000));
-          const loss = (lossSum / steps).toFixed(3);
-          log(`epoch ${epoch + 1} step ${steps}/${stepsPerEpoch} loss ${loss} ${perSecond} tok/s`);
-        }
+        meter.step(steps, tokens, lossSum);
       }
       // Evaluate, and keep the best, before the topology update (as the authors' code does).
       if (config.logEvery > 0) log(`epoch ${epoch + 1}: evaluating`);
@@ -230,16 +249,26 @@ async function run(
       await selectEpoch(selection, lastEpoch);
       if (topology.dueAfterEpoch(lastEpoch)) await updateTopology();
       progress.rngState = rng.state;
+      recordNonzeros(progress, compute.masks);
       checkpoint = await snapshot();
-      if (lastEpoch) metrics = await testBest(selection, compute, checkpoint, release);
+      if (lastEpoch) tested = await testBest(selection, compute, checkpoint, release);
       await output.save(checkpoint);
       log(`checkpoint written to ${config.out}`);
+      if (options.htmlReport) await writeRunReport(config.out, checkpoint, log);
     }
 
     checkpoint ??= await snapshot();
     const report = checkpointReport(checkpoint, config, fullSize.model);
     log(formatReport(report));
-    return { checkpoint, metrics, report, trained: true };
+    const { metrics, classification } = tested;
+    if (classification) log(formatClassificationMetrics(classification, "test: "));
+    return {
+      checkpoint,
+      metrics,
+      report,
+      trained: true,
+      ...(classification && { classification }),
+    };
   } finally {
     release();
   }
