@@ -45,6 +45,7 @@ export function adapterName(adapter: AdapterFacts): string {
 /** The WebGPU adapter Deno finds, or null (no WebGPU, no Vulkan driver, no device). */
 export async function findAdapter(): Promise<AdapterFacts | null> {
   if (!("gpu" in navigator)) return null;
+  quietWindowSystemProbe();
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" })
     .catch(() => null);
   if (!adapter) return null;
@@ -90,4 +91,20 @@ export function chooseBackend(adapter: AdapterFacts | null, compute?: ComputeMod
     compute: compute ?? "sparse",
     reason: `--backend auto: found ${found}; ${why}, so training with ${path}`,
   };
+}
+
+/**
+ * Mesa's Vulkan drivers look for a window system through XDG_RUNTIME_DIR and
+ * print an error at exit when it is unset, as on a headless server. sparrow
+ * draws no windows, so a private directory is enough to keep stderr clean.
+ */
+function quietWindowSystemProbe(): void {
+  if (Deno.env.get("XDG_RUNTIME_DIR")) return;
+  const dir = `${Deno.env.get("TMPDIR") ?? "/tmp"}/sparrow-runtime-${Deno.uid() ?? "user"}`;
+  try {
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+  } catch {
+    // Only cosmetic: without it Mesa prints its harmless message.
+  }
 }
