@@ -72,7 +72,8 @@ function oracleCase(masked: boolean) {
 }
 
 Deno.test("oracle gru: gradients match finite differences", () => oracleCase(false));
-Deno.test("oracle gru with a step mask: gradients match finite differences", () => oracleCase(true));
+Deno.test("oracle gru with a step mask: gradients match finite differences", () =>
+  oracleCase(true));
 
 Deno.test("oracle gru: one step is the GRU formula", () => {
   // H = 1, dense R = [rz, rr, rn]: h' = (1 − z)·n + z·h.
