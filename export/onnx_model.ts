@@ -22,8 +22,8 @@
  *   sequence's last valid step
  *
  * A GRU (`cell` in the metadata) has no cell state: its graphs have no
- * `state_c` input and no `state_c_out` output, and only `--compute op` (the
- * ONNX `GRU` op) builds them; see `onnx/gru_layers.ts`.
+ * `state_c` input and no `state_c_out` output, and `--compute op` (the
+ * ONNX `GRU` op) or `sparse-scan` builds them; see `onnx/gru_layers.ts`.
  *
  * Every mode keeps this contract, so inference code never needs to know
  * how a model was exported.
@@ -47,7 +47,8 @@ import {
   type LstmLayerBuilder,
   MICROSOFT_DOMAIN,
 } from "./onnx/lstm_layers.ts";
-import { addGruOpLayer } from "./onnx/gru_layers.ts";
+import { addGruOpLayer, type GruLayerBuilder } from "./onnx/gru_layers.ts";
+import { addGruScanLayer } from "./onnx/gru_scan.ts";
 import { DataType, encodeModel } from "./onnx/proto.ts";
 import { addSparseScanLayer } from "./onnx/sparse_scan.ts";
 import { SPARROW_VERSION } from "./version.ts";
@@ -109,6 +110,12 @@ const LAYER_BUILDERS: Record<ComputeMode, LstmLayerBuilder> = {
   int8: addInt8LstmLayer,
 };
 
+/** A GRU's layers: no int8 (onnxruntime has no quantized GRU op). */
+const GRU_LAYER_BUILDERS: Partial<Record<ComputeMode, GruLayerBuilder>> = {
+  op: addGruOpLayer,
+  "sparse-scan": addGruScanLayer,
+};
+
 /** Output names of the recurrent stack. */
 interface LstmStack {
   /** Top layer's per-step output `[T, B, H]`; absent when not requested. */
@@ -134,7 +141,7 @@ export function computeModesFor(config: ModelConfig): readonly ComputeMode[] {
     case "lstm":
       return COMPUTE_MODES;
     case "gru":
-      return ["op"];
+      return COMPUTE_MODES.filter((mode) => GRU_LAYER_BUILDERS[mode]);
   }
 }
 
@@ -147,7 +154,7 @@ function addLstmStack(
   store: WeightStore,
   config: ModelConfig,
   source: HostParams,
-  layer: LstmLayerBuilder,
+  compute: ComputeMode,
   inputs: { tokens: string; stateH: string; stateC?: string; lengths?: string },
   needSequence: boolean,
 ): LstmStack {
@@ -178,7 +185,7 @@ function addLstmStack(
     const wantY = l < L - 1 || needSequence;
     if (config.cell === "gru") {
       const p = `gru.${l}`;
-      const out = addGruOpLayer(
+      const out = GRU_LAYER_BUILDERS[compute]!(
         graph,
         store,
         {
@@ -197,7 +204,7 @@ function addLstmStack(
       if (wantY) x = sequence = out.y!;
       continue;
     }
-    const out = layer(
+    const out = LAYER_BUILDERS[compute](
       graph,
       store,
       {
@@ -244,7 +251,7 @@ function buildLanguageModel(
   store: WeightStore,
   config: LanguageModelConfig,
   source: HostParams,
-  layer: LstmLayerBuilder,
+  compute: ComputeMode,
 ): void {
   const L = config.layers;
   const H = config.hiddenSize;
@@ -252,7 +259,15 @@ function buildLanguageModel(
   const stateH = graph.addInput("state_h", DataType.FLOAT, [L, BATCH, H]);
   const cellState = hasCellState(config);
   const stateC = cellState ? graph.addInput("state_c", DataType.FLOAT, [L, BATCH, H]) : undefined;
-  const stack = addLstmStack(graph, store, config, source, layer, { tokens, stateH, stateC }, true);
+  const stack = addLstmStack(
+    graph,
+    store,
+    config,
+    source,
+    compute,
+    { tokens, stateH, stateC },
+    true,
+  );
   addDecoder(graph, store, source, stack.sequence!, "logits");
   addStateOutput(graph, stack.finalH, "state_h_out");
   if (cellState) addStateOutput(graph, stack.finalC, "state_c_out");
@@ -266,7 +281,7 @@ function buildClassifier(
   store: WeightStore,
   config: ClassifierConfig,
   source: HostParams,
-  layer: LstmLayerBuilder,
+  compute: ComputeMode,
 ): void {
   const L = config.layers;
   const H = config.hiddenSize;
@@ -281,7 +296,7 @@ function buildClassifier(
     store,
     config,
     source,
-    layer,
+    compute,
     { tokens, stateH, stateC, lengths },
     false,
   );
@@ -326,9 +341,8 @@ export function buildOnnx(
   checkWeights(config, weights);
   const graph = new GraphBuilder(`sparrow_${config.kind}`);
   const store = new WeightStore(graph, { storage, values });
-  const layer = LAYER_BUILDERS[compute];
-  if (config.kind === "lm") buildLanguageModel(graph, store, config, weights, layer);
-  else buildClassifier(graph, store, config, weights, layer);
+  if (config.kind === "lm") buildLanguageModel(graph, store, config, weights, compute);
+  else buildClassifier(graph, store, config, weights, compute);
   const what = config.kind === "lm"
     ? `language model, ${config.layers} layer(s) of ${config.hiddenSize} units, vocabulary ${config.vocabSize}`
     : `classifier, ${config.layers} layer(s) of ${config.hiddenSize} units, ${

@@ -95,6 +95,20 @@ Deno.test("gru language model: train, export, stream in onnxruntime, score and g
       assert.equal(words.length, 5);
       assert.equal((await streamStep(bundle, "the")).next.length, 3);
 
+      // The Scan over the nonzeros: whole and streamed, as the reference.
+      const scan = await exportBundle(checkpoint, join(dir, "scan"), { compute: "sparse-scan" });
+      assert.ok(scan.parity.maxAbsDiff <= 1e-4, JSON.stringify(scan.parity));
+      const session = await openSession(
+        buildOnnx(model, ckpt.params, { compute: "sparse-scan" }).bytes,
+      );
+      try {
+        const { logits, state } = await runLanguageModel(session, tokens);
+        assert.ok(maxAbsDiff(logits, expected.logits) <= 1e-4);
+        assert.ok(maxAbsDiff(state.h, expected.state.h) <= 1e-5);
+      } finally {
+        await session.release();
+      }
+
       // Every storage mode and both value precisions pass the same parity gate.
       for (const storage of STORAGE_MODES) {
         for (const values of ["fp32", "fp16"] as const) {
@@ -114,15 +128,13 @@ Deno.test("gru language model: train, export, stream in onnxruntime, score and g
       await bundle.session.release();
     }
 
-    // The LSTM-only compute modes are refused in one line that names the fix.
-    for (const compute of ["sparse-scan", "int8"] as const) {
-      assert.throws(() => buildOnnx(model, ckpt.params, { compute }), (err: unknown) => {
-        assert.ok(err instanceof UserError);
-        assert.match(err.message, /^--compute .* GRU.*--compute op$/);
-        assert.ok(!err.message.includes("\n"));
-        return true;
-      });
-    }
+    // int8 (LSTM only) is refused in one line that names the fix.
+    assert.throws(() => buildOnnx(model, ckpt.params, { compute: "int8" }), (err: unknown) => {
+      assert.ok(err instanceof UserError);
+      assert.match(err.message, /^--compute int8 .* GRU.*--compute op or sparse-scan$/);
+      assert.ok(!err.message.includes("\n"));
+      return true;
+    });
   });
 });
 
@@ -151,6 +163,16 @@ Deno.test("gru classifier: train, export, run in onnxruntime and classify", asyn
       const { logits } = await runClassifier(bundle.session, sequences);
       const expected = referenceClassifierForward(ckpt.meta.model, ckpt.params, sequences);
       assert.ok(maxAbsDiff(logits, expected) <= 1e-4);
+      // The Scan freezes each sequence's state past its length, as the GRU op does.
+      const scan = await openSession(
+        buildOnnx(ckpt.meta.model, ckpt.params, { compute: "sparse-scan" }).bytes,
+      );
+      try {
+        const { logits } = await runClassifier(scan, sequences);
+        assert.ok(maxAbsDiff(logits, expected) <= 1e-4);
+      } finally {
+        await scan.release();
+      }
     } finally {
       await bundle.session.release();
     }

@@ -8,7 +8,8 @@
  * `[1, 6H]` is the input bias `Wb` (sparrow's `b`, which also stands for the
  * recurrent biases of z and r) followed by `Rb = [0, 0, bR]`.
  *
- * A GRU has no cell state, so its layers read and write `h` only.
+ * A GRU has no cell state, so its layers read and write `h` only. The
+ * `Scan` over the nonzeros (`--compute sparse-scan`) is in `gru_scan.ts`.
  *
  * @module
  */
@@ -49,6 +50,15 @@ export interface GruLayerOutputs {
   /** Final hidden state `[1, B, H]` (at each sequence's length). */
   h: string;
 }
+
+/** Builds one GRU layer; `needY` asks for the full output sequence. */
+export type GruLayerBuilder = (
+  graph: GraphBuilder,
+  store: WeightStore,
+  weights: GruLayerWeights,
+  inputs: GruLayerInputs,
+  needY: boolean,
+) => GruLayerOutputs;
 
 /** Keras `[inputs, 3H]` as `[3H, inputs]` rows (for `W @ x`). */
 export function transposeGates(keras: Float32Array, inputs: number, hidden: number): Float32Array {
