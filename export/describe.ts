@@ -28,14 +28,18 @@ export function describeIo(model: ModelConfig): BundleMetadata["io"] {
     shape: ["seq_len", "batch"],
     description: "token ids (line numbers of vocab.json, from 0), time-major",
   };
+  // A GRU has no cell state.
+  const cellState = model.cell !== "gru";
+  const withCell = (values: TensorDescription[]) =>
+    values.filter((v) => cellState || !v.name.startsWith("state_c"));
   if (model.kind === "lm") {
     return {
-      inputs: [
+      inputs: withCell([
         tokens,
         state("state_h", "hidden state of each layer before the first step; zeros to start"),
         state("state_c", "cell state of each layer before the first step; zeros to start"),
-      ],
-      outputs: [
+      ]),
+      outputs: withCell([
         {
           name: "logits",
           dtype: "float32",
@@ -45,11 +49,11 @@ export function describeIo(model: ModelConfig): BundleMetadata["io"] {
         },
         state("state_h_out", "hidden state after the last step; feed it as state_h to continue"),
         state("state_c_out", "cell state after the last step; feed it as state_c to continue"),
-      ],
+      ]),
     };
   }
   return {
-    inputs: [
+    inputs: withCell([
       { ...tokens, description: `${tokens.description}, padded to the longest sequence` },
       {
         name: "lengths",
@@ -59,7 +63,7 @@ export function describeIo(model: ModelConfig): BundleMetadata["io"] {
       },
       state("state_h", "initial hidden state; zeros"),
       state("state_c", "initial cell state; zeros"),
-    ],
+    ]),
     outputs: [{
       name: "logits",
       dtype: "float32",

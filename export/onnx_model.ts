@@ -21,6 +21,10 @@
  * - output `logits` float `[B, C]`, from the top layer's state at each
  *   sequence's last valid step
  *
+ * A GRU (`cell` in the metadata) has no cell state: its graphs have no
+ * `state_c` input and no `state_c_out` output, and `--compute op` (the
+ * ONNX `GRU` op) or `sparse-scan` builds them; see `onnx/gru_layers.ts`.
+ *
  * Every mode keeps this contract, so inference code never needs to know
  * how a model was exported.
  *
@@ -43,6 +47,8 @@ import {
   type LstmLayerBuilder,
   MICROSOFT_DOMAIN,
 } from "./onnx/lstm_layers.ts";
+import { addGruOpLayer, type GruLayerBuilder } from "./onnx/gru_layers.ts";
+import { addGruScanLayer } from "./onnx/gru_scan.ts";
 import { DataType, encodeModel } from "./onnx/proto.ts";
 import { addSparseScanLayer } from "./onnx/sparse_scan.ts";
 import { SPARROW_VERSION } from "./version.ts";
@@ -104,13 +110,39 @@ const LAYER_BUILDERS: Record<ComputeMode, LstmLayerBuilder> = {
   int8: addInt8LstmLayer,
 };
 
-/** Output names of the LSTM stack. */
+/** A GRU's layers: no int8 (onnxruntime has no quantized GRU op). */
+const GRU_LAYER_BUILDERS: Partial<Record<ComputeMode, GruLayerBuilder>> = {
+  op: addGruOpLayer,
+  "sparse-scan": addGruScanLayer,
+};
+
+/** Output names of the recurrent stack. */
 interface LstmStack {
   /** Top layer's per-step output `[T, B, H]`; absent when not requested. */
   sequence?: string;
-  /** Final hidden and cell state of each layer, `[1, B, H]` each. */
+  /** Final hidden and cell state of each layer, `[1, B, H]` each (no cell state for a GRU). */
   finalH: string[];
   finalC: string[];
+}
+
+/** Whether a cell carries a cell state besides `h` (and so `state_c` in the graph). */
+export function hasCellState(config: ModelConfig): boolean {
+  switch (config.cell) {
+    case "lstm":
+      return true;
+    case "gru":
+      return false;
+  }
+}
+
+/** The compute modes that can build a cell's layers. */
+export function computeModesFor(config: ModelConfig): readonly ComputeMode[] {
+  switch (config.cell) {
+    case "lstm":
+      return COMPUTE_MODES;
+    case "gru":
+      return COMPUTE_MODES.filter((mode) => GRU_LAYER_BUILDERS[mode]);
+  }
 }
 
 /**
@@ -122,8 +154,8 @@ function addLstmStack(
   store: WeightStore,
   config: ModelConfig,
   source: HostParams,
-  layer: LstmLayerBuilder,
-  inputs: { tokens: string; stateH: string; stateC: string; lengths?: string },
+  compute: ComputeMode,
+  inputs: { tokens: string; stateH: string; stateC?: string; lengths?: string },
   needSequence: boolean,
 ): LstmStack {
   const H = config.hiddenSize;
@@ -139,7 +171,9 @@ function addLstmStack(
   const initialH = L === 1
     ? [inputs.stateH]
     : graph.addNode("Split", [inputs.stateH], L, { axis: intAttr(0) });
-  const initialC = L === 1
+  const initialC = inputs.stateC === undefined
+    ? []
+    : L === 1
     ? [inputs.stateC]
     : graph.addNode("Split", [inputs.stateC], L, { axis: intAttr(0) });
 
@@ -149,7 +183,28 @@ function addLstmStack(
   let sequence: string | undefined;
   for (let l = 0; l < L; l++) {
     const wantY = l < L - 1 || needSequence;
-    const out = layer(
+    if (config.cell === "gru") {
+      const p = `gru.${l}`;
+      const out = GRU_LAYER_BUILDERS[compute]!(
+        graph,
+        store,
+        {
+          index: l,
+          inputSize: l === 0 ? config.embedSize : H,
+          hidden: H,
+          W: source[`${p}.W`].data,
+          R: source[`${p}.R`].data,
+          b: source[`${p}.b`].data,
+          bR: source[`${p}.bR`].data,
+        },
+        { x, h0: initialH[l], lengths: inputs.lengths },
+        wantY,
+      );
+      finalH.push(out.h);
+      if (wantY) x = sequence = out.y!;
+      continue;
+    }
+    const out = LAYER_BUILDERS[compute](
       graph,
       store,
       {
@@ -160,7 +215,7 @@ function addLstmStack(
         R: source[`lstm.${l}.R`].data,
         b: source[`lstm.${l}.b`].data,
       },
-      { x, h0: initialH[l], c0: initialC[l], lengths: inputs.lengths },
+      { x, h0: initialH[l], c0: initialC[l]!, lengths: inputs.lengths },
       wantY,
     );
     finalH.push(out.h);
@@ -196,20 +251,29 @@ function buildLanguageModel(
   store: WeightStore,
   config: LanguageModelConfig,
   source: HostParams,
-  layer: LstmLayerBuilder,
+  compute: ComputeMode,
 ): void {
   const L = config.layers;
   const H = config.hiddenSize;
   const tokens = graph.addInput("tokens", DataType.INT64, [TIME, BATCH]);
   const stateH = graph.addInput("state_h", DataType.FLOAT, [L, BATCH, H]);
-  const stateC = graph.addInput("state_c", DataType.FLOAT, [L, BATCH, H]);
-  const stack = addLstmStack(graph, store, config, source, layer, { tokens, stateH, stateC }, true);
+  const cellState = hasCellState(config);
+  const stateC = cellState ? graph.addInput("state_c", DataType.FLOAT, [L, BATCH, H]) : undefined;
+  const stack = addLstmStack(
+    graph,
+    store,
+    config,
+    source,
+    compute,
+    { tokens, stateH, stateC },
+    true,
+  );
   addDecoder(graph, store, source, stack.sequence!, "logits");
   addStateOutput(graph, stack.finalH, "state_h_out");
-  addStateOutput(graph, stack.finalC, "state_c_out");
+  if (cellState) addStateOutput(graph, stack.finalC, "state_c_out");
   graph.addOutput("logits", DataType.FLOAT, [TIME, BATCH, config.vocabSize]);
   graph.addOutput("state_h_out", DataType.FLOAT, [L, BATCH, H]);
-  graph.addOutput("state_c_out", DataType.FLOAT, [L, BATCH, H]);
+  if (cellState) graph.addOutput("state_c_out", DataType.FLOAT, [L, BATCH, H]);
 }
 
 function buildClassifier(
@@ -217,20 +281,22 @@ function buildClassifier(
   store: WeightStore,
   config: ClassifierConfig,
   source: HostParams,
-  layer: LstmLayerBuilder,
+  compute: ComputeMode,
 ): void {
   const L = config.layers;
   const H = config.hiddenSize;
   const tokens = graph.addInput("tokens", DataType.INT64, [TIME, BATCH]);
   const lengths = graph.addInput("lengths", DataType.INT32, [BATCH]);
   const stateH = graph.addInput("state_h", DataType.FLOAT, [L, BATCH, H]);
-  const stateC = graph.addInput("state_c", DataType.FLOAT, [L, BATCH, H]);
+  const stateC = hasCellState(config)
+    ? graph.addInput("state_c", DataType.FLOAT, [L, BATCH, H])
+    : undefined;
   const stack = addLstmStack(
     graph,
     store,
     config,
     source,
-    layer,
+    compute,
     { tokens, stateH, stateC, lengths },
     false,
   );
@@ -267,12 +333,16 @@ export function buildOnnx(
   checkChoice("weight storage", storage, STORAGE_CHOICES);
   checkChoice("compute mode", compute, COMPUTE_MODES);
   checkChoice("value precision", values, VALUE_PRECISIONS);
+  check(
+    computeModesFor(config).includes(compute),
+    `--compute ${compute} is not available for a ${config.cell.toUpperCase()}: it builds ` +
+      `LSTM layers only; export this model with --compute ${computeModesFor(config).join(" or ")}`,
+  );
   checkWeights(config, weights);
   const graph = new GraphBuilder(`sparrow_${config.kind}`);
   const store = new WeightStore(graph, { storage, values });
-  const layer = LAYER_BUILDERS[compute];
-  if (config.kind === "lm") buildLanguageModel(graph, store, config, weights, layer);
-  else buildClassifier(graph, store, config, weights, layer);
+  if (config.kind === "lm") buildLanguageModel(graph, store, config, weights, compute);
+  else buildClassifier(graph, store, config, weights, compute);
   const what = config.kind === "lm"
     ? `language model, ${config.layers} layer(s) of ${config.hiddenSize} units, vocabulary ${config.vocabSize}`
     : `classifier, ${config.layers} layer(s) of ${config.hiddenSize} units, ${
@@ -287,6 +357,7 @@ export function buildOnnx(
       `Sparse ${config.cell.toUpperCase()} ${what}; storage ${storage}, compute ${compute}, values ${values}`,
     metadata: {
       kind: config.kind,
+      cell: config.cell,
       config: JSON.stringify(config),
       storage,
       compute,

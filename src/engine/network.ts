@@ -4,7 +4,7 @@
  * layer and direction (./kernels.ts). Activations are feature-major
  * `[F][T·B]`; see the layouts there.
  *
- * Forward: embedding → dropout → LSTM layers (dropout after each) → decoder
+ * Forward: embedding → dropout → LSTM or GRU layers (dropout after each) → decoder
  * → softmax cross-entropy (LM: every step; classifier: the last real step).
  * Backward runs the same path in reverse and leaves the gradient of the
  * mean loss in each parameter's `grad`, at its stored entries only.
@@ -14,7 +14,7 @@
 
 import { dropoutMaskFeatureMajor } from "../core/dropout.ts";
 import { type Confusion, countConfusion } from "../core/metrics.ts";
-import { type ModelConfig, outputSize, paramSpecs, sizeOf } from "../spec/config.ts";
+import { gateCount, type ModelConfig, outputSize, paramSpecs, sizeOf } from "../spec/config.ts";
 import type { HostParams } from "../spec/params.ts";
 import type { Csr, Kernels, LstmCache, Strided } from "./kernels.ts";
 import type { WasmKernels } from "./wasm.ts";
@@ -99,15 +99,18 @@ interface LayerBuffers {
   h0: Float32Array;
   c0: Float32Array;
   /**
-   * The input projection plus bias, `[4H][N]`; it is dead once the forward
-   * pass has used it, so it shares its buffer with `dz`.
+   * The input projection plus bias, `[gates·H][N]`; it is dead once the
+   * forward pass has used it, so it shares its buffer with `dz`.
    */
   zx: Float32Array;
   h: Float32Array;
+  /** A GRU's cache is `gates` alone (`[4H][N]`, see ./kernels.ts GruCache). */
   cache: LstmCache;
   hT: Float32Array;
   cT: Float32Array;
   dz: Float32Array;
+  /** GRU: the gradient of the recurrent pre-activations, `[3H][N]`. */
+  da: Float32Array;
   /** Dropout mask of this layer's output (`[H][N]`) and the dropped output (LM with dropout). */
   dropMask: Float32Array;
   dropped: Float32Array;
@@ -139,16 +142,20 @@ function allocateBuffers(k: Kernels, model: ModelConfig, N: number, B: number) {
     embedded: k.f32(E * N),
     embedMask: dropping ? k.f32(E * N) : none,
     layers: Array.from({ length: layers }, (_, l): LayerBuffers => {
-      const dz = k.f32(4 * H * N);
+      const gru = model.cell === "gru";
+      const dz = k.f32(gateCount(model.cell) * H * N);
       return {
         h0: k.f32(H * B),
         c0: k.f32(H * B),
         zx: dz,
         h: k.f32(H * N),
-        cache: { gates: k.f32(4 * H * N), c: k.f32(H * N), tanhC: k.f32(H * N) },
+        cache: gru
+          ? { gates: k.f32(4 * H * N), c: none, tanhC: none }
+          : { gates: k.f32(4 * H * N), c: k.f32(H * N), tanhC: k.f32(H * N) },
         hT: k.f32(H * B),
         cT: k.f32(H * B),
         dz,
+        da: gru ? k.f32(3 * H * N) : none,
         dropMask: lm && dropping ? k.f32(H * N) : none,
         dropped: lm && dropping ? k.f32(H * N) : none,
         dx: k.f32((l === 0 ? E : H) * N),
@@ -357,29 +364,37 @@ export class Network {
       k.multiply(buf.embedded, buf.embedMask, E * N);
     }
 
-    // LSTM layers; each layer's output is dropped out before the next one.
+    // Recurrent layers; each layer's output is dropped out before the next one.
     let input = buf.embedded;
     for (let l = 0; l < m.layers; l++) {
       const L = buf.layers[l];
-      const W = this.param(`lstm.${l}.W`), R = this.param(`lstm.${l}.R`);
+      const p = `${m.cell}.${l}`;
+      const W = this.param(`${p}.W`), R = this.param(`${p}.R`);
+      const G = gateCount(m.cell) * H;
       k.csrForward(W.csr!, { data: input, ld: N }, { data: L.zx, ld: N }, N, false);
-      k.addBias({ data: L.zx, ld: N }, 4 * H, N, this.param(`lstm.${l}.b`).values);
+      k.addBias({ data: L.zx, ld: N }, G, N, this.param(`${p}.b`).values);
       const h0 = L.h0.subarray(0, H * B), c0 = L.c0.subarray(0, H * B);
       h0.set(state.h[l]);
       c0.set(state.c[l]);
-      k.lstmForward(
-        R.csr!,
-        L.zx,
-        h0,
-        c0,
-        T,
-        B,
-        stepMask,
-        L.h,
-        L.cache,
-        L.hT,
-        L.cT,
-      );
+      switch (m.cell) {
+        case "lstm":
+          k.lstmForward(R.csr!, L.zx, h0, c0, T, B, stepMask, L.h, L.cache, L.hT, L.cT);
+          break;
+        case "gru":
+          k.gruForward(
+            R.csr!,
+            this.param(`${p}.bR`).values,
+            L.zx,
+            h0,
+            T,
+            B,
+            stepMask,
+            L.h,
+            L.cache,
+            L.hT,
+          );
+          break;
+      }
       input = L.h;
       // The LM drops every layer's output; the classifier only its final state.
       if (dropping && lm) {
@@ -472,48 +487,75 @@ export class Network {
     let dOut = dTop;
     for (let l = m.layers - 1; l >= 0; l--) {
       const L = buf.layers[l];
-      const W = this.param(`lstm.${l}.W`), R = this.param(`lstm.${l}.R`);
+      const p = `${m.cell}.${l}`;
+      const W = this.param(`${p}.W`), R = this.param(`${p}.R`);
       const input = l === 0
         ? buf.embedded
         : (dropping && lm ? buf.layers[l - 1].dropped : buf.layers[l - 1].h);
       const inputSize = l === 0 ? E : H;
       const zeros = buf.zerosHB.subarray(0, H * B);
       const h0 = L.h0.subarray(0, H * B), c0 = L.c0.subarray(0, H * B);
-      k.lstmBackward(
-        R.csr!,
-        h0,
-        c0,
-        T,
-        B,
-        stepMask,
-        L.h,
-        L.cache,
-        dOut,
-        l === m.layers - 1 ? dhT : zeros,
-        zeros,
-        L.dz,
-        buf.scratchHB[0],
-        buf.scratchHB[1],
-        R.grad,
-      );
+      const dhLast = l === m.layers - 1 ? dhT : zeros;
+      // The gradient of R's outputs: dz for an LSTM; a GRU's differs in the candidate rows.
+      let dRec = L.dz;
+      switch (m.cell) {
+        case "lstm":
+          k.lstmBackward(
+            R.csr!,
+            h0,
+            c0,
+            T,
+            B,
+            stepMask,
+            L.h,
+            L.cache,
+            dOut,
+            dhLast,
+            zeros,
+            L.dz,
+            buf.scratchHB[0],
+            buf.scratchHB[1],
+            R.grad,
+          );
+          break;
+        case "gru":
+          k.gruBackward(
+            R.csr!,
+            h0,
+            T,
+            B,
+            stepMask,
+            L.h,
+            L.cache,
+            dOut,
+            dhLast,
+            L.dz,
+            L.da,
+            buf.scratchHB[0],
+            R.grad,
+          );
+          dRec = L.da;
+          k.biasGrad({ data: L.da.subarray(2 * H * N), ld: N }, H, N, this.param(`${p}.bR`).grad);
+          break;
+      }
       // R's sites for dense gradients: steps 1.. use h_{t-1}; step 0 uses h0.
       if (T > 1) {
         this.#sites.push({
           param: R,
-          dy: { data: L.dz.subarray(B), ld: N },
+          dy: { data: dRec.subarray(B), ld: N },
           x: { data: L.h, ld: N },
           N: N - B,
         });
       }
       this.#sites.push({
         param: R,
-        dy: { data: L.dz, ld: N },
+        dy: { data: dRec, ld: N },
         x: { data: h0, ld: B },
         N: B,
       });
 
       const dz: Strided = { data: L.dz, ld: N };
-      k.biasGrad(dz, 4 * H, N, this.param(`lstm.${l}.b`).grad);
+      k.biasGrad(dz, gateCount(m.cell) * H, N, this.param(`${p}.b`).grad);
       k.csrWeightGrad(W.csr!, dz, { data: input, ld: N }, N, W.grad);
       this.#sites.push({ param: W, dy: dz, x: { data: input, ld: N }, N });
       const dx = L.dx.subarray(0, inputSize * N);

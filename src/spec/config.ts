@@ -9,11 +9,19 @@
  * `lstm.L.W` is `[in, 4H]`, `lstm.L.R` is `[H, 4H]`, `lstm.L.b` is `[4H]`.
  * ONNX orders gates i, o, f, c; the exporter reorders them.
  *
+ * GRU gate matrices are fused in the order **z, r, n** (update, reset,
+ * candidate), ONNX's own order: `gru.L.W` is `[in, 3H]`, `gru.L.R` is
+ * `[H, 3H]`, `gru.L.b` is `[3H]` (the input-side biases, which also stand for
+ * the recurrent biases of z and r), and `gru.L.bR` is `[H]`, the candidate's
+ * recurrent bias, which the reset gate scales (PyTorch's GRU, ONNX GRU with
+ * `linear_before_reset=1`): `n = tanh(W_n·x + b_n + r ⊙ (R_n·h + bR))`,
+ * `h' = (1 − z) ⊙ n + z ⊙ h`.
+ *
  * @module
  */
 
 /** The recurrent cells sparrow trains; `--cell` picks one. */
-export const CELL_TYPES = ["lstm"] as const;
+export const CELL_TYPES = ["lstm", "gru"] as const;
 
 /** The recurrent cell. */
 export type CellType = typeof CELL_TYPES[number];
@@ -66,6 +74,8 @@ export function gateCount(cell: CellType): number {
   switch (cell) {
     case "lstm":
       return 4;
+    case "gru":
+      return 3;
   }
 }
 
@@ -88,11 +98,13 @@ export function paramSpecs(config: ModelConfig): ParamSpec[] {
   ];
   for (let l = 0; l < config.layers; l++) {
     const inputSize = l === 0 ? config.embedSize : H;
+    const p = `${config.cell}.${l}`;
     specs.push(
-      { name: `lstm.${l}.W`, shape: [inputSize, g * H], role: "gate", gates: g },
-      { name: `lstm.${l}.R`, shape: [H, g * H], role: "gate", gates: g },
-      { name: `lstm.${l}.b`, shape: [g * H], role: "bias", gates: g },
+      { name: `${p}.W`, shape: [inputSize, g * H], role: "gate", gates: g },
+      { name: `${p}.R`, shape: [H, g * H], role: "gate", gates: g },
+      { name: `${p}.b`, shape: [g * H], role: "bias", gates: g },
     );
+    if (config.cell === "gru") specs.push({ name: `${p}.bR`, shape: [H], role: "bias", gates: 1 });
   }
   const out = outputSize(config);
   specs.push(
