@@ -61,8 +61,10 @@ Deno.test("reproduce --index i trains run i only; --collect shows the others as 
       ...["table4", "--scale", "smoke", "--index", "1", "--runs", dir],
     ]);
     assert.equal(result.code, 0, result.stderr);
-    const files = [...Deno.readDirSync(dir)].map((e) => e.name);
-    assert.deepEqual(files, [`${runs[1].name}.sparrow`]);
+    // Only run 1's files: its checkpoint, best checkpoint and report.
+    const files = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    const name = runs[1].name;
+    assert.deepEqual(files, [`${name}.best.sparrow`, `${name}.report.html`, `${name}.sparrow`]);
 
     const report = join(dir, "report.md");
     const collect = await runCli("reproduce", [

@@ -278,7 +278,14 @@ Deno.test("--valid-fraction holds that share of the training texts out", async (
       const task = await loadTask(config);
       assert.equal(tokensOf(task.evalBatches("valid")).sequences, heldOut, `${fraction}`);
       assert.equal(task.stepsPerEpoch, Math.ceil((40 - heldOut) / config.batchSize));
-      assert.ok(task.summary.some((l) => l.includes(`${heldOut} training texts held out`)));
+      // The run's data record says how valid was made, and how many texts it holds.
+      assert.equal(task.data?.valid?.examples, heldOut);
+      assert.deepEqual(task.data?.split, {
+        kind: "held-out",
+        fractions: [fraction],
+        seed: config.seed,
+        stratified: false,
+      });
     }
   });
 });
