@@ -15,6 +15,7 @@
 import { join } from "node:path";
 import { check, UserError } from "../spec/errors.ts";
 import type { Rng } from "../core/rng.ts";
+import { LABEL_COLUMN_NAMES, TEXT_COLUMN_NAMES } from "./delimited.ts";
 import { findOne, readText, requireDirectory, splitLines } from "./files.ts";
 import {
   DEFAULT_TEXT_SETTINGS,
@@ -172,19 +173,6 @@ export async function readLabelledTsv(
   return { rows, notes };
 }
 
-/** Names a header row gives the label and text columns (compared lowercased). */
-const LABEL_COLUMNS = new Set([
-  "label",
-  "labels",
-  "class",
-  "category",
-  "sentiment",
-  "polarity",
-  "target",
-  "gold_label",
-]);
-const TEXT_COLUMNS = new Set(["text", "sentence", "review", "document", "content"]);
-
 /**
  * Whether the first row is a header: its label or text is a column name,
  * other rows follow, and its label occurs in none of them (a class that
@@ -193,8 +181,8 @@ const TEXT_COLUMNS = new Set(["text", "sentence", "review", "document", "content
 function isHeader(rows: readonly { label: string; text: string }[]): boolean {
   const [first] = rows;
   if (rows.length < 2) return false;
-  const named = LABEL_COLUMNS.has(first.label.toLowerCase()) ||
-    TEXT_COLUMNS.has(trimWhitespace(first.text).toLowerCase());
+  const named = LABEL_COLUMN_NAMES.has(first.label.toLowerCase()) ||
+    TEXT_COLUMN_NAMES.has(trimWhitespace(first.text).toLowerCase());
   return named && !rows.some((row, i) => i > 0 && row.label === first.label);
 }
 

@@ -127,7 +127,21 @@ async function evaluateTest(
   task: Task,
   checkpoint: Checkpoint,
 ): Promise<TestResult> {
-  const compute = await createCompute(config.compute, {
+  const compute = await evaluationCompute(config, task, checkpoint);
+  try {
+    return await testSplit(task, compute);
+  } finally {
+    compute.dispose();
+  }
+}
+
+/** A compute path holding `checkpoint`'s weights, for evaluation only (no optimizer state). */
+export function evaluationCompute(
+  config: TrainConfig,
+  task: Task,
+  checkpoint: Checkpoint,
+): Promise<Compute> {
+  return createCompute(config.compute, {
     task,
     model: task.model,
     params: checkpoint.params,
@@ -137,11 +151,6 @@ async function evaluateTest(
     clipNorm: config.clipNorm,
     threads: config.threads || navigator.hardwareConcurrency,
   });
-  try {
-    return await testSplit(task, compute);
-  } finally {
-    compute.dispose();
-  }
 }
 
 function formatBest(metrics: Record<string, number>): string {

@@ -4,10 +4,9 @@ import { chooseCheckpoint } from "../../export/select.ts";
 import { type Checkpoint, decodeCheckpoint, loadCheckpoint } from "../../src/spec/checkpoint.ts";
 import { bestCheckpointPath, improves } from "../../src/spec/selection.ts";
 import { writeFileAtomic } from "../../src/spec/atomic.ts";
-import { createCompute } from "../../src/train/compute.ts";
 import { DEFAULT_LM_CONFIG, type TrainConfig, validateConfig } from "../../src/train/config.ts";
 import { settingChanges } from "../../src/train/resume.ts";
-import { learningRateAt } from "../../src/train/selection.ts";
+import { evaluationCompute, learningRateAt } from "../../src/train/selection.ts";
 import { type Batch, loadTask } from "../../src/train/tasks.ts";
 import { train } from "../../src/train/train.ts";
 import { configFromFlags, trainCommand } from "../../cli/train.ts";
@@ -41,17 +40,7 @@ async function evaluate(
   checkpoint: Checkpoint,
   split: "valid" | "test",
 ): Promise<Record<string, number>> {
-  const task = await loadTask(config);
-  const compute = await createCompute(config.compute, {
-    task,
-    model: task.model,
-    params: checkpoint.params,
-    masks: new Map(Object.entries(checkpoint.masks)),
-    optimizer: config.optimizer,
-    denseMomentum: false,
-    clipNorm: config.clipNorm,
-    threads: config.threads || navigator.hardwareConcurrency,
-  });
+  const compute = await evaluationCompute(config, await loadTask(config), checkpoint);
   try {
     return await compute.evaluate(split);
   } finally {
