@@ -24,7 +24,7 @@ import {
   type TrainConfig,
 } from "../src/train/config.ts";
 import { DEFAULT_OPTIMIZER } from "../src/spec/optimizer.ts";
-import { CELL_TYPES } from "../src/spec/config.ts";
+import { CELL_TYPES, DEFAULT_RHN_DEPTH } from "../src/spec/config.ts";
 import { formatMetrics, train } from "../src/train/train.ts";
 import { check } from "../src/spec/errors.ts";
 import { integer, number, runCommand } from "./common.ts";
@@ -116,6 +116,11 @@ export function trainCommand(): Command {
     .option("--embed-size <n>", `embedding size ${byTask((c) => c.model.embedSize)}`, integer)
     .option("--hidden-size <n>", `LSTM hidden size ${byTask((c) => c.model.hiddenSize)}`, integer)
     .option("--layers <n>", `LSTM layers ${byTask((c) => c.model.layers)}`, integer)
+    .option(
+      "--depth <n>",
+      `micro-layers per step of --cell rhn (default ${DEFAULT_RHN_DEPTH})`,
+      integer,
+    )
     .option("--dropout <p>", `dropout rate ${byTask((c) => c.model.dropout)}`, number)
     .option("--epochs <n>", `epochs ${byTask((c) => c.epochs)}`, integer)
     .option("--batch-size <n>", `batch size ${byTask((c) => c.batchSize)}`, integer)
@@ -207,6 +212,10 @@ export function configFromFlags(flags: Flags): TrainConfig {
       embedSize: pick(flags.embedSize, base.model.embedSize),
       hiddenSize: pick(flags.hiddenSize, base.model.hiddenSize),
       layers: pick(flags.layers, base.model.layers),
+      // Only an RHN has a depth; other cells' records stay as they were.
+      ...(flags.cell === "rhn" || flags.depth !== undefined
+        ? { depth: pick(flags.depth, DEFAULT_RHN_DEPTH) }
+        : {}),
       dropout: pick(flags.dropout, base.model.dropout),
     },
     sparse: sparseConfigFor(flags.method, {

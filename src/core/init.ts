@@ -43,10 +43,16 @@ export function initMasks(
   return masks;
 }
 
+/** The initial bias of an RHN layer's transform gates. */
+export const RHN_TRANSFORM_BIAS = -2;
+
 /**
  * Fresh weights: uniform in ±1/√H for LSTM and decoder weights (PyTorch's
- * LSTM default), ±0.1 for the embedding, zero biases. Drawn from `rng` so
- * the same seed gives the same model on every backend.
+ * LSTM default), ±0.1 for the embedding, zero biases except an RHN's
+ * transform gates, which start at {@link RHN_TRANSFORM_BIAS} so each
+ * micro-layer first mostly carries its state through (Zilly et al.'s PTB
+ * setting). Drawn from `rng` so the same seed gives the same model on every
+ * backend.
  */
 export function initParams(config: ModelConfig, rng: Rng): HostParams {
   const params: HostParams = {};
@@ -56,6 +62,9 @@ export function initParams(config: ModelConfig, rng: Rng): HostParams {
     if (spec.role !== "bias") {
       const scale = spec.role === "embedding" ? 0.1 : lstmScale;
       for (let i = 0; i < data.length; i++) data[i] = rng.uniform(-scale, scale);
+    }
+    if (spec.role === "bias" && spec.name.startsWith("rhn.")) {
+      data.fill(RHN_TRANSFORM_BIAS, config.hiddenSize);
     }
     params[spec.name] = { shape: spec.shape, data };
   }

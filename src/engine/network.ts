@@ -4,20 +4,28 @@
  * layer and direction (./kernels.ts). Activations are feature-major
  * `[F][T·B]`; see the layouts there.
  *
- * Forward: embedding → dropout → LSTM layers (dropout after each) → decoder
+ * Forward: embedding → dropout → recurrent layers (dropout after each) → decoder
  * → softmax cross-entropy (LM: every step; classifier: the last real step).
  * Backward runs the same path in reverse and leaves the gradient of the
- * mean loss in each parameter's `grad`, at its stored entries only.
+ * mean loss in each parameter's `grad`, at its stored entries only. An RHN
+ * layer runs in ./rhn.ts; its state rides in `h` (its `c` stays zero).
  *
  * @module
  */
 
 import { dropoutMaskFeatureMajor } from "../core/dropout.ts";
-import { type ModelConfig, outputSize, paramSpecs, sizeOf } from "../spec/config.ts";
+import {
+  type ModelConfig,
+  outputSize,
+  paramSpecs,
+  recurrenceDepth,
+  sizeOf,
+} from "../spec/config.ts";
 import type { HostParams } from "../spec/params.ts";
 import type { Csr, Kernels, LstmCache, Strided } from "./kernels.ts";
 import type { WasmKernels } from "./wasm.ts";
 import { csrPattern, gather, type Orientation, scatter, specIndices } from "./layout.ts";
+import { rhnBackward, type RhnCache, rhnForward, rhnGradientSites, type RhnShape } from "./rhn.ts";
 
 /** One parameter as the engine holds it. */
 export interface EngineParam {
@@ -98,14 +106,20 @@ interface LayerBuffers {
   h0: Float32Array;
   c0: Float32Array;
   /**
-   * The input projection plus bias, `[4H][N]`; it is dead once the forward
-   * pass has used it, so it shares its buffer with `dz`.
+   * The input projection plus bias, `[4H][N]` (RHN: `[2H][N]`); it is dead
+   * once the forward pass has used it, so it shares its buffer with `dz`.
    */
   zx: Float32Array;
+  /** LSTM: every step's output `[H][N]`; RHN: unused. */
   h: Float32Array;
   cache: LstmCache;
+  /** RHN: states and activations of every micro-layer (empty for an LSTM). */
+  rhn: RhnCache;
+  /** The layer's output `[H][N]` in the current pass: `h`, or the RHN's last micro-layer. */
+  out: Float32Array;
   hT: Float32Array;
   cT: Float32Array;
+  /** Gradients of the pre-activations: `[4H][N]`, RHN `[D][2H][N]` (micro-layer 0 first). */
   dz: Float32Array;
   /** Dropout mask of this layer's output (`[H][N]`) and the dropped output (LM with dropout). */
   dropMask: Float32Array;
@@ -125,6 +139,8 @@ interface GradientSite {
 /** Every activation and gradient buffer of a step of `N` columns and `B` sequences. */
 function allocateBuffers(k: Kernels, model: ModelConfig, N: number, B: number) {
   const { embedSize: E, hiddenSize: H, layers } = model;
+  const rhn = model.cell === "rhn";
+  const D = recurrenceDepth(model);
   const V = outputSize(model);
   const lm = model.kind === "lm";
   // Dropout buffers only where a step can drop: memory is what limits large models.
@@ -138,13 +154,18 @@ function allocateBuffers(k: Kernels, model: ModelConfig, N: number, B: number) {
     embedded: k.f32(E * N),
     embedMask: dropping ? k.f32(E * N) : none,
     layers: Array.from({ length: layers }, (_, l): LayerBuffers => {
-      const dz = k.f32(4 * H * N);
+      const dz = k.f32((rhn ? D * 2 : 4) * H * N);
+      const h = rhn ? none : k.f32(H * N);
       return {
         h0: k.f32(H * B),
         c0: k.f32(H * B),
         zx: dz,
-        h: k.f32(H * N),
-        cache: { gates: k.f32(4 * H * N), c: k.f32(H * N), tanhC: k.f32(H * N) },
+        h,
+        cache: rhn
+          ? { gates: none, c: none, tanhC: none }
+          : { gates: k.f32(4 * H * N), c: k.f32(H * N), tanhC: k.f32(H * N) },
+        rhn: rhn ? { s: k.f32(D * H * N), acts: k.f32(D * 2 * H * N) } : { s: none, acts: none },
+        out: h,
         hT: k.f32(H * B),
         cT: k.f32(H * B),
         dz,
@@ -356,34 +377,31 @@ export class Network {
       k.multiply(buf.embedded, buf.embedMask, E * N);
     }
 
-    // LSTM layers; each layer's output is dropped out before the next one.
+    // Recurrent layers; each layer's output is dropped out before the next one.
     let input = buf.embedded;
     for (let l = 0; l < m.layers; l++) {
       const L = buf.layers[l];
-      const W = this.param(`lstm.${l}.W`), R = this.param(`lstm.${l}.R`);
-      k.csrForward(W.csr!, { data: input, ld: N }, { data: L.zx, ld: N }, N, false);
-      k.addBias({ data: L.zx, ld: N }, 4 * H, N, this.param(`lstm.${l}.b`).values);
       const h0 = L.h0.subarray(0, H * B), c0 = L.c0.subarray(0, H * B);
       h0.set(state.h[l]);
       c0.set(state.c[l]);
-      k.lstmForward(
-        R.csr!,
-        L.zx,
-        h0,
-        c0,
-        T,
-        B,
-        stepMask,
-        L.h,
-        L.cache,
-        L.hT,
-        L.cT,
-      );
-      input = L.h;
+      switch (m.cell) {
+        case "lstm": {
+          const W = this.param(`lstm.${l}.W`), R = this.param(`lstm.${l}.R`);
+          k.csrForward(W.csr!, { data: input, ld: N }, { data: L.zx, ld: N }, N, false);
+          k.addBias({ data: L.zx, ld: N }, 4 * H, N, this.param(`lstm.${l}.b`).values);
+          k.lstmForward(R.csr!, L.zx, h0, c0, T, B, stepMask, L.h, L.cache, L.hT, L.cT);
+          L.out = L.h;
+          break;
+        }
+        case "rhn":
+          this.#rhnForward(l, L, input, { T, B, H, D: recurrenceDepth(m) }, stepMask);
+          break;
+      }
+      input = L.out;
       // The LM drops every layer's output; the classifier only its final state.
       if (dropping && lm) {
         dropoutMaskFeatureMajor(drop.seed + l + 1, drop.rate, N, H, L.dropMask, columnOf);
-        L.dropped.set(L.h.subarray(0, H * N));
+        L.dropped.set(L.out.subarray(0, H * N));
         k.multiply(L.dropped, L.dropMask, H * N);
         input = L.dropped;
       }
@@ -469,48 +487,23 @@ export class Network {
     let dOut = dTop;
     for (let l = m.layers - 1; l >= 0; l--) {
       const L = buf.layers[l];
-      const W = this.param(`lstm.${l}.W`), R = this.param(`lstm.${l}.R`);
       const input = l === 0
         ? buf.embedded
-        : (dropping && lm ? buf.layers[l - 1].dropped : buf.layers[l - 1].h);
+        : (dropping && lm ? buf.layers[l - 1].dropped : buf.layers[l - 1].out);
       const inputSize = l === 0 ? E : H;
-      const zeros = buf.zerosHB.subarray(0, H * B);
-      const h0 = L.h0.subarray(0, H * B), c0 = L.c0.subarray(0, H * B);
-      k.lstmBackward(
-        R.csr!,
-        h0,
-        c0,
-        T,
-        B,
-        stepMask,
-        L.h,
-        L.cache,
-        dOut,
-        l === m.layers - 1 ? dhT : zeros,
-        zeros,
-        L.dz,
-        buf.scratchHB[0],
-        buf.scratchHB[1],
-        R.grad,
-      );
-      // R's sites for dense gradients: steps 1.. use h_{t-1}; step 0 uses h0.
-      if (T > 1) {
-        this.#sites.push({
-          param: R,
-          dy: { data: L.dz.subarray(B), ld: N },
-          x: { data: L.h, ld: N },
-          N: N - B,
-        });
+      const dsT = l === m.layers - 1 ? dhT : buf.zerosHB.subarray(0, H * B);
+      const W = m.cell === "rhn" ? this.param(`rhn.${l}.W`) : this.param(`lstm.${l}.W`);
+      const bias = m.cell === "rhn" ? this.param(`rhn.${l}.b.0`) : this.param(`lstm.${l}.b`);
+      const gateRows = m.cell === "rhn" ? 2 * H : 4 * H;
+      if (m.cell === "rhn") {
+        this.#rhnBackward(l, L, { T, B, H, D: recurrenceDepth(m) }, stepMask, dOut, dsT, buf);
+      } else {
+        this.#lstmBackward(l, L, T, B, N, H, stepMask, dOut, dsT, buf);
       }
-      this.#sites.push({
-        param: R,
-        dy: { data: L.dz, ld: N },
-        x: { data: h0, ld: B },
-        N: B,
-      });
 
+      // dz's first [gateRows][N] block is the gradient of the input projection.
       const dz: Strided = { data: L.dz, ld: N };
-      k.biasGrad(dz, 4 * H, N, this.param(`lstm.${l}.b`).grad);
+      k.biasGrad(dz, gateRows, N, bias.grad);
       k.csrWeightGrad(W.csr!, dz, { data: input, ld: N }, N, W.grad);
       this.#sites.push({ param: W, dy: dz, x: { data: input, ld: N }, N });
       const dx = L.dx.subarray(0, inputSize * N);
@@ -526,6 +519,126 @@ export class Network {
     const tokens = buf.tokens.subarray(0, N);
     k.embedBackward(embedding.csr!, tokens, { data: dOut, ld: N }, N, embedding.grad);
     this.#lastTokens = { tokens, dOut: { data: dOut, ld: N }, N };
+  }
+
+  /** An LSTM layer's backward through time, leaving `dz` and R's gradient. */
+  #lstmBackward(
+    l: number,
+    L: LayerBuffers,
+    T: number,
+    B: number,
+    N: number,
+    H: number,
+    stepMask: Float32Array | null,
+    dOut: Float32Array,
+    dhT: Float32Array,
+    buf: Buffers,
+  ): void {
+    const k = this.#k;
+    const R = this.param(`lstm.${l}.R`);
+    const zeros = buf.zerosHB.subarray(0, H * B);
+    const h0 = L.h0.subarray(0, H * B), c0 = L.c0.subarray(0, H * B);
+    k.lstmBackward(
+      R.csr!,
+      h0,
+      c0,
+      T,
+      B,
+      stepMask,
+      L.h,
+      L.cache,
+      dOut,
+      dhT,
+      zeros,
+      L.dz,
+      buf.scratchHB[0],
+      buf.scratchHB[1],
+      R.grad,
+    );
+    // R's sites for dense gradients: steps 1.. use h_{t-1}; step 0 uses h0.
+    if (T > 1) {
+      this.#sites.push({
+        param: R,
+        dy: { data: L.dz.subarray(B), ld: N },
+        x: { data: L.h, ld: N },
+        N: N - B,
+      });
+    }
+    this.#sites.push({
+      param: R,
+      dy: { data: L.dz, ld: N },
+      x: { data: h0, ld: B },
+      N: B,
+    });
+  }
+
+  /** The recurrent weights of RHN layer `l`. */
+  #rhnWeights(l: number, D: number) {
+    const micro = Array.from({ length: D }, (_, i) => i);
+    const R = micro.map((i) => this.param(`rhn.${l}.R.${i}`));
+    const b = micro.map((i) => this.param(`rhn.${l}.b.${i}`));
+    return { R, b, kernel: { R: R.map((p) => p.csr!), b: b.map((p) => p.values) } };
+  }
+
+  /** RHN layer `l`'s forward pass from its input `[in][N]`; sets `L.out`, `L.hT`. */
+  #rhnForward(
+    l: number,
+    L: LayerBuffers,
+    input: Float32Array,
+    shape: RhnShape,
+    stepMask: Float32Array | null,
+  ): void {
+    const k = this.#k;
+    const { T, B, H, D } = shape;
+    const N = T * B;
+    const W = this.param(`rhn.${l}.W`);
+    const { kernel } = this.#rhnWeights(l, D);
+    k.csrForward(W.csr!, { data: input, ld: N }, { data: L.zx, ld: N }, N, false);
+    k.addBias({ data: L.zx, ld: N }, 2 * H, N, kernel.b[0]);
+    const s0 = L.h0.subarray(0, H * B);
+    rhnForward(k, kernel, L.zx, s0, shape, stepMask, L.rhn, L.hT);
+    L.out = L.rhn.s.subarray((D - 1) * H * N, D * H * N);
+    // The RHN has no cell state; c stays zero so state buffers look the same for every cell.
+    L.cT.fill(0, 0, H * B);
+  }
+
+  /** RHN layer `l`'s backward through time, leaving `dz` and the R and b gradients. */
+  #rhnBackward(
+    l: number,
+    L: LayerBuffers,
+    shape: RhnShape,
+    stepMask: Float32Array | null,
+    dOut: Float32Array,
+    dsT: Float32Array,
+    buf: Buffers,
+  ): void {
+    const k = this.#k;
+    const { T, B, H, D } = shape;
+    const N = T * B;
+    const { R, b, kernel } = this.#rhnWeights(l, D);
+    const s0 = L.h0.subarray(0, H * B);
+    rhnBackward(
+      k,
+      kernel,
+      s0,
+      shape,
+      stepMask,
+      L.rhn,
+      dOut,
+      dsT,
+      L.dz,
+      buf.scratchHB[0],
+      buf.scratchHB[1],
+    );
+    for (const site of rhnGradientSites(L.rhn, L.dz, s0, shape)) {
+      const param = R[site.micro];
+      k.csrWeightGrad(param.csr!, site.dy, site.x, site.N, param.grad);
+      this.#sites.push({ param, dy: site.dy, x: site.x, N: site.N });
+    }
+    // Micro-layer 0's bias is the input projection's (the caller's); the others' here.
+    for (let i = 1; i < D; i++) {
+      k.biasGrad({ data: L.dz.subarray(i * 2 * H * N), ld: N }, 2 * H, N, b[i].grad);
+    }
   }
 
   /**

@@ -9,7 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { ClassifierConfig } from "../spec/config.ts";
 import { dropout, type DropoutPlan, embed, zeroState } from "./language_model.ts";
-import { lstmLayer } from "./lstm.ts";
+import { recurrentLayer } from "./cell.ts";
 import type { Params } from "./params.ts";
 
 /**
@@ -33,16 +33,7 @@ export function classifierForward(
   let x = dropout(embed(params, tokens), drop, 0);
   let state = zeroState(config, B);
   for (let l = 0; l < config.layers; l++) {
-    const layer = lstmLayer(
-      x as tf.Tensor3D,
-      {
-        W: params[`lstm.${l}.W`] as tf.Tensor2D,
-        R: params[`lstm.${l}.R`] as tf.Tensor2D,
-        b: params[`lstm.${l}.b`] as tf.Tensor1D,
-      },
-      state[l],
-      stepMasks,
-    );
+    const layer = recurrentLayer(config, params, l, x as tf.Tensor3D, state[l], stepMasks);
     state = [...state.slice(0, l), layer.final, ...state.slice(l + 1)];
     x = layer.outputs;
   }

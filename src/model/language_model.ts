@@ -8,7 +8,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { dropoutMask } from "../core/dropout.ts";
 import type { LanguageModelConfig } from "../spec/config.ts";
-import { lstmLayer, type LstmState } from "./lstm.ts";
+import type { LstmState } from "./lstm.ts";
+import { recurrentLayer } from "./cell.ts";
 import type { Params } from "./params.ts";
 
 /** Dropout for one training step; `undefined` at evaluation. */
@@ -63,15 +64,7 @@ export function languageModelForward(
   let x = dropout(embed(params, tokens), drop, 0) as tf.Tensor3D;
   const finals: LstmState[] = [];
   for (let l = 0; l < config.layers; l++) {
-    const layer = lstmLayer(
-      x,
-      {
-        W: params[`lstm.${l}.W`] as tf.Tensor2D,
-        R: params[`lstm.${l}.R`] as tf.Tensor2D,
-        b: params[`lstm.${l}.b`] as tf.Tensor1D,
-      },
-      state[l],
-    );
+    const layer = recurrentLayer(config, params, l, x, state[l]);
     finals.push(layer.final);
     x = dropout(layer.outputs, drop, l + 1) as tf.Tensor3D;
   }

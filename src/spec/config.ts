@@ -9,11 +9,17 @@
  * `lstm.L.W` is `[in, 4H]`, `lstm.L.R` is `[H, 4H]`, `lstm.L.b` is `[4H]`.
  * ONNX orders gates i, o, f, c; the exporter reorders them.
  *
+ * A Recurrent Highway Network layer (`cell: "rhn"`, Zilly et al. 2017) has
+ * `depth` micro-layers per time step, each with a candidate `h` (tanh) and a
+ * transform gate `t` (σ) fused column-wise in that order, the carry gate
+ * coupled as `1 − t`: `rhn.L.W` is `[in, 2H]` (the input enters micro-layer 0
+ * only), and micro-layer k has `rhn.L.R.k` `[H, 2H]` and `rhn.L.b.k` `[2H]`.
+ *
  * @module
  */
 
 /** The recurrent cells sparrow trains; `--cell` picks one. */
-export const CELL_TYPES = ["lstm"] as const;
+export const CELL_TYPES = ["lstm", "rhn"] as const;
 
 /** The recurrent cell. */
 export type CellType = typeof CELL_TYPES[number];
@@ -26,6 +32,8 @@ export interface LanguageModelConfig {
   embedSize: number;
   hiddenSize: number;
   layers: number;
+  /** Micro-layers per time step of an RHN cell; unset for other cells. */
+  depth?: number;
   dropout: number;
 }
 
@@ -37,6 +45,8 @@ export interface ClassifierConfig {
   embedSize: number;
   hiddenSize: number;
   layers: number;
+  /** Micro-layers per time step of an RHN cell; unset for other cells. */
+  depth?: number;
   numClasses: number;
   dropout: number;
 }
@@ -66,7 +76,17 @@ export function gateCount(cell: CellType): number {
   switch (cell) {
     case "lstm":
       return 4;
+    case "rhn":
+      return 2;
   }
+}
+
+/** An RHN layer's micro-layers per time step when `--depth` is not given (the paper's). */
+export const DEFAULT_RHN_DEPTH = 10;
+
+/** The recurrence depth of a model's cell: micro-layers per step (1 for an LSTM). */
+export function recurrenceDepth(config: { cell: CellType; depth?: number }): number {
+  return config.cell === "rhn" ? config.depth ?? DEFAULT_RHN_DEPTH : 1;
 }
 
 /** The size of the decoder's output: vocabulary for an LM, classes for a classifier. */
@@ -88,11 +108,24 @@ export function paramSpecs(config: ModelConfig): ParamSpec[] {
   ];
   for (let l = 0; l < config.layers; l++) {
     const inputSize = l === 0 ? config.embedSize : H;
-    specs.push(
-      { name: `lstm.${l}.W`, shape: [inputSize, g * H], role: "gate", gates: g },
-      { name: `lstm.${l}.R`, shape: [H, g * H], role: "gate", gates: g },
-      { name: `lstm.${l}.b`, shape: [g * H], role: "bias", gates: g },
-    );
+    switch (config.cell) {
+      case "lstm":
+        specs.push(
+          { name: `lstm.${l}.W`, shape: [inputSize, g * H], role: "gate", gates: g },
+          { name: `lstm.${l}.R`, shape: [H, g * H], role: "gate", gates: g },
+          { name: `lstm.${l}.b`, shape: [g * H], role: "bias", gates: g },
+        );
+        break;
+      case "rhn":
+        specs.push({ name: `rhn.${l}.W`, shape: [inputSize, g * H], role: "gate", gates: g });
+        for (let k = 0; k < recurrenceDepth(config); k++) {
+          specs.push(
+            { name: `rhn.${l}.R.${k}`, shape: [H, g * H], role: "gate", gates: g },
+            { name: `rhn.${l}.b.${k}`, shape: [g * H], role: "bias", gates: g },
+          );
+        }
+        break;
+    }
   }
   const out = outputSize(config);
   specs.push(

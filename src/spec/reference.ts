@@ -5,7 +5,9 @@
  *
  * Weights use the layout described in `config.ts`: `x @ W`, gates fused
  * column-wise in the order i, f, c, o, and `i=σ, f=σ, g=tanh, o=σ`,
- * `c' = f·c + i·g`, `h' = o·tanh(c')`, with no forget-bias offset.
+ * `c' = f·c + i·g`, `h' = o·tanh(c')`, with no forget-bias offset. An RHN
+ * layer (./rhn_reference.ts) keeps one state vector, carried as `h`; its `c`
+ * stays zero.
  *
  * @module
  */
@@ -19,6 +21,7 @@ import {
 } from "./config.ts";
 import { check } from "./errors.ts";
 import type { HostParams } from "./params.ts";
+import { rhnLayers, rhnStep } from "./rhn_reference.ts";
 
 /** Recurrent state of every layer, each `[layers, batch, hidden]` row-major. */
 export interface RecurrentState {
@@ -114,6 +117,19 @@ function lstmStep(
   }
 }
 
+/** Advances one layer by one step on input `x`, updating its state `h`, `c` in place. */
+type LayerStep = (x: Float64Array, h: Float64Array, c: Float64Array) => void;
+
+/** One step function per layer of `config`'s cell. */
+function layerSteps(config: ModelConfig, weights: HostParams): LayerStep[] {
+  switch (config.cell) {
+    case "lstm":
+      return lstmLayers(config, weights).map((layer) => (x, h, c) => lstmStep(layer, x, h, c));
+    case "rhn":
+      return rhnLayers(config, weights).map((layer) => (x, h) => rhnStep(layer, x, h));
+  }
+}
+
 function embed(
   config: ModelConfig,
   weights: HostParams,
@@ -173,7 +189,7 @@ export function referenceLmForward(
       `State must hold [${L}, ${B}, ${H}] values per tensor; pass the state returned for this batch`,
     );
   }
-  const layers = lstmLayers(config, weights);
+  const layers = layerSteps(config, weights);
   // h[l][b] and c[l][b] as float64 vectors, seeded from the given state.
   const h: Float64Array[][] = [];
   const c: Float64Array[][] = [];
@@ -195,7 +211,7 @@ export function referenceLmForward(
     for (let b = 0; b < B; b++) {
       let x = embed(config, weights, tokens[t][b]);
       for (let l = 0; l < L; l++) {
-        lstmStep(layers[l], x, h[l][b], c[l][b]);
+        layers[l](x, h[l][b], c[l][b]);
         x = h[l][b];
       }
       decode(weights, x, logits, (t * B + b) * V);
@@ -226,15 +242,15 @@ export function referenceClassifierForward(
   checkWeights(config, weights);
   const C = config.numClasses;
   const H = config.hiddenSize;
-  const layers = lstmLayers(config, weights);
+  const layers = layerSteps(config, weights);
   const logits = new Float32Array(sequences.length * C);
   sequences.forEach((sequence, b) => {
     const h = layers.map(() => new Float64Array(H));
     const c = layers.map(() => new Float64Array(H));
     for (const token of sequence) {
       let x = embed(config, weights, token);
-      layers.forEach((layer, l) => {
-        lstmStep(layer, x, h[l], c[l]);
+      layers.forEach((step, l) => {
+        step(x, h[l], c[l]);
         x = h[l];
       });
     }

@@ -51,6 +51,8 @@ export interface TrainConfig {
     embedSize: number;
     hiddenSize: number;
     layers: number;
+    /** Micro-layers per step of an RHN (`--depth`); unset for other cells. */
+    depth?: number;
     dropout: number;
   };
   sparse: SparseConfig;
@@ -208,6 +210,10 @@ export function validateConfig(c: TrainConfig): void {
   positiveInt(c.model.embedSize, "--embed-size");
   positiveInt(c.model.hiddenSize, "--hidden-size");
   positiveInt(c.model.layers, "--layers");
+  if (c.model.depth !== undefined) {
+    check(c.model.cell === "rhn", "--depth is the recurrence depth of --cell rhn; drop it");
+    positiveInt(c.model.depth, "--depth");
+  }
   check(
     c.task === "lm" || c.model.layers === 1,
     "the classifier has exactly one LSTM layer; drop --layers",

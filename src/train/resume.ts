@@ -36,6 +36,7 @@ const FLAGS: Record<string, string> = {
   "model.hiddenSize": "--hidden-size",
   "model.cell": "--cell",
   "model.layers": "--layers",
+  "model.depth": "--depth",
   "model.dropout": "--dropout",
   "sparse.method": "--method",
   "sparse.sparsity": "--sparsity",
