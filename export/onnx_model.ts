@@ -7,6 +7,8 @@
  * - **compute** (`op`, `sparse-scan`, `int8`): which ops run the LSTM
  *   layers: the standard `LSTM` op, a `Scan` over the nonzeros only
  *   (`onnx/sparse_scan.ts`), or onnxruntime's int8 `DynamicQuantizeLSTM`.
+ *   RHN layers are always a `Scan` (`onnx/rhn_layers.ts`): dense `MatMul`s
+ *   for `op`, nonzeros only for `sparse-scan`; `int8` is refused.
  * - **values** (`fp32`, `fp16`): the precision float weights are stored
  *   at; fp16 values are cast back to float32 in the graph.
  *
@@ -32,6 +34,7 @@ import {
   type LanguageModelConfig,
   type ModelConfig,
   outputSize,
+  recurrenceDepth,
 } from "../src/spec/config.ts";
 import { checkWeights } from "../src/spec/reference.ts";
 import type { HostParams } from "../src/spec/params.ts";
@@ -45,6 +48,11 @@ import {
 } from "./onnx/lstm_layers.ts";
 import { DataType, encodeModel } from "./onnx/proto.ts";
 import { addSparseScanLayer } from "./onnx/sparse_scan.ts";
+import {
+  addRhnDenseLayer,
+  addRhnSparseScanLayer,
+  type RhnLayerBuilder,
+} from "./onnx/rhn_layers.ts";
 import { SPARROW_VERSION } from "./version.ts";
 import {
   int64Constant,
@@ -104,6 +112,11 @@ const LAYER_BUILDERS: Record<ComputeMode, LstmLayerBuilder> = {
   int8: addInt8LstmLayer,
 };
 
+const RHN_LAYER_BUILDERS: Partial<Record<ComputeMode, RhnLayerBuilder>> = {
+  op: addRhnDenseLayer,
+  "sparse-scan": addRhnSparseScanLayer,
+};
+
 /** Output names of the LSTM stack. */
 interface LstmStack {
   /** Top layer's per-step output `[T, B, H]`; absent when not requested. */
@@ -122,7 +135,7 @@ function addLstmStack(
   store: WeightStore,
   config: ModelConfig,
   source: HostParams,
-  layer: LstmLayerBuilder,
+  compute: ComputeMode,
   inputs: { tokens: string; stateH: string; stateC: string; lengths?: string },
   needSequence: boolean,
 ): LstmStack {
@@ -149,20 +162,45 @@ function addLstmStack(
   let sequence: string | undefined;
   for (let l = 0; l < L; l++) {
     const wantY = l < L - 1 || needSequence;
-    const out = layer(
-      graph,
-      store,
-      {
-        index: l,
-        inputSize: l === 0 ? config.embedSize : H,
-        hidden: H,
-        W: source[`lstm.${l}.W`].data,
-        R: source[`lstm.${l}.R`].data,
-        b: source[`lstm.${l}.b`].data,
-      },
-      { x, h0: initialH[l], c0: initialC[l], lengths: inputs.lengths },
-      wantY,
-    );
+    const layerInputs = { x, h0: initialH[l], c0: initialC[l], lengths: inputs.lengths };
+    const inputSize = l === 0 ? config.embedSize : H;
+    let out;
+    switch (config.cell) {
+      case "lstm":
+        out = LAYER_BUILDERS[compute](
+          graph,
+          store,
+          {
+            index: l,
+            inputSize,
+            hidden: H,
+            W: source[`lstm.${l}.W`].data,
+            R: source[`lstm.${l}.R`].data,
+            b: source[`lstm.${l}.b`].data,
+          },
+          layerInputs,
+          wantY,
+        );
+        break;
+      case "rhn": {
+        const micro = Array.from({ length: recurrenceDepth(config) }, (_, k) => k);
+        out = RHN_LAYER_BUILDERS[compute]!(
+          graph,
+          store,
+          {
+            index: l,
+            inputSize,
+            hidden: H,
+            W: source[`rhn.${l}.W`].data,
+            R: micro.map((k) => source[`rhn.${l}.R.${k}`].data),
+            b: micro.map((k) => source[`rhn.${l}.b.${k}`].data),
+          },
+          layerInputs,
+          wantY,
+        );
+        break;
+      }
+    }
     finalH.push(out.h);
     finalC.push(out.c);
     if (wantY) x = sequence = out.y!;
@@ -196,14 +234,22 @@ function buildLanguageModel(
   store: WeightStore,
   config: LanguageModelConfig,
   source: HostParams,
-  layer: LstmLayerBuilder,
+  compute: ComputeMode,
 ): void {
   const L = config.layers;
   const H = config.hiddenSize;
   const tokens = graph.addInput("tokens", DataType.INT64, [TIME, BATCH]);
   const stateH = graph.addInput("state_h", DataType.FLOAT, [L, BATCH, H]);
   const stateC = graph.addInput("state_c", DataType.FLOAT, [L, BATCH, H]);
-  const stack = addLstmStack(graph, store, config, source, layer, { tokens, stateH, stateC }, true);
+  const stack = addLstmStack(
+    graph,
+    store,
+    config,
+    source,
+    compute,
+    { tokens, stateH, stateC },
+    true,
+  );
   addDecoder(graph, store, source, stack.sequence!, "logits");
   addStateOutput(graph, stack.finalH, "state_h_out");
   addStateOutput(graph, stack.finalC, "state_c_out");
@@ -217,7 +263,7 @@ function buildClassifier(
   store: WeightStore,
   config: ClassifierConfig,
   source: HostParams,
-  layer: LstmLayerBuilder,
+  compute: ComputeMode,
 ): void {
   const L = config.layers;
   const H = config.hiddenSize;
@@ -230,7 +276,7 @@ function buildClassifier(
     store,
     config,
     source,
-    layer,
+    compute,
     { tokens, stateH, stateC, lengths },
     false,
   );
@@ -268,11 +314,14 @@ export function buildOnnx(
   checkChoice("compute mode", compute, COMPUTE_MODES);
   checkChoice("value precision", values, VALUE_PRECISIONS);
   checkWeights(config, weights);
+  check(
+    config.cell !== "rhn" || RHN_LAYER_BUILDERS[compute] !== undefined,
+    `--compute ${compute} quantizes the LSTM operator, which an RHN does not use; export RHN models with --compute op or sparse-scan`,
+  );
   const graph = new GraphBuilder(`sparrow_${config.kind}`);
   const store = new WeightStore(graph, { storage, values });
-  const layer = LAYER_BUILDERS[compute];
-  if (config.kind === "lm") buildLanguageModel(graph, store, config, weights, layer);
-  else buildClassifier(graph, store, config, weights, layer);
+  if (config.kind === "lm") buildLanguageModel(graph, store, config, weights, compute);
+  else buildClassifier(graph, store, config, weights, compute);
   const what = config.kind === "lm"
     ? `language model, ${config.layers} layer(s) of ${config.hiddenSize} units, vocabulary ${config.vocabSize}`
     : `classifier, ${config.layers} layer(s) of ${config.hiddenSize} units, ${

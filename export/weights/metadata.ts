@@ -14,7 +14,7 @@
 
 import { UserError } from "../../src/spec/errors.ts";
 import { crc32, type Dtype } from "../../src/spec/container.ts";
-import { type ModelConfig, paramSpecs } from "../../src/spec/config.ts";
+import { CELL_TYPES, type ModelConfig, paramSpecs } from "../../src/spec/config.ts";
 import { SPARSE_FORMATS, type SparseFormat } from "./format.ts";
 
 /** The `format` value of every sparse weights file. */
@@ -163,7 +163,10 @@ function checkModelConfig(
 ): asserts model is ModelConfig {
   if (!isObject(model)) return bad("it has no model configuration");
   if (model.kind !== "lm" && model.kind !== "classifier") bad(`unknown model kind "${model.kind}"`);
-  if (model.cell !== "lstm") bad(`unknown cell "${model.cell}"`);
+  if (!(CELL_TYPES as readonly unknown[]).includes(model.cell)) bad(`unknown cell "${model.cell}"`);
+  if (model.depth !== undefined && !isPositiveInteger(model.depth)) {
+    bad(`model depth is ${model.depth}, expected a positive integer`);
+  }
   const sizes = ["vocabSize", "embedSize", "hiddenSize", "layers"];
   if (model.kind === "classifier") sizes.push("numClasses");
   for (const key of sizes) {
