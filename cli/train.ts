@@ -121,6 +121,10 @@ export function trainCommand(): Command {
       `micro-layers per step of --cell rhn (default ${DEFAULT_RHN_DEPTH})`,
       integer,
     )
+    .option(
+      "--tie-weights",
+      "the LM decoder is the embedding's transpose (needs --embed-size = --hidden-size)",
+    )
     .option("--dropout <p>", `dropout rate ${byTask((c) => c.model.dropout)}`, number)
     .option("--epochs <n>", `epochs ${byTask((c) => c.epochs)}`, integer)
     .option("--batch-size <n>", `batch size ${byTask((c) => c.batchSize)}`, integer)
@@ -217,6 +221,7 @@ export function configFromFlags(flags: Flags): TrainConfig {
         ? { depth: pick(flags.depth, DEFAULT_RHN_DEPTH) }
         : {}),
       dropout: pick(flags.dropout, base.model.dropout),
+      ...(flags.tieWeights ? { tieWeights: true } : {}),
     },
     sparse: sparseConfigFor(flags.method, {
       sparsity: flags.sparsity,

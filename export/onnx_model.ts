@@ -39,7 +39,7 @@ import {
 import { checkWeights } from "../src/spec/reference.ts";
 import type { HostParams } from "../src/spec/params.ts";
 import { check } from "../src/spec/errors.ts";
-import { GraphBuilder, intAttr } from "./onnx/builder.ts";
+import { GraphBuilder, intAttr, intsAttr } from "./onnx/builder.ts";
 import {
   addInt8LstmLayer,
   addLstmOpLayer,
@@ -119,6 +119,8 @@ const RHN_LAYER_BUILDERS: Partial<Record<ComputeMode, RhnLayerBuilder>> = {
 
 /** Output names of the LSTM stack. */
 interface LstmStack {
+  /** The embedding matrix `[V, E]` (a tied decoder reads it too). */
+  embedding: string;
   /** Top layer's per-step output `[T, B, H]`; absent when not requested. */
   sequence?: string;
   /** Final hidden and cell state of each layer, `[1, B, H]` each. */
@@ -205,18 +207,27 @@ function addLstmStack(
     finalC.push(out.c);
     if (wantY) x = sequence = out.y!;
   }
-  return { sequence, finalH, finalC };
+  return { embedding, sequence, finalH, finalC };
 }
 
-/** Appends `x @ decoder.W + decoder.b` and names the result `output`. */
+/**
+ * Appends `x @ decoder.W + decoder.b` and names the result `output`. With
+ * `tiedEmbedding` the decoder matrix is that embedding's transpose (a
+ * `Transpose` of a constant, folded at load).
+ */
 function addDecoder(
   graph: GraphBuilder,
   store: WeightStore,
   source: HostParams,
   x: string,
   output: string,
+  tiedEmbedding?: string,
 ): void {
-  const W = store.weight("decoder.W", source["decoder.W"].data, source["decoder.W"].shape);
+  const W = tiedEmbedding
+    ? graph.addNode("Transpose", [tiedEmbedding], [graph.uniqueName("decoder.W")], {
+      perm: intsAttr([1, 0]),
+    })[0]
+    : store.weight("decoder.W", source["decoder.W"].data, source["decoder.W"].shape);
   const b = store.weight("decoder.b", source["decoder.b"].data, source["decoder.b"].shape);
   const [product] = graph.addNode("MatMul", [x, W], [graph.uniqueName("decoder.matmul")]);
   graph.addNode("Add", [product, b], [output]);
@@ -250,7 +261,8 @@ function buildLanguageModel(
     { tokens, stateH, stateC },
     true,
   );
-  addDecoder(graph, store, source, stack.sequence!, "logits");
+  const tied = config.tieWeights ? stack.embedding : undefined;
+  addDecoder(graph, store, source, stack.sequence!, "logits", tied);
   addStateOutput(graph, stack.finalH, "state_h_out");
   addStateOutput(graph, stack.finalC, "state_c_out");
   graph.addOutput("logits", DataType.FLOAT, [TIME, BATCH, config.vocabSize]);

@@ -17,7 +17,13 @@
  */
 
 import { check } from "../spec/errors.ts";
-import { type ModelConfig, type ParamRole, paramSpecs, sizeOf } from "../spec/config.ts";
+import {
+  type ModelConfig,
+  type ParamRole,
+  paramSpecs,
+  sizeOf,
+  tiedDecoder,
+} from "../spec/config.ts";
 import { type MethodName, methodPreset } from "./methods.ts";
 import { type GmpScheduleOptions, gmpSparsity } from "./schedule.ts";
 
@@ -129,6 +135,8 @@ export function inferenceFlops(
     switch (p.role) {
       case "embedding":
         add(p.name, 0, 0);
+        // A tied decoder multiplies by the embedding's transpose every token.
+        if (tiedDecoder(config)) add("decoder (tied)", 2 * p.nonzeros, 2 * p.size);
         break;
       case "gate":
         add(p.name, 2 * p.nonzeros, 2 * p.size);

@@ -20,6 +20,7 @@ import {
   paramSpecs,
   recurrenceDepth,
   sizeOf,
+  tiedDecoder,
 } from "../spec/config.ts";
 import type { HostParams } from "../spec/params.ts";
 import type { Csr, Kernels, LstmCache, Strided } from "./kernels.ts";
@@ -298,6 +299,14 @@ export class Network {
     return this.#byName.get(name)!;
   }
 
+  /**
+   * The decoder matrix: `decoder.W`, or with tied weights the embedding,
+   * whose CSR over vocabulary rows is the decoder's CSR over output rows.
+   */
+  #decoder(): EngineParam {
+    return tiedDecoder(this.model) ? this.param("embedding") : this.param("decoder.W");
+  }
+
   /** A parameter's values in the spec layout (zeros where nothing is stored). */
   hostValues(param: EngineParam, values = param.values): Float32Array {
     return param.index
@@ -418,7 +427,7 @@ export class Network {
       }
       decoderIn = buf.last, columns = B;
     }
-    const decoder = this.param("decoder.W");
+    const decoder = this.#decoder();
     const logits: Strided = { data: buf.logits, ld: columns };
     k.csrForward(decoder.csr!, { data: decoderIn, ld: columns }, logits, columns, false);
     k.addBias(logits, V, columns, this.param("decoder.b").values);
@@ -459,7 +468,7 @@ export class Network {
     this.#sites = [];
 
     // Decoder: logits now hold d(mean loss)/d(logits).
-    const decoder = this.param("decoder.W");
+    const decoder = this.#decoder();
     const dLogits: Strided = { data: buf.logits, ld: columns };
     k.biasGrad(dLogits, V, columns, this.param("decoder.b").grad);
     k.csrWeightGrad(decoder.csr!, dLogits, { data: decoderIn, ld: columns }, columns, decoder.grad);
@@ -655,10 +664,10 @@ export class Network {
       if (name === "embedding") {
         const last = this.#lastTokens!;
         k.embedBackward(full, last.tokens, last.dOut, last.N, full.values);
-      } else {
-        for (const site of this.#sites) {
-          if (site.param === param) k.csrWeightGrad(full, site.dy, site.x, site.N, full.values);
-        }
+      }
+      // The embedding has a site too when it is the tied decoder.
+      for (const site of this.#sites) {
+        if (site.param === param) k.csrWeightGrad(full, site.dy, site.x, site.N, full.values);
       }
       out[name] = scatter(
         full.values,

@@ -69,7 +69,11 @@ export function languageModelForward(
     x = dropout(layer.outputs, drop, l + 1) as tf.Tensor3D;
   }
   const flat = tf.reshape(x, [T * B, config.hiddenSize]);
-  const logits = tf.add(tf.matMul(flat, params["decoder.W"]), params["decoder.b"]);
+  // A tied decoder is the embedding's transpose.
+  const product = config.tieWeights
+    ? tf.matMul(flat, params["embedding"], false, true)
+    : tf.matMul(flat, params["decoder.W"]);
+  const logits = tf.add(product, params["decoder.b"]);
   return { logits: logits as tf.Tensor2D, state: finals };
 }
 

@@ -35,6 +35,11 @@ export interface LanguageModelConfig {
   /** Micro-layers per time step of an RHN cell; unset for other cells. */
   depth?: number;
   dropout: number;
+  /**
+   * The decoder is the embedding's transpose (Press & Wolf 2017): no
+   * `decoder.W`, logits `h·Eᵀ + decoder.b`. Needs `embedSize = hiddenSize`.
+   */
+  tieWeights?: boolean;
 }
 
 /** A text classifier: embedding, one LSTM layer, linear head on the last state. */
@@ -89,6 +94,11 @@ export function recurrenceDepth(config: { cell: CellType; depth?: number }): num
   return config.cell === "rhn" ? config.depth ?? DEFAULT_RHN_DEPTH : 1;
 }
 
+/** Whether the decoder reuses the embedding (a language model with `tieWeights`). */
+export function tiedDecoder(config: ModelConfig): boolean {
+  return config.kind === "lm" && config.tieWeights === true;
+}
+
 /** The size of the decoder's output: vocabulary for an LM, classes for a classifier. */
 export function outputSize(config: ModelConfig): number {
   return config.kind === "lm" ? config.vocabSize : config.numClasses;
@@ -128,10 +138,10 @@ export function paramSpecs(config: ModelConfig): ParamSpec[] {
     }
   }
   const out = outputSize(config);
-  specs.push(
-    { name: "decoder.W", shape: [H, out], role: "decoder", gates: 1 },
-    { name: "decoder.b", shape: [out], role: "bias", gates: 1 },
-  );
+  if (!tiedDecoder(config)) {
+    specs.push({ name: "decoder.W", shape: [H, out], role: "decoder", gates: 1 });
+  }
+  specs.push({ name: "decoder.b", shape: [out], role: "bias", gates: 1 });
   return specs;
 }
 

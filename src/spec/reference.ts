@@ -18,6 +18,7 @@ import {
   type ModelConfig,
   paramSpecs,
   sizeOf,
+  tiedDecoder,
 } from "./config.ts";
 import { check } from "./errors.ts";
 import type { HostParams } from "./params.ts";
@@ -145,19 +146,26 @@ function embed(
   );
 }
 
-/** Writes `h @ decoder.W + decoder.b` into `out` at `offset`. */
+/**
+ * Writes `h @ decoder.W + decoder.b` into `out` at `offset`; a tied decoder
+ * is the embedding's transpose, `h @ embeddingᵀ + decoder.b`.
+ */
 function decode(
+  config: ModelConfig,
   weights: HostParams,
   h: Float64Array,
   out: Float32Array,
   offset: number,
 ): void {
-  const W = weights["decoder.W"];
   const b = weights["decoder.b"].data;
-  const [H, outSize] = W.shape;
+  const outSize = b.length;
+  const H = h.length;
+  // Entry (k, j) of the [H, out] decoder matrix.
+  const tied = tiedDecoder(config);
+  const W = tied ? weights.embedding.data : weights["decoder.W"].data;
   for (let j = 0; j < outSize; j++) {
     let sum = b[j];
-    for (let k = 0; k < H; k++) sum += h[k] * W.data[k * outSize + j];
+    for (let k = 0; k < H; k++) sum += h[k] * (tied ? W[j * H + k] : W[k * outSize + j]);
     out[offset + j] = sum;
   }
 }
@@ -214,7 +222,7 @@ export function referenceLmForward(
         layers[l](x, h[l][b], c[l][b]);
         x = h[l][b];
       }
-      decode(weights, x, logits, (t * B + b) * V);
+      decode(config, weights, x, logits, (t * B + b) * V);
     }
   }
   const out: RecurrentState = {
@@ -254,7 +262,7 @@ export function referenceClassifierForward(
         x = h[l];
       });
     }
-    decode(weights, h[layers.length - 1], logits, b * C);
+    decode(config, weights, h[layers.length - 1], logits, b * C);
   });
   return logits;
 }

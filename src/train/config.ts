@@ -54,6 +54,8 @@ export interface TrainConfig {
     /** Micro-layers per step of an RHN (`--depth`); unset for other cells. */
     depth?: number;
     dropout: number;
+    /** The LM's decoder is the embedding's transpose (`--tie-weights`); unset = untied. */
+    tieWeights?: boolean;
   };
   sparse: SparseConfig;
   epochs: number;
@@ -218,6 +220,24 @@ export function validateConfig(c: TrainConfig): void {
     c.task === "lm" || c.model.layers === 1,
     "the classifier has exactly one LSTM layer; drop --layers",
   );
+  if (c.model.tieWeights) {
+    check(
+      c.task === "lm",
+      "--tie-weights ties a language model's decoder to its embedding; drop it",
+    );
+    check(
+      c.model.embedSize === c.model.hiddenSize,
+      `--tie-weights needs --embed-size equal to --hidden-size, got ${c.model.embedSize} and ${c.model.hiddenSize}`,
+    );
+    check(
+      !c.sparse.sparseDecoder,
+      "--tie-weights makes the decoder the embedding; use --sparse-embedding instead of --sparse-decoder",
+    );
+    check(
+      c.sparse.method !== "small-dense",
+      "--method small-dense shrinks only the hidden size, which --tie-weights holds equal to the embedding size; drop --tie-weights",
+    );
+  }
   check(
     c.model.dropout >= 0 && c.model.dropout < 1,
     `--dropout must be in [0, 1), got ${c.model.dropout}`,

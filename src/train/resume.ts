@@ -37,6 +37,7 @@ const FLAGS: Record<string, string> = {
   "model.cell": "--cell",
   "model.layers": "--layers",
   "model.depth": "--depth",
+  "model.tieWeights": "--tie-weights",
   "model.dropout": "--dropout",
   "sparse.method": "--method",
   "sparse.sparsity": "--sparsity",

@@ -2,7 +2,8 @@
  * The engine's RHN layers against the tfjs RHN (autodiff through the same
  * equations) and the float64 reference: the same loss, final state and
  * gradients at every stored entry, for both model kinds, sparse and
- * masked-dense storage, with dropout and padding.
+ * masked-dense storage, with dropout and padding; and tied weights (the
+ * decoder is the embedding's transpose) for an RHN and an LSTM LM.
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
@@ -160,11 +161,18 @@ function check(model: ModelConfig, kernels: Kernels, storeNonzerosOnly: boolean,
   kernels.reset();
 }
 
+/** Tied LMs: embed = hidden, no decoder.W. */
+const TIED_RHN: LanguageModelConfig = { ...LM, embedSize: 6, tieWeights: true };
+const TIED_LSTM: LanguageModelConfig = { ...TIED_RHN, cell: "lstm", depth: undefined };
+
 const wasm = await createKernels();
-for (const model of [LM, CLS]) {
+for (const model of [LM, CLS, TIED_RHN, TIED_LSTM]) {
+  const name = `${model.cell.toUpperCase()} ${model.kind}${
+    model.kind === "lm" && model.tieWeights ? " (tied weights)" : ""
+  }`;
   for (const storeNonzerosOnly of [true, false]) {
     Deno.test(
-      `engine RHN ${model.kind} loss and gradients equal tfjs autodiff (${
+      `engine ${name} loss and gradients equal tfjs autodiff (${
         storeNonzerosOnly ? "sparse" : "masked-dense"
       } storage, dropout)`,
       () => {
@@ -175,39 +183,45 @@ for (const model of [LM, CLS]) {
   }
 }
 
-Deno.test("engine RHN LM logits and final state equal the float64 reference", () => {
-  const rng = new Rng(11);
-  const params = randomParams(LM, rng);
-  const batch = randomBatch(LM, 5, 2, rng);
-  const kernels = createOracleKernels();
-  const network = new Network(kernels, LM, { params, masks: new Map(), storeNonzerosOnly: true });
-  const state = network.zeroState(batch.B);
-  const { nats } = network.run(batch, state, undefined, false);
-  const tokens = Array.from(
-    { length: batch.T },
-    (_, t) => [...batch.tokens.subarray(t * 2, t * 2 + 2)],
-  );
-  const ref = referenceLmForward(LM, params, tokens);
-  let refNats = 0;
-  const V = LM.vocabSize;
-  for (let n = 0; n < batch.T * batch.B; n++) {
-    const row = ref.logits.subarray(n * V, n * V + V);
-    const max = Math.max(...row);
-    const sum = row.reduce((a, v) => a + Math.exp(v - max), 0);
-    refNats += max + Math.log(sum) - row[batch.targets[n]];
-  }
-  assert.ok(Math.abs(nats - refNats) <= 1e-4 * refNats, `engine ${nats}, reference ${refNats}`);
-  // Engine state is [H][B] per layer; the reference's is [L, B, H].
-  const H = LM.hiddenSize;
-  for (let l = 0; l < LM.layers; l++) {
-    for (let b = 0; b < batch.B; b++) {
-      for (let j = 0; j < H; j++) {
-        const want = ref.state.h[(l * batch.B + b) * H + j];
-        assert.ok(Math.abs(state.h[l][j * batch.B + b] - want) <= 1e-5, `state ${l},${b},${j}`);
+for (const model of [LM, TIED_RHN]) {
+  Deno.test(`engine RHN LM${model.tieWeights ? " (tied)" : ""} logits and final state equal the float64 reference`, () => {
+    const rng = new Rng(11);
+    const params = randomParams(model, rng);
+    const batch = randomBatch(model, 5, 2, rng);
+    const kernels = createOracleKernels();
+    const network = new Network(kernels, model, {
+      params,
+      masks: new Map(),
+      storeNonzerosOnly: true,
+    });
+    const state = network.zeroState(batch.B);
+    const { nats } = network.run(batch, state, undefined, false);
+    const tokens = Array.from(
+      { length: batch.T },
+      (_, t) => [...batch.tokens.subarray(t * 2, t * 2 + 2)],
+    );
+    const ref = referenceLmForward(model, params, tokens);
+    let refNats = 0;
+    const V = model.vocabSize;
+    for (let n = 0; n < batch.T * batch.B; n++) {
+      const row = ref.logits.subarray(n * V, n * V + V);
+      const max = Math.max(...row);
+      const sum = row.reduce((a, v) => a + Math.exp(v - max), 0);
+      refNats += max + Math.log(sum) - row[batch.targets[n]];
+    }
+    assert.ok(Math.abs(nats - refNats) <= 1e-4 * refNats, `engine ${nats}, reference ${refNats}`);
+    // Engine state is [H][B] per layer; the reference's is [L, B, H].
+    const H = model.hiddenSize;
+    for (let l = 0; l < model.layers; l++) {
+      for (let b = 0; b < batch.B; b++) {
+        for (let j = 0; j < H; j++) {
+          const want = ref.state.h[(l * batch.B + b) * H + j];
+          assert.ok(Math.abs(state.h[l][j * batch.B + b] - want) <= 1e-5, `state ${l},${b},${j}`);
+        }
       }
     }
-  }
-});
+  });
+}
 
 Deno.test("engine RHN classifier predictions equal the float64 reference on padded batches", () => {
   const rng = new Rng(12);
@@ -235,25 +249,28 @@ Deno.test("engine RHN classifier predictions equal the float64 reference on padd
   assert.ok(Math.abs(nats - refNats) <= 1e-4 * refNats, `engine ${nats}, reference ${refNats}`);
 });
 
-Deno.test("engine RHN dense gradients of the last step equal tfjs autodiff (gradient growth)", () => {
-  const kernels = createOracleKernels();
-  const rng = new Rng(5);
-  const masks = sparseMasks(LM, rng, true);
-  const params = masked(randomParams(LM, rng), masks);
-  const batch = randomBatch(LM, 4, 2, rng);
-  const network = new Network(kernels, LM, { params, masks, storeNonzerosOnly: true });
-  network.run(batch, network.zeroState(batch.B), { rate: LM.dropout, seed: 9 }, true);
-  const dense = network.denseGradients(masks.keys());
-  const expected = tfjsLossAndGradients(LM, params, batch, 9).grads;
-  assert.ok(masks.has("rhn.1.R.2"));
-  for (const [name, got] of Object.entries(dense)) {
-    const want = expected[name];
-    const scale = Math.max(1e-3, ...want.map(Math.abs));
-    for (let i = 0; i < want.length; i++) {
-      assert.ok(
-        Math.abs(got[i] - want[i]) <= 5e-5 * scale,
-        `${name}[${i}]: ${got[i]} vs ${want[i]}`,
-      );
+for (const model of [LM, TIED_RHN]) {
+  Deno.test(`engine ${model.tieWeights ? "tied " : ""}RHN dense gradients of the last step equal tfjs autodiff (gradient growth)`, () => {
+    const kernels = createOracleKernels();
+    const rng = new Rng(5);
+    const masks = sparseMasks(model, rng, true);
+    const params = masked(randomParams(model, rng), masks);
+    const batch = randomBatch(model, 4, 2, rng);
+    const network = new Network(kernels, model, { params, masks, storeNonzerosOnly: true });
+    network.run(batch, network.zeroState(batch.B), { rate: model.dropout, seed: 9 }, true);
+    const dense = network.denseGradients(masks.keys());
+    const expected = tfjsLossAndGradients(model, params, batch, 9).grads;
+    assert.ok(masks.has("rhn.1.R.2") && masks.has("embedding"));
+    assert.equal(masks.has("decoder.W"), !model.tieWeights);
+    for (const [name, got] of Object.entries(dense)) {
+      const want = expected[name];
+      const scale = Math.max(1e-3, ...want.map(Math.abs));
+      for (let i = 0; i < want.length; i++) {
+        assert.ok(
+          Math.abs(got[i] - want[i]) <= 5e-5 * scale,
+          `${name}[${i}]: ${got[i]} vs ${want[i]}`,
+        );
+      }
     }
-  }
-});
+  });
+}
