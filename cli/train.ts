@@ -24,7 +24,7 @@ import {
   type TrainConfig,
 } from "../src/train/config.ts";
 import { DEFAULT_OPTIMIZER } from "../src/spec/optimizer.ts";
-import { CELL_TYPES, DEFAULT_RHN_DEPTH } from "../src/spec/config.ts";
+import { CELL_TYPES, DEFAULT_RHN_DEPTH, type VariationalRates } from "../src/spec/config.ts";
 import { formatMetrics, train } from "../src/train/train.ts";
 import { check } from "../src/spec/errors.ts";
 import { integer, number, runCommand } from "./common.ts";
@@ -126,6 +126,10 @@ export function trainCommand(): Command {
       "the LM decoder is the embedding's transpose (needs --embed-size = --hidden-size)",
     )
     .option("--dropout <p>", `dropout rate ${byTask((c) => c.model.dropout)}`, number)
+    .option("--dropout-embedding <p>", "variational dropout of word types (LM; default 0)", number)
+    .option("--dropout-input <p>", "variational dropout of each layer's input (LM)", number)
+    .option("--dropout-hidden <p>", "variational dropout of the RHN state (LM, --cell rhn)", number)
+    .option("--dropout-output <p>", "variational dropout of each layer's output (LM)", number)
     .option("--epochs <n>", `epochs ${byTask((c) => c.epochs)}`, integer)
     .option("--batch-size <n>", `batch size ${byTask((c) => c.batchSize)}`, integer)
     .option("--bptt <n>", "truncated-BPTT length (language model)", integer, lm.bptt)
@@ -203,6 +207,25 @@ export function checkFlagConflicts(flags: Flags, given: (name: string) => boolea
 // deno-lint-ignore no-explicit-any
 type Flags = Record<string, any>;
 
+/** Variational dropout rates, when any `--dropout-<site>` flag is given (the others 0). */
+function variationalFromFlags(flags: Flags): { variational?: VariationalRates } {
+  const rates = {
+    embedding: flags.dropoutEmbedding,
+    input: flags.dropoutInput,
+    hidden: flags.dropoutHidden,
+    output: flags.dropoutOutput,
+  };
+  if (Object.values(rates).every((r) => r === undefined)) return {};
+  return {
+    variational: {
+      embedding: rates.embedding ?? 0,
+      input: rates.input ?? 0,
+      hidden: rates.hidden ?? 0,
+      output: rates.output ?? 0,
+    },
+  };
+}
+
 /** The training configuration that `flags` describe. */
 export function configFromFlags(flags: Flags): TrainConfig {
   const base = flags.task === "classifier" ? DEFAULT_CLASSIFIER_CONFIG : DEFAULT_LM_CONFIG;
@@ -222,6 +245,7 @@ export function configFromFlags(flags: Flags): TrainConfig {
         : {}),
       dropout: pick(flags.dropout, base.model.dropout),
       ...(flags.tieWeights ? { tieWeights: true } : {}),
+      ...variationalFromFlags(flags),
     },
     sparse: sparseConfigFor(flags.method, {
       sparsity: flags.sparsity,

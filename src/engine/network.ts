@@ -14,6 +14,7 @@
  */
 
 import { dropoutMaskFeatureMajor } from "../core/dropout.ts";
+import { applySequenceMask, applyWordMask, variationalSeed } from "../core/variational_dropout.ts";
 import {
   type ModelConfig,
   outputSize,
@@ -21,6 +22,7 @@ import {
   recurrenceDepth,
   sizeOf,
   tiedDecoder,
+  variationalRates,
 } from "../spec/config.ts";
 import type { HostParams } from "../spec/params.ts";
 import type { Csr, Kernels, LstmCache, Strided } from "./kernels.ts";
@@ -125,8 +127,23 @@ interface LayerBuffers {
   /** Dropout mask of this layer's output (`[H][N]`) and the dropped output (LM with dropout). */
   dropMask: Float32Array;
   dropped: Float32Array;
+  /** The layer's input `[in][N]` in the current pass (after any input dropout). */
+  in: Float32Array;
+  /** Variational input dropout: its mask and the dropped input, `[in][N]`. */
+  inMask: Float32Array;
+  inDropped: Float32Array;
+  /** Variational hidden dropout of an RHN, `[H][B]`. */
+  hiddenMask: Float32Array;
   /** Gradient at the layer's input, `[in][N]`. */
   dx: Float32Array;
+}
+
+/** Which dropout masks a training pass applies (each may combine plain and variational). */
+interface DropPlan {
+  embed: boolean;
+  input: boolean;
+  hidden: boolean;
+  output: boolean;
 }
 
 /** A weight gradient's operands, kept for dense gradients after a step (RigL). */
@@ -145,7 +162,11 @@ function allocateBuffers(k: Kernels, model: ModelConfig, N: number, B: number) {
   const V = outputSize(model);
   const lm = model.kind === "lm";
   // Dropout buffers only where a step can drop: memory is what limits large models.
-  const dropping = model.dropout > 0;
+  const v = variationalRates(model);
+  const embedDrop = model.dropout > 0 || (v?.embedding ?? 0) > 0;
+  const outDrop = lm && (model.dropout > 0 || (v?.output ?? 0) > 0);
+  const inDrop = (v?.input ?? 0) > 0;
+  const hiddenDrop = rhn && (v?.hidden ?? 0) > 0;
   const none = k.f32(0);
   return {
     tokens: k.i32(N),
@@ -153,7 +174,7 @@ function allocateBuffers(k: Kernels, model: ModelConfig, N: number, B: number) {
     predicted: k.i32(lm ? N : B),
     stepMask: k.f32(N),
     embedded: k.f32(E * N),
-    embedMask: dropping ? k.f32(E * N) : none,
+    embedMask: embedDrop ? k.f32(E * N) : none,
     layers: Array.from({ length: layers }, (_, l): LayerBuffers => {
       const dz = k.f32((rhn ? D * 2 : 4) * H * N);
       const h = rhn ? none : k.f32(H * N);
@@ -165,13 +186,19 @@ function allocateBuffers(k: Kernels, model: ModelConfig, N: number, B: number) {
         cache: rhn
           ? { gates: none, c: none, tanhC: none }
           : { gates: k.f32(4 * H * N), c: k.f32(H * N), tanhC: k.f32(H * N) },
-        rhn: rhn ? { s: k.f32(D * H * N), acts: k.f32(D * 2 * H * N) } : { s: none, acts: none },
+        rhn: rhn
+          ? { s: k.f32(D * H * N), acts: k.f32(D * 2 * H * N), sIn: k.f32(D * H * N) }
+          : { s: none, acts: none, sIn: none },
         out: h,
         hT: k.f32(H * B),
         cT: k.f32(H * B),
         dz,
-        dropMask: lm && dropping ? k.f32(H * N) : none,
-        dropped: lm && dropping ? k.f32(H * N) : none,
+        dropMask: outDrop ? k.f32(H * N) : none,
+        dropped: outDrop ? k.f32(H * N) : none,
+        in: none,
+        inMask: inDrop ? k.f32((l === 0 ? E : H) * N) : none,
+        inDropped: inDrop ? k.f32((l === 0 ? E : H) * N) : none,
+        hiddenMask: hiddenDrop ? k.f32(H * B) : none,
         dx: k.f32((l === 0 ? E : H) * N),
       };
     }),
@@ -182,7 +209,7 @@ function allocateBuffers(k: Kernels, model: ModelConfig, N: number, B: number) {
     lastMask: k.f32(H * B),
     dLast: k.f32(H * B),
     zerosHB: k.f32(H * B),
-    scratchHB: [k.f32(H * B), k.f32(H * B)],
+    scratchHB: [k.f32(H * B), k.f32(H * B), k.f32(H * B)],
   };
 }
 
@@ -367,6 +394,15 @@ export class Network {
     const { T, B, N, E, H, V, lm } = this.#sizes(batch);
     const buf = this.#ensure(N, B);
     const dropping = drop !== undefined && drop.rate > 0;
+    // Variational dropout (training only) adds per-sequence masks on top of plain dropout.
+    const v = drop !== undefined ? variationalRates(m) : undefined;
+    const plan: DropPlan = {
+      embed: dropping || (v?.embedding ?? 0) > 0,
+      input: (v?.input ?? 0) > 0,
+      hidden: m.cell === "rhn" && (v?.hidden ?? 0) > 0,
+      output: lm && (dropping || (v?.output ?? 0) > 0),
+    };
+    const sequenceOf = (b: number) => slice.offset + b;
     // Column t·B + b of this slice is column t·batch + offset + b of the whole batch.
     const columnOf = (n: number) => Math.floor(n / B) * slice.batch + slice.offset + (n % B);
     const tokens = buf.tokens.subarray(0, N);
@@ -381,9 +417,15 @@ export class Network {
     // Embedding and its dropout (salt 0, as in ../model/language_model.ts).
     const embedding = this.param("embedding");
     k.embedForward(embedding.csr!, tokens, { data: buf.embedded, ld: N }, N);
-    if (dropping) {
-      dropoutMaskFeatureMajor(drop.seed, drop.rate, N, E, buf.embedMask, columnOf);
-      k.multiply(buf.embedded, buf.embedMask, E * N);
+    if (plan.embed) {
+      const mask = buf.embedMask.subarray(0, E * N);
+      if (dropping) dropoutMaskFeatureMajor(drop.seed, drop.rate, N, E, mask, columnOf);
+      else mask.fill(1);
+      if (v && v.embedding > 0) {
+        const seed = variationalSeed(drop!.seed, "embedding");
+        applyWordMask(seed, v.embedding, tokens, B, E, m.vocabSize, mask, sequenceOf);
+      }
+      k.multiply(buf.embedded, mask, E * N);
     }
 
     // Recurrent layers; each layer's output is dropped out before the next one.
@@ -393,6 +435,31 @@ export class Network {
       const h0 = L.h0.subarray(0, H * B), c0 = L.c0.subarray(0, H * B);
       h0.set(state.h[l]);
       c0.set(state.c[l]);
+      if (plan.input) {
+        const F = l === 0 ? E : H;
+        const mask = L.inMask.subarray(0, F * N);
+        mask.fill(1);
+        applySequenceMask(
+          variationalSeed(drop!.seed, "input", l),
+          v!.input,
+          T,
+          B,
+          F,
+          mask,
+          sequenceOf,
+        );
+        L.inDropped.set(input.subarray(0, F * N));
+        k.multiply(L.inDropped, mask, F * N);
+        input = L.inDropped;
+      }
+      L.in = input;
+      let hiddenMask: Float32Array | null = null;
+      if (plan.hidden) {
+        hiddenMask = L.hiddenMask.subarray(0, H * B);
+        hiddenMask.fill(1);
+        const seed = variationalSeed(drop!.seed, "hidden", l);
+        applySequenceMask(seed, v!.hidden, 1, B, H, hiddenMask, sequenceOf);
+      }
       switch (m.cell) {
         case "lstm": {
           const W = this.param(`lstm.${l}.W`), R = this.param(`lstm.${l}.R`);
@@ -403,15 +470,21 @@ export class Network {
           break;
         }
         case "rhn":
-          this.#rhnForward(l, L, input, { T, B, H, D: recurrenceDepth(m) }, stepMask);
+          this.#rhnForward(l, L, input, { T, B, H, D: recurrenceDepth(m) }, stepMask, hiddenMask);
           break;
       }
       input = L.out;
       // The LM drops every layer's output; the classifier only its final state.
-      if (dropping && lm) {
-        dropoutMaskFeatureMajor(drop.seed + l + 1, drop.rate, N, H, L.dropMask, columnOf);
+      if (plan.output) {
+        const mask = L.dropMask.subarray(0, H * N);
+        if (dropping) dropoutMaskFeatureMajor(drop.seed + l + 1, drop.rate, N, H, mask, columnOf);
+        else mask.fill(1);
+        if (v && v.output > 0) {
+          const seed = variationalSeed(drop!.seed, "output", l);
+          applySequenceMask(seed, v.output, T, B, H, mask, sequenceOf);
+        }
         L.dropped.set(L.out.subarray(0, H * N));
-        k.multiply(L.dropped, L.dropMask, H * N);
+        k.multiply(L.dropped, mask, H * N);
         input = L.dropped;
       }
     }
@@ -443,7 +516,7 @@ export class Network {
       // The gradient of the whole batch's mean loss.
       const wholeColumns = (columns / B) * slice.batch;
       nats = k.softmaxCrossEntropy(logits, V, columns, targets, 1 / wholeColumns);
-      this.#backward(batch, buf, stepMask, dropping, decoderIn, columns);
+      this.#backward(batch, buf, stepMask, dropping, plan, decoderIn, columns);
     }
     // Carry the final state (the LM's next window starts from it).
     for (let l = 0; l < m.layers; l++) {
@@ -458,6 +531,7 @@ export class Network {
     buf: Buffers,
     stepMask: Float32Array | null,
     dropping: boolean,
+    plan: DropPlan,
     decoderIn: Float32Array,
     columns: number,
   ): void {
@@ -487,7 +561,7 @@ export class Network {
     dhT.fill(0);
     if (lm) {
       k.csrBackwardInput(decoder.csr!, dLogits, { data: dTop, ld: N }, N);
-      if (dropping) k.multiply(dTop, top.dropMask, H * N);
+      if (plan.output) k.multiply(dTop, top.dropMask, H * N);
     } else {
       k.csrBackwardInput(decoder.csr!, dLogits, { data: dhT, ld: B }, B);
       if (dropping) k.multiply(dhT, buf.lastMask, H * B);
@@ -496,16 +570,16 @@ export class Network {
     let dOut = dTop;
     for (let l = m.layers - 1; l >= 0; l--) {
       const L = buf.layers[l];
-      const input = l === 0
-        ? buf.embedded
-        : (dropping && lm ? buf.layers[l - 1].dropped : buf.layers[l - 1].out);
+      const input = L.in;
       const inputSize = l === 0 ? E : H;
       const dsT = l === m.layers - 1 ? dhT : buf.zerosHB.subarray(0, H * B);
       const W = m.cell === "rhn" ? this.param(`rhn.${l}.W`) : this.param(`lstm.${l}.W`);
       const bias = m.cell === "rhn" ? this.param(`rhn.${l}.b.0`) : this.param(`lstm.${l}.b`);
       const gateRows = m.cell === "rhn" ? 2 * H : 4 * H;
       if (m.cell === "rhn") {
-        this.#rhnBackward(l, L, { T, B, H, D: recurrenceDepth(m) }, stepMask, dOut, dsT, buf);
+        const shape = { T, B, H, D: recurrenceDepth(m) };
+        const hiddenMask = plan.hidden ? L.hiddenMask.subarray(0, H * B) : null;
+        this.#rhnBackward(l, L, shape, stepMask, hiddenMask, dOut, dsT, buf);
       } else {
         this.#lstmBackward(l, L, T, B, N, H, stepMask, dOut, dsT, buf);
       }
@@ -518,12 +592,13 @@ export class Network {
       const dx = L.dx.subarray(0, inputSize * N);
       dx.fill(0);
       k.csrBackwardInput(W.csr!, dz, { data: dx, ld: N }, N);
-      if (l > 0 && dropping && lm) k.multiply(dx, buf.layers[l - 1].dropMask, H * N);
+      if (plan.input) k.multiply(dx, L.inMask, inputSize * N);
+      if (l > 0 && plan.output) k.multiply(dx, buf.layers[l - 1].dropMask, H * N);
       dOut = dx;
     }
 
     // dOut is now the gradient at the (dropped) embedding output.
-    if (dropping) k.multiply(dOut, buf.embedMask, E * N);
+    if (plan.embed) k.multiply(dOut, buf.embedMask, E * N);
     const embedding = this.param("embedding");
     const tokens = buf.tokens.subarray(0, N);
     k.embedBackward(embedding.csr!, tokens, { data: dOut, ld: N }, N, embedding.grad);
@@ -596,6 +671,7 @@ export class Network {
     input: Float32Array,
     shape: RhnShape,
     stepMask: Float32Array | null,
+    hiddenMask: Float32Array | null,
   ): void {
     const k = this.#k;
     const { T, B, H, D } = shape;
@@ -605,7 +681,7 @@ export class Network {
     k.csrForward(W.csr!, { data: input, ld: N }, { data: L.zx, ld: N }, N, false);
     k.addBias({ data: L.zx, ld: N }, 2 * H, N, kernel.b[0]);
     const s0 = L.h0.subarray(0, H * B);
-    rhnForward(k, kernel, L.zx, s0, shape, stepMask, L.rhn, L.hT);
+    rhnForward(k, kernel, L.zx, s0, shape, stepMask, hiddenMask, L.rhn, L.hT);
     L.out = L.rhn.s.subarray((D - 1) * H * N, D * H * N);
     // The RHN has no cell state; c stays zero so state buffers look the same for every cell.
     L.cT.fill(0, 0, H * B);
@@ -617,6 +693,7 @@ export class Network {
     L: LayerBuffers,
     shape: RhnShape,
     stepMask: Float32Array | null,
+    hiddenMask: Float32Array | null,
     dOut: Float32Array,
     dsT: Float32Array,
     buf: Buffers,
@@ -632,14 +709,16 @@ export class Network {
       s0,
       shape,
       stepMask,
+      hiddenMask,
       L.rhn,
       dOut,
       dsT,
       L.dz,
       buf.scratchHB[0],
       buf.scratchHB[1],
+      buf.scratchHB[2],
     );
-    for (const site of rhnGradientSites(L.rhn, L.dz, s0, shape)) {
+    for (const site of rhnGradientSites(L.rhn, L.dz, shape)) {
       const param = R[site.micro];
       k.csrWeightGrad(param.csr!, site.dy, site.x, site.N, param.grad);
       this.#sites.push({ param, dy: site.dy, x: site.x, N: site.N });

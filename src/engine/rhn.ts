@@ -12,6 +12,11 @@
  * every micro-layer, `s_k = s_{k−1} + m·(s'_k − s_{k−1})`, so a padded step
  * passes the state through unchanged and the backward pass stays uniform.
  *
+ * Variational hidden dropout (../core/variational_dropout.ts) multiplies the
+ * state entering each micro-layer's product `s·R_k` by a per-sequence mask
+ * (`[H][B]`, the same for every step and micro-layer); the carry reads the
+ * state undropped.
+ *
  * @module
  */
 
@@ -23,6 +28,8 @@ export interface RhnCache {
   s: Float32Array;
   /** Activations per micro-layer, `[D][2H][T·B]`: tanh(candidate), σ(transform). */
   acts: Float32Array;
+  /** The state each micro-layer multiplies by its `R`, `[D][H][T·B]` (after hidden dropout). */
+  sIn: Float32Array;
 }
 
 /** The sizes of one pass of one layer. */
@@ -63,7 +70,8 @@ function previousState(
 /**
  * The forward pass of one layer. `zx` (`[2H][T·B]`) holds the input
  * projection plus micro-layer 0's bias. Fills `cache` and writes the final
- * state to `sT` (`[H][B]`); `stepMask` is `[T·B]` or null.
+ * state to `sT` (`[H][B]`); `stepMask` is `[T·B]` or null, `hiddenMask`
+ * `[H][B]` or null.
  */
 export function rhnForward(
   k: Kernels,
@@ -72,6 +80,7 @@ export function rhnForward(
   s0: Float32Array,
   shape: RhnShape,
   stepMask: Float32Array | null,
+  hiddenMask: Float32Array | null,
   cache: RhnCache,
   sT: Float32Array,
 ): void {
@@ -87,7 +96,14 @@ export function rhnForward(
         else a.fill(weights.b[m][j], row, row + B);
       }
       const prev = previousState(cache, s0, shape, t, m);
-      k.csrForward(weights.R[m], prev, { data: a, ld: N }, B, true);
+      const sIn = cache.sIn.subarray(m * H * N + t * B);
+      for (let j = 0; j < H; j++) {
+        for (let b = 0; b < B; b++) {
+          const p = prev.data[j * prev.ld + b];
+          sIn[j * N + b] = hiddenMask ? p * hiddenMask[j * B + b] : p;
+        }
+      }
+      k.csrForward(weights.R[m], { data: sIn, ld: N }, { data: a, ld: N }, B, true);
       const s = cache.s.subarray(m * H * N + t * B);
       for (let j = 0; j < H; j++) {
         for (let b = 0; b < B; b++) {
@@ -115,8 +131,8 @@ export function rhnForward(
  * loss gradient at each step's output; `dsT` (`[H][B]`, may be zero) at the
  * final state. Writes `dz` (`[D][2H][T·B]`, gradients of each micro-layer's
  * pre-activations; micro-layer 0's block is the gradient of `zx`) and `ds0`
- * (`[H][B]`); `scratch` is `[H][B]`. The weight gradients follow from `dz`
- * and the cache: {@link rhnGradientSites}.
+ * (`[H][B]`); `scratch` and `scratch2` are `[H][B]`. The weight gradients
+ * follow from `dz` and the cache: {@link rhnGradientSites}.
  */
 export function rhnBackward(
   k: Kernels,
@@ -124,12 +140,14 @@ export function rhnBackward(
   s0: Float32Array,
   shape: RhnShape,
   stepMask: Float32Array | null,
+  hiddenMask: Float32Array | null,
   cache: RhnCache,
   dOut: Float32Array,
   dsT: Float32Array,
   dz: Float32Array,
   ds0: Float32Array,
   scratch: Float32Array,
+  scratch2: Float32Array,
 ): void {
   const { T, B, H, D } = shape;
   const N = T * B;
@@ -156,7 +174,15 @@ export function rhnBackward(
           dp[j * B + b] = (1 - mask) * ds[j * B + b] + dNext * (1 - g);
         }
       }
-      k.csrBackwardInput(weights.R[m], { data: d, ld: N }, { data: dp, ld: B }, B);
+      if (hiddenMask) {
+        // The product read the dropped state: its gradient passes the mask.
+        const dIn = scratch2.subarray(0, H * B);
+        dIn.fill(0);
+        k.csrBackwardInput(weights.R[m], { data: d, ld: N }, { data: dIn, ld: B }, B);
+        for (let i = 0; i < H * B; i++) dp[i] += dIn[i] * hiddenMask[i];
+      } else {
+        k.csrBackwardInput(weights.R[m], { data: d, ld: N }, { data: dp, ld: B }, B);
+      }
       ds.set(dp);
     }
   }
@@ -173,31 +199,19 @@ export interface RhnGradientSite {
 
 /**
  * The operands of every `R_k` gradient after {@link rhnBackward}: `R_k`'s
- * gradient is the sum over its sites of `dy·xᵀ`. Micro-layer `k ≥ 1` reads
- * the state after `k − 1`; micro-layer 0 the previous step's output (`s0`
- * at step 0).
+ * gradient is `dz_k · sIn_kᵀ` over all steps, from the cache.
  */
 export function rhnGradientSites(
   cache: RhnCache,
   dz: Float32Array,
-  s0: Float32Array,
   shape: RhnShape,
 ): RhnGradientSite[] {
   const { T, B, H, D } = shape;
   const N = T * B;
-  const sites: RhnGradientSite[] = [];
-  for (let m = 0; m < D; m++) {
-    const d = dz.subarray(m * 2 * H * N);
-    if (m > 0) {
-      const x = cache.s.subarray((m - 1) * H * N);
-      sites.push({ micro: m, dy: { data: d, ld: N }, x: { data: x, ld: N }, N });
-      continue;
-    }
-    if (T > 1) {
-      const x = cache.s.subarray((D - 1) * H * N);
-      sites.push({ micro: 0, dy: { data: d.subarray(B), ld: N }, x: { data: x, ld: N }, N: N - B });
-    }
-    sites.push({ micro: 0, dy: { data: d, ld: N }, x: { data: s0, ld: B }, N: B });
-  }
-  return sites;
+  return Array.from({ length: D }, (_, m) => ({
+    micro: m,
+    dy: { data: dz.subarray(m * 2 * H * N), ld: N },
+    x: { data: cache.sIn.subarray(m * H * N), ld: N },
+    N,
+  }));
 }

@@ -19,6 +19,8 @@ export function recurrentLayer(
   inputs: tf.Tensor3D,
   initial: LstmState,
   stepMasks?: tf.Tensor2D[],
+  /** `[B, H]` variational hidden dropout (RHN only). */
+  hiddenMask?: tf.Tensor2D,
 ): { outputs: tf.Tensor3D; final: LstmState } {
   switch (config.cell) {
     case "lstm":
@@ -43,6 +45,7 @@ export function recurrentLayer(
         },
         initial,
         stepMasks,
+        hiddenMask,
       );
     }
   }

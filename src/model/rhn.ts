@@ -25,13 +25,16 @@ export interface RhnWeights {
  * Runs one RHN layer over `[T, B, inputSize]` inputs. The state rides in
  * `h` (the RHN has no cell state; `c` is passed through as zeros).
  * `stepMasks` (per step `[B, 1]`, 1 for a real token) keep the state
- * through padding, as in the engine: in every micro-layer.
+ * through padding, as in the engine: in every micro-layer. `hiddenMask`
+ * (`[B, H]`, variational hidden dropout) multiplies the state entering each
+ * micro-layer's recurrent product.
  */
 export function rhnLayer(
   inputs: tf.Tensor3D,
   weights: RhnWeights,
   initial: LstmState,
   stepMasks?: tf.Tensor2D[],
+  hiddenMask?: tf.Tensor2D,
 ): { outputs: tf.Tensor3D; final: LstmState } {
   const [T, B, inputSize] = inputs.shape;
   const H = weights.R[0].shape[0];
@@ -42,7 +45,8 @@ export function rhnLayer(
   const outputs: tf.Tensor2D[] = [];
   for (let t = 0; t < T; t++) {
     for (let k = 0; k < weights.R.length; k++) {
-      let z: tf.Tensor2D = tf.add(tf.matMul(s, weights.R[k]), weights.b[k]);
+      const sIn = hiddenMask ? tf.mul(s, hiddenMask) : s;
+      let z: tf.Tensor2D = tf.add(tf.matMul(sIn, weights.R[k]), weights.b[k]);
       if (k === 0) z = tf.add(z, projected[t]);
       const [zh, zt] = tf.split(z, 2, 1) as tf.Tensor2D[];
       const h = tf.tanh(zh), g = tf.sigmoid(zt);

@@ -40,6 +40,23 @@ export interface LanguageModelConfig {
    * `decoder.W`, logits `h·Eᵀ + decoder.b`. Needs `embedSize = hiddenSize`.
    */
   tieWeights?: boolean;
+  /**
+   * Variational dropout rates (../core/variational_dropout.ts), applied in
+   * training on top of `dropout`; unset = none.
+   */
+  variational?: VariationalRates;
+}
+
+/** The four rates of variational dropout; 0 turns a site off. */
+export interface VariationalRates {
+  /** Word types, the same for every occurrence in a sequence. */
+  embedding: number;
+  /** Each recurrent layer's input. */
+  input: number;
+  /** The state entering each RHN micro-layer's recurrent product. */
+  hidden: number;
+  /** Each recurrent layer's output. */
+  output: number;
 }
 
 /** A text classifier: embedding, one LSTM layer, linear head on the last state. */
@@ -97,6 +114,11 @@ export function recurrenceDepth(config: { cell: CellType; depth?: number }): num
 /** Whether the decoder reuses the embedding (a language model with `tieWeights`). */
 export function tiedDecoder(config: ModelConfig): boolean {
   return config.kind === "lm" && config.tieWeights === true;
+}
+
+/** A model's variational dropout rates, if it trains with any. */
+export function variationalRates(config: ModelConfig): VariationalRates | undefined {
+  return config.kind === "lm" ? config.variational : undefined;
 }
 
 /** The size of the decoder's output: vocabulary for an LM, classes for a classifier. */

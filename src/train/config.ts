@@ -14,7 +14,7 @@ import type { RedistributeName } from "../core/redistribute.ts";
 import type { ScheduleName } from "../core/schedule.ts";
 import { type MethodName, methodPreset } from "../core/methods.ts";
 import { check } from "../spec/errors.ts";
-import { CELL_TYPES, type CellType } from "../spec/config.ts";
+import { CELL_TYPES, type CellType, type VariationalRates } from "../spec/config.ts";
 import { COMPUTE_MODES, type ComputeMode } from "./compute.ts";
 import { DEFAULT_OPTIMIZER, type OptimizerConfig } from "../spec/optimizer.ts";
 
@@ -56,6 +56,8 @@ export interface TrainConfig {
     dropout: number;
     /** The LM's decoder is the embedding's transpose (`--tie-weights`); unset = untied. */
     tieWeights?: boolean;
+    /** Variational dropout rates of the LM (`--dropout-embedding/-input/-hidden/-output`). */
+    variational?: VariationalRates;
   };
   sparse: SparseConfig;
   epochs: number;
@@ -236,6 +238,19 @@ export function validateConfig(c: TrainConfig): void {
     check(
       c.sparse.method !== "small-dense",
       "--method small-dense shrinks only the hidden size, which --tie-weights holds equal to the embedding size; drop --tie-weights",
+    );
+  }
+  if (c.model.variational) {
+    check(
+      c.task === "lm",
+      "variational dropout (--dropout-embedding/-input/-hidden/-output) is for the language model; use --dropout",
+    );
+    for (const [site, rate] of Object.entries(c.model.variational)) {
+      check(rate >= 0 && rate < 1, `--dropout-${site} must be in [0, 1), got ${rate}`);
+    }
+    check(
+      c.model.variational.hidden === 0 || c.model.cell === "rhn",
+      "--dropout-hidden drops the state inside an RHN's micro-layers; use it with --cell rhn",
     );
   }
   check(

@@ -165,11 +165,22 @@ function check(model: ModelConfig, kernels: Kernels, storeNonzerosOnly: boolean,
 const TIED_RHN: LanguageModelConfig = { ...LM, embedSize: 6, tieWeights: true };
 const TIED_LSTM: LanguageModelConfig = { ...TIED_RHN, cell: "lstm", depth: undefined };
 
+/** Variational dropout at all four sites, on top of plain dropout. */
+const VARIATIONAL = { embedding: 0.3, input: 0.4, hidden: 0.35, output: 0.45 };
+const VAR_RHN: LanguageModelConfig = { ...LM, variational: VARIATIONAL };
+const VAR_LSTM: LanguageModelConfig = {
+  ...LM,
+  cell: "lstm",
+  depth: undefined,
+  dropout: 0,
+  variational: { ...VARIATIONAL, hidden: 0 },
+};
+
 const wasm = await createKernels();
-for (const model of [LM, CLS, TIED_RHN, TIED_LSTM]) {
+for (const model of [LM, CLS, TIED_RHN, TIED_LSTM, VAR_RHN, VAR_LSTM]) {
   const name = `${model.cell.toUpperCase()} ${model.kind}${
     model.kind === "lm" && model.tieWeights ? " (tied weights)" : ""
-  }`;
+  }${model.kind === "lm" && model.variational ? " (variational dropout)" : ""}`;
   for (const storeNonzerosOnly of [true, false]) {
     Deno.test(
       `engine ${name} loss and gradients equal tfjs autodiff (${
@@ -249,8 +260,8 @@ Deno.test("engine RHN classifier predictions equal the float64 reference on padd
   assert.ok(Math.abs(nats - refNats) <= 1e-4 * refNats, `engine ${nats}, reference ${refNats}`);
 });
 
-for (const model of [LM, TIED_RHN]) {
-  Deno.test(`engine ${model.tieWeights ? "tied " : ""}RHN dense gradients of the last step equal tfjs autodiff (gradient growth)`, () => {
+for (const model of [LM, TIED_RHN, VAR_RHN]) {
+  Deno.test(`engine ${model.tieWeights ? "tied " : ""}${model.variational ? "variational " : ""}RHN dense gradients of the last step equal tfjs autodiff (gradient growth)`, () => {
     const kernels = createOracleKernels();
     const rng = new Rng(5);
     const masks = sparseMasks(model, rng, true);
@@ -274,3 +285,20 @@ for (const model of [LM, TIED_RHN]) {
     }
   });
 }
+
+Deno.test("variational dropout changes a training pass and leaves evaluation alone", () => {
+  const rng = new Rng(21);
+  const params = randomParams(LM, rng);
+  const batch = randomBatch(LM, 4, 3, rng);
+  const nats = (model: ModelConfig, train: boolean) => {
+    const network = new Network(createOracleKernels(), model, {
+      params,
+      masks: new Map(),
+      storeNonzerosOnly: true,
+    });
+    const drop = train ? { rate: model.dropout, seed: 5 } : undefined;
+    return network.run(batch, network.zeroState(batch.B), drop, false).nats;
+  };
+  assert.notEqual(nats(VAR_RHN, true), nats(LM, true));
+  assert.equal(nats(VAR_RHN, false), nats(LM, false));
+});

@@ -93,7 +93,16 @@ for (const kind of ["lm", "classifier"] as const) {
             // is ±lr whatever its float32 noise, which would hide the comparison.
             optimizer: DEFAULT_OPTIMIZER.sgd,
             learningRate: 0.5,
-            model: { ...RHN_LM, layers: kind === "lm" ? 2 : 1, depth: 2, dropout: 0.2 },
+            model: {
+              ...RHN_LM,
+              layers: kind === "lm" ? 2 : 1,
+              depth: 2,
+              dropout: 0.2,
+              // The LM also drops variationally at all four sites.
+              ...(kind === "lm"
+                ? { variational: { embedding: 0.2, input: 0.3, hidden: 0.25, output: 0.3 } }
+                : {}),
+            },
             sparse: { updateEvery: 2 },
           };
           return train(
