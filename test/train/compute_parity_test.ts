@@ -50,7 +50,7 @@ for (const kind of ["lm", "classifier"] as const) {
             maxSteps: 4,
             clipNorm: 0.5,
             model: {
-              cell: "lstm",
+              cell: "lstm" as const,
               embedSize: 8,
               hiddenSize: 8,
               layers: kind === "lm" ? 2 : 1,
