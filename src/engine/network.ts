@@ -28,7 +28,7 @@ import type { HostParams } from "../spec/params.ts";
 import type { Csr, Kernels, LstmCache, Strided } from "./kernels.ts";
 import type { WasmKernels } from "./wasm.ts";
 import { csrPattern, gather, type Orientation, scatter, specIndices } from "./layout.ts";
-import { rhnBackward, type RhnCache, rhnForward, rhnGradientSites, type RhnShape } from "./rhn.ts";
+import { type RhnCache, rhnGradientSites, type RhnShape, type RhnWeights } from "./rhn.ts";
 
 /** One parameter as the engine holds it. */
 export interface EngineParam {
@@ -225,6 +225,7 @@ export class Network {
   #buffers?: Buffers;
   #sites: GradientSite[] = [];
   #lastTokens?: { tokens: Int32Array; dOut: Strided; N: number };
+  #rhn = new Map<number, { R: EngineParam[]; b: EngineParam[]; kernel: RhnWeights }>();
 
   constructor(kernels: Kernels, model: ModelConfig, init: NetworkInit | SharedParam[]) {
     this.#k = kernels;
@@ -656,12 +657,17 @@ export class Network {
     });
   }
 
-  /** The recurrent weights of RHN layer `l`. */
-  #rhnWeights(l: number, D: number) {
-    const micro = Array.from({ length: D }, (_, i) => i);
-    const R = micro.map((i) => this.param(`rhn.${l}.R.${i}`));
-    const b = micro.map((i) => this.param(`rhn.${l}.b.${i}`));
-    return { R, b, kernel: { R: R.map((p) => p.csr!), b: b.map((p) => p.values) } };
+  /** The recurrent weights of RHN layer `l`, one kernel object per layer for the network's life. */
+  #rhnWeights(l: number, D: number): { R: EngineParam[]; b: EngineParam[]; kernel: RhnWeights } {
+    let weights = this.#rhn.get(l);
+    if (!weights) {
+      const micro = Array.from({ length: D }, (_, i) => i);
+      const R = micro.map((i) => this.param(`rhn.${l}.R.${i}`));
+      const b = micro.map((i) => this.param(`rhn.${l}.b.${i}`));
+      weights = { R, b, kernel: { R: R.map((p) => p.csr!), b: b.map((p) => p.values) } };
+      this.#rhn.set(l, weights);
+    }
+    return weights;
   }
 
   /** RHN layer `l`'s forward pass from its input `[in][N]`; sets `L.out`, `L.hT`. */
@@ -681,7 +687,7 @@ export class Network {
     k.csrForward(W.csr!, { data: input, ld: N }, { data: L.zx, ld: N }, N, false);
     k.addBias({ data: L.zx, ld: N }, 2 * H, N, kernel.b[0]);
     const s0 = L.h0.subarray(0, H * B);
-    rhnForward(k, kernel, L.zx, s0, shape, stepMask, hiddenMask, L.rhn, L.hT);
+    k.rhnForward(kernel, L.zx, s0, shape, stepMask, hiddenMask, L.rhn, L.hT);
     L.out = L.rhn.s.subarray((D - 1) * H * N, D * H * N);
     // The RHN has no cell state; c stays zero so state buffers look the same for every cell.
     L.cT.fill(0, 0, H * B);
@@ -703,8 +709,7 @@ export class Network {
     const N = T * B;
     const { R, b, kernel } = this.#rhnWeights(l, D);
     const s0 = L.h0.subarray(0, H * B);
-    rhnBackward(
-      k,
+    k.rhnBackward(
       kernel,
       s0,
       shape,

@@ -1,8 +1,11 @@
 /**
  * One Recurrent Highway Network layer (../spec/rhn_reference.ts) on the CPU
  * engine: forward and backward through time over `T` steps of `B`
- * sequences, built from the sparse kernels (./kernels.ts) — one CSR product
- * per micro-layer and step — with the elementwise math here.
+ * sequences. The functions here are the TypeScript reference (the oracle
+ * kernels run them), built from the sparse kernels of ./kernels.ts — one
+ * CSR product per micro-layer and step — with the elementwise math in
+ * TypeScript; `rhn_forward`/`rhn_backward` in kernels.c run the same loops
+ * in one WebAssembly call per layer.
  *
  * Layouts follow the engine's: feature-major `[F][T·B]`, step `t` the
  * column block `[t·B, t·B + B)`. A micro-layer's fused pre-activations are
@@ -41,7 +44,11 @@ export interface RhnShape {
   D: number;
 }
 
-/** The recurrent weights of one layer: per micro-layer, `R_k` (CSR) and `b_k` (`[2H]`). */
+/**
+ * The recurrent weights of one layer: per micro-layer, `R_k` (CSR) and
+ * `b_k` (`[2H]`). The WASM kernels keep a table of their addresses per
+ * object, so a network passes the same object on every call.
+ */
 export interface RhnWeights {
   R: Csr[];
   b: Float32Array[];
@@ -68,12 +75,12 @@ function previousState(
 }
 
 /**
- * The forward pass of one layer. `zx` (`[2H][T·B]`) holds the input
+ * The forward pass of one layer (the reference of {@link Kernels.rhnForward}). `zx` (`[2H][T·B]`) holds the input
  * projection plus micro-layer 0's bias. Fills `cache` and writes the final
  * state to `sT` (`[H][B]`); `stepMask` is `[T·B]` or null, `hiddenMask`
  * `[H][B]` or null.
  */
-export function rhnForward(
+export function rhnForwardReference(
   k: Kernels,
   weights: RhnWeights,
   zx: Float32Array,
@@ -127,14 +134,15 @@ export function rhnForward(
 }
 
 /**
- * Backward through time of {@link rhnForward}. `dOut` (`[H][T·B]`) is the
+ * Backward through time of {@link rhnForwardReference} (the reference of
+ * {@link Kernels.rhnBackward}). `dOut` (`[H][T·B]`) is the
  * loss gradient at each step's output; `dsT` (`[H][B]`, may be zero) at the
  * final state. Writes `dz` (`[D][2H][T·B]`, gradients of each micro-layer's
  * pre-activations; micro-layer 0's block is the gradient of `zx`) and `ds0`
  * (`[H][B]`); `scratch` and `scratch2` are `[H][B]`. The weight gradients
  * follow from `dz` and the cache: {@link rhnGradientSites}.
  */
-export function rhnBackward(
+export function rhnBackwardReference(
   k: Kernels,
   weights: RhnWeights,
   s0: Float32Array,
