@@ -12,7 +12,7 @@
  *   ...DEFAULT_LM_CONFIG,
  *   data: "fixtures/tinylm",
  *   out: `${out}/checkpoint.sparrow`,
- *   model: { embedSize: 16, hiddenSize: 32, layers: 1, dropout: 0 },
+ *   model: { cell: "lstm", embedSize: 16, hiddenSize: 32, layers: 1, dropout: 0 },
  *   epochs: 1,
  *   maxSteps: 5,
  *   logEvery: 0,
