@@ -12,7 +12,7 @@
  *   ...DEFAULT_LM_CONFIG,
  *   data: "fixtures/tinylm",
  *   out: `${out}/checkpoint.sparrow`,
- *   model: { cell: "lstm", embedSize: 16, hiddenSize: 32, layers: 1, dropout: 0 },
+ *   model: { ...DEFAULT_LM_CONFIG.model, embedSize: 16, hiddenSize: 32, layers: 1, dropout: 0 },
  *   epochs: 1,
  *   maxSteps: 5,
  *   logEvery: 0,
@@ -102,6 +102,8 @@ export { formatReport, type RunReport, runReport } from "./src/train/report.ts";
 export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/spec/checkpoint.ts";
 // Export and inference.
 export { exportBundle, type ExportOptions } from "./export/bundle.ts";
+export { chooseCheckpoint, type ChosenCheckpoint } from "./export/select.ts";
+export { bestCheckpointPath, type BestEpoch } from "./src/spec/selection.ts";
 export {
   type Bundle,
   type BundleMetadata,

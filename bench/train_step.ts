@@ -2,8 +2,9 @@
  * One training-step timing, run in its own process by bench/train.ts so that
  * each measurement has its own heap and its own peak memory. It times the
  * real step of a compute path (../src/train/compute.ts) on a synthetic batch:
- * the median of `--repeats` steps, after three warm-up steps.
- * Prints one JSON line: `{ msPerStep, tokensPerSecond, peakRssBytes, ... }`.
+ * the median of `--repeats` steps, after `--warmup` (three) warm-up steps.
+ * Prints one JSON line: `{ msPerStep, tokensPerSecond, peakRssBytes, peakGpuBytes, ... }`
+ * (`peakGpuBytes`: tfjs-webgpu's allocated buffers, NaN on other backends).
  *
  * @module
  */
@@ -31,6 +32,20 @@ export const WORKLOADS = {
   },
 } as const;
 
+/** Workloads only `bench gpu` measures (too large for the CPU comparisons of `bench train`). */
+export const GPU_WORKLOADS = {
+  /** Zaremba et al.'s medium PTB model, the size a GPU is for. */
+  "lm-medium": {
+    kind: "lm",
+    vocab: 10000,
+    hidden: 650,
+    layers: 2,
+    batch: 20,
+    steps: 35,
+    classes: 0,
+  },
+} as const;
+
 /** The largest resident set this process has had (Linux), in bytes; NaN elsewhere. */
 function peakRssBytes(): number {
   try {
@@ -44,17 +59,21 @@ function peakRssBytes(): number {
 
 async function main(): Promise<void> {
   const flags = new Command("train_step")
-    .option("--workload <name>", "lm or cls", "lm")
+    .option("--workload <name>", "lm, cls or lm-medium", "lm")
     .option("--compute <mode>", "sparse or masked", "sparse")
     .option("--sparsity <s>", "sparsity of the sparse matrices", number, 0.8)
     .option("--sparse-io", "make the embedding and the decoder sparse too", false)
     .option("--scale <f>", "shrink the workload (vocab, hidden) by this factor", number, 1)
     .option("--repeats <n>", "timed steps", integer, 3)
+    .option("--warmup <n>", "untimed steps first", integer, 3)
     .option("--threads <n>", "threads of the sparse path", integer, 1)
+    .option("--backend <name>", "tfjs backend of the masked path", "wasm")
+    .option("--no-fused", "on webgpu, the op-by-op recurrence instead of the fused one")
     .parse(Deno.args, { from: "user" })
     .opts();
 
-  const w = WORKLOADS[flags.workload as keyof typeof WORKLOADS];
+  const all = { ...WORKLOADS, ...GPU_WORKLOADS };
+  const w = all[flags.workload as keyof typeof all];
   const hidden = Math.max(8, Math.round(w.hidden * flags.scale));
   const vocab = Math.max(16, Math.round(w.vocab * flags.scale));
   const common = { cell: "lstm", vocabSize: vocab, embedSize: hidden, hiddenSize: hidden } as const;
@@ -63,7 +82,15 @@ async function main(): Promise<void> {
     : { kind: "classifier", ...common, layers: 1, numClasses: w.classes, dropout: 0 };
   const compute = flags.compute as ComputeMode;
   // Only the masked path loads tfjs, so the sparse path's memory is its own.
-  if (compute === "masked") await (await import("../src/backend/backend.ts")).useBackend("wasm");
+  let gpuBytes = (): number => NaN;
+  if (compute === "masked") {
+    await (await import("../src/backend/backend.ts")).useBackend(flags.backend);
+    (await import("../src/model/fused_webgpu.ts")).setFusedRecurrence(flags.fused);
+    const tf = await import("@tensorflow/tfjs");
+    // tfjs-webgpu counts the bytes of the GPU buffers it holds (pooled ones too); sampled per step.
+    gpuBytes = () =>
+      (tf.memory() as { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU ?? NaN;
+  }
 
   const rng = new Rng(1);
   const params = initParams(model, rng);
@@ -109,13 +136,19 @@ async function main(): Promise<void> {
   const drop = { rate: 0, seed: 1 };
   // Warm-up: XNNPACK packs weights; V8 first runs WebAssembly on its baseline compiler and
   // moves the kernels to its optimizing one only after some calls.
-  for (let i = 0; i < 3; i++) await runner.step(batch, drop, 0.1, false);
+  let peakGpuBytes = NaN;
+  const sampleGpu = () => {
+    const bytes = gpuBytes();
+    if (!(bytes <= peakGpuBytes)) peakGpuBytes = bytes;
+  };
+  for (let i = 0; i < flags.warmup; i++) await runner.step(batch, drop, 0.1, false), sampleGpu();
   // The median step: one slow step (a collection, another process) does not move it.
   const times: number[] = [];
   for (let i = 0; i < flags.repeats; i++) {
     const started = performance.now();
     await runner.step(batch, drop, 0.1, false);
     times.push(performance.now() - started);
+    sampleGpu();
   }
   const msPerStep = times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
   runner.dispose();
@@ -123,6 +156,7 @@ async function main(): Promise<void> {
     msPerStep,
     tokensPerSecond: (T * B) / (msPerStep / 1000),
     peakRssBytes: peakRssBytes(),
+    peakGpuBytes,
     hidden,
     vocab,
   }));

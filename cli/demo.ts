@@ -10,6 +10,7 @@
 
 import { Command } from "commander";
 import { exportBundle } from "../export/bundle.ts";
+import { chooseCheckpoint } from "../export/select.ts";
 import { classify, generate, openBundle, score } from "../src/infer/bundle.ts";
 import { DEFAULT_CLASSIFIER_CONFIG, DEFAULT_LM_CONFIG } from "../src/train/config.ts";
 import { train } from "../src/train/train.ts";
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
   await train({ ...DEFAULT_LM_CONFIG, out: lmCheckpoint, epochs: flags.lmEpochs, logEvery: 0 });
   console.log(`\n== 2. Export it to ONNX (${elapsed()})`);
   const lmBundle = `${flags.out}/lm/bundle`;
-  console.log(describeExport(lmBundle, await exportBundle(lmCheckpoint, lmBundle)));
+  console.log(describeExport(lmBundle, await exportBest(lmCheckpoint, lmBundle)));
 
   console.log(`\n== 3. Run it with onnxruntime (${elapsed()})`);
   const lm = await openBundle(lmBundle);
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
     logEvery: 0,
   });
   const clsBundle = `${flags.out}/classifier/bundle`;
-  console.log(describeExport(clsBundle, await exportBundle(clsCheckpoint, clsBundle)));
+  console.log(describeExport(clsBundle, await exportBest(clsCheckpoint, clsBundle)));
   const classifier = await openBundle(clsBundle);
   const reviews = [
     "I really enjoyed the performances and the story was moving.",
@@ -77,6 +78,13 @@ async function main(): Promise<void> {
   console.log(
     `\ndemo finished in ${elapsed()}; try \`deno task infer generate ${lmBundle} --prompt "the bank"\``,
   );
+}
+
+/** Exports the best epoch of the run at `checkpoint`, as `deno task export` does. */
+async function exportBest(checkpoint: string, out: string) {
+  const { path, line } = await chooseCheckpoint(checkpoint);
+  console.log(line);
+  return await exportBundle(path, out);
 }
 
 if (import.meta.main) await runCommand(main);

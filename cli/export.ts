@@ -1,7 +1,7 @@
 /**
  * `deno task export <checkpoint>`: writes an ONNX bundle (model.onnx,
- * vocab.json, metadata.json) after checking it in onnxruntime against the
- * trained model. See docs/export.md for the modes and their trade-offs.
+ * vocab.json, metadata.json) of the run's best epoch (or with `--last` its
+ * last) after checking it in onnxruntime against the trained model. See docs/export.md for the modes and their trade-offs.
  *
  * @module
  */
@@ -22,6 +22,7 @@ import {
   type SparseWeightsSummary,
 } from "../export/weights/sparse_weights.ts";
 import { SPARSE_FORMATS } from "../export/weights/format.ts";
+import { chooseCheckpoint } from "../export/select.ts";
 import { UserError } from "../src/spec/errors.ts";
 import type { BundleMetadata } from "../src/infer/bundle.ts";
 import { loadCheckpoint } from "../src/spec/checkpoint.ts";
@@ -33,7 +34,11 @@ export function exportCommand(): Command {
     .description(
       "Export a checkpoint to an ONNX bundle, verified in onnxruntime before it is written.",
     )
-    .argument("<checkpoint>", "checkpoint written by `deno task train`")
+    .argument(
+      "<checkpoint>",
+      "checkpoint written by `deno task train`; its run's best epoch is exported (see --last)",
+    )
+    .option("--last", "export the last epoch instead of the best one by validation", false)
     .option(
       "--out <path>",
       "bundle directory (default: bundle/ beside the checkpoint); with --weights, the weights file " +
@@ -123,6 +128,7 @@ interface ExportFlags {
   tolerance?: number;
   target?: "auto";
   weights?: string;
+  last?: boolean;
 }
 
 /** One paragraph summarising a sparse weights file for the terminal. */
@@ -171,11 +177,13 @@ async function exportWithTarget(checkpoint: string, out: string, flags: ExportFl
 if (import.meta.main) {
   await runCommand(async () => {
     const command = exportCommand().parse(Deno.args, { from: "user" });
-    const [checkpoint] = command.args;
+    const [run] = command.args;
     const flags = command.opts<ExportFlags>();
     checkTolerance(flags.tolerance);
+    const { path: checkpoint, line } = await chooseCheckpoint(run, flags.last);
+    console.log(line);
     if (flags.weights) return await exportWeights(checkpoint, flags);
-    const out = flags.out ?? checkpoint.replace(/[^/]*$/, "") + "bundle";
+    const out = flags.out ?? run.replace(/[^/]*$/, "") + "bundle";
     const metadata = flags.target === "auto"
       ? await exportWithTarget(checkpoint, out, flags)
       : await exportBundle(checkpoint, out, flags);

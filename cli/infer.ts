@@ -1,6 +1,6 @@
 /**
  * `deno task infer <command> <bundle>`: runs an exported bundle with
- * onnxruntime only (no tfjs): classify lines, score a text's perplexity,
+ * onnxruntime only (no tfjs): classify lines, evaluate on labelled data, score a text's perplexity,
  * generate a continuation, or stream words one at a time with carried state.
  *
  * @module
@@ -10,12 +10,14 @@ import { Command } from "commander";
 import {
   classify,
   generate,
+  isCharModel,
   openBundle,
   score,
   streamStep,
   UNCLASSIFIED,
 } from "../src/infer/bundle.ts";
 import { readText, splitLines } from "../src/data/files.ts";
+import { evaluateBundle, formatEvaluation } from "../src/infer/evaluate.ts";
 import type { LmState } from "../src/infer/onnx_runtime.ts";
 import { UserError } from "../src/spec/errors.ts";
 import { integer, number, runCommand } from "./common.ts";
@@ -56,7 +58,25 @@ export function inferCommand(print: (line: string) => void = console.log): Comma
     .action(async (dir: string, file?: string) => {
       const bundle = await openBundle(dir);
       const r = await score(bundle, await readInput(file), file ?? "stdin");
-      print(`perplexity ${r.perplexity.toFixed(3)} over ${r.tokens} tokens`);
+      const bpc = r.bitsPerCharacter === undefined
+        ? ""
+        : `, ${r.bitsPerCharacter.toFixed(3)} bits per character`;
+      print(`perplexity ${r.perplexity.toFixed(3)}${bpc} over ${r.tokens} tokens`);
+    });
+  program.command("evaluate")
+    .description(
+      "accuracy, per-class precision/recall/F1, macro-F1 and confusion matrix (classifier), or perplexity, bits per character and unknown tokens (language model), on labelled data",
+    )
+    .argument("<bundle>", "bundle directory")
+    .argument(
+      "<data>",
+      "a data directory as training reads it (its test split is evaluated), or one file",
+    )
+    .option("--json", "print the evaluation as JSON")
+    .action(async (dir: string, data: string, flags: { json?: boolean }) => {
+      const evaluation = await evaluateBundle(await openBundle(dir), data);
+      if (flags.json) print(JSON.stringify(evaluation));
+      else print(formatEvaluation(evaluation));
     });
   program.command("generate")
     .description("continue a prompt by sampling from a language model")
@@ -68,6 +88,8 @@ export function inferCommand(print: (line: string) => void = console.log): Comma
     .action(async (dir: string, flags) => {
       const bundle = await openBundle(dir);
       const words = await generate(bundle, flags.prompt, flags);
+      // A character model's output is plain text: its characters joined as they are.
+      if (isCharModel(bundle)) return print(flags.prompt + words.join(""));
       const text = [flags.prompt, ...words].join(" ").split("<eos>").map((l) => l.trim());
       print(text.join("\n").trim());
     });

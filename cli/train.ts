@@ -1,6 +1,7 @@
 /**
  * `deno task train`: trains a sparse LSTM language model or classifier and
- * writes a checkpoint after every epoch. Re-running the same command after an
+ * writes a checkpoint after every epoch, and the best epoch's (by validation)
+ * beside it. Re-running the same command after an
  * interruption resumes from the last finished epoch; re-running a finished
  * run's command keeps it, unless `--epochs` asks for more (it is extended) or
  * `--restart` is given.
@@ -8,10 +9,12 @@
  * @module
  */
 
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { BACKENDS } from "../src/backend/backend.ts";
+import { type AdapterFacts, chooseBackend, findAdapter } from "../src/backend/auto.ts";
 import { COMPUTE_MODES } from "../src/train/compute.ts";
 import { densityMethods } from "../src/core/density.ts";
+import { WEIGHT_INITS } from "../src/core/init.ts";
 import { growersByName } from "../src/core/grow.ts";
 import { methodNames, methodsByName } from "../src/core/methods.ts";
 import { prunersByName } from "../src/core/prune.ts";
@@ -26,10 +29,25 @@ import {
 import { DEFAULT_OPTIMIZER } from "../src/spec/optimizer.ts";
 import { CELL_TYPES, DEFAULT_RHN_DEPTH, type VariationalRates } from "../src/spec/config.ts";
 import { formatMetrics, train } from "../src/train/train.ts";
-import { check } from "../src/spec/errors.ts";
+import { check, UserError } from "../src/spec/errors.ts";
+import { TOKEN_UNITS } from "../src/data/input.ts";
+import { parseSplit as parseSplitValue } from "../src/data/split.ts";
+import { PRESET_NAMES } from "../src/train/presets.ts";
+import { applyPreset } from "./presets.ts";
+import { reportPath } from "../src/train/run_report.ts";
 import { integer, number, runCommand } from "./common.ts";
 
 const names = (record: object) => Object.keys(record);
+
+/** `--split`'s parser: a bad value is one line, as commander prints it. */
+function parseSplit(value: string): number[] {
+  try {
+    return [...parseSplitValue(value)];
+  } catch (err) {
+    if (err instanceof UserError) throw new InvalidArgumentError(err.message);
+    throw err;
+  }
+}
 
 /** "(default lm: X, classifier: Y)" for settings whose default depends on the task. */
 function byTask(pick: (c: TrainConfig) => unknown): string {
@@ -46,13 +64,51 @@ export function trainCommand(): Command {
         "Defaults train a language model on the bundled fixtures/tinylm in seconds.",
     )
     .addOption(
+      new Option(
+        "--preset <name>",
+        "a paper's settings (small, medium, large: Zaremba's PTB LSTMs; rhn; imdb); flags given override them",
+      ).choices(PRESET_NAMES),
+    )
+    .addOption(
       new Option("--task <task>", "what to train").choices(["lm", "classifier"]).default("lm"),
     )
     .option(
-      "--data <dir>",
-      `data directory (lm: {ptb.,}train/valid/test.txt; classifier: train/valid/test.tsv) ${
+      "--data <path>",
+      `data directory (lm: {ptb.,}train/valid/test.txt; classifier: train/valid/test.{tsv,csv}), or one file with --split ${
         byTask((c) => c.data)
       }`,
+    )
+    .option("--train <file>", "training file, instead of a --data directory")
+    .option("--valid <file>", "validation file (with --train)")
+    .option("--test <file>", "test file (with --train)")
+    .option(
+      "--split <fractions>",
+      "cut one file (--data FILE or --train FILE) into train,valid,test, e.g. 0.8,0.1,0.1 " +
+        "(classifier: per class; lm: in order; seeded by --seed)",
+      parseSplit,
+    )
+    .addOption(
+      new Option("--format <format>", "delimited format of labelled files (default: extension)")
+        .choices(["csv", "tsv"]),
+    )
+    .option(
+      "--text-column <columns>",
+      "text column(s) of a CSV/TSV, header names or 0-based indices, comma-separated (default: all but the label)",
+    )
+    .option(
+      "--label-column <column>",
+      "label column of a CSV/TSV, a header name or 0-based index (default: a label-like header, else 0)",
+    )
+    .addOption(
+      new Option("--header <mode>", "whether CSV/TSV files start with a header row")
+        .choices(["auto", "yes", "no"]).default("auto"),
+    )
+    .addOption(
+      new Option(
+        "--unit <unit>",
+        "language-model tokens: words, or characters (spaces and newlines included)",
+      )
+        .choices(TOKEN_UNITS).default("word"),
     )
     .option("--out <file>", `checkpoint path ${byTask((c) => c.out)}`)
     .addOption(
@@ -144,6 +200,13 @@ export function trainCommand(): Command {
       integer,
     )
     .addOption(
+      new Option(
+        "--weight-init <scale>",
+        "initial weight scale: dense (the dense model's, whatever the density), " +
+          "normal-embedding (embedding from N(0,1)), fan-in (sparse matrices scaled by 1/√density)",
+      ).choices(WEIGHT_INITS).default("dense"),
+    )
+    .addOption(
       new Option("--optimizer <name>", "optimizer").choices(["sgd", "adam"]).default("adam"),
     )
     .option("--lr <rate>", `learning rate ${byTask((c) => c.learningRate)}`, number)
@@ -151,6 +214,26 @@ export function trainCommand(): Command {
       "--lr-decay <factor>",
       `learning-rate factor applied after every epoch ${byTask((c) => c.lrDecay)}`,
       number,
+    )
+    .option(
+      "--lr-plateau <factor>",
+      "divide the learning rate by this after every epoch whose validation does not improve " +
+        "on the best (1 = off; the paper: 1.33)",
+      number,
+      lm.lrPlateau,
+    )
+    .option(
+      "--eval-max-tokens <n>",
+      "evaluate each epoch on at most this many valid tokens (0 = all); the test split stays whole",
+      integer,
+      lm.evalMaxTokens,
+    )
+    .option(
+      "--valid-fraction <f>",
+      "share of the training texts a classifier holds out for validation when its data has no " +
+        "valid split",
+      number,
+      lm.validFraction,
     )
     .option("--momentum <m>", "SGD momentum", number, DEFAULT_OPTIMIZER.sgd.momentum)
     .option(
@@ -170,13 +253,15 @@ export function trainCommand(): Command {
     )
     .option("--threads <n>", "threads of --compute sparse (0 = one per core)", integer, 0)
     .addOption(
-      new Option("--backend <name>", "tfjs backend of --compute masked").choices(BACKENDS)
-        .default("wasm"),
+      new Option(
+        "--backend <name>",
+        "tfjs backend of --compute masked; auto: webgpu on a real GPU, else the CPU engine",
+      ).choices(["auto", ...BACKENDS]).default("auto"),
     )
     .option("--max-steps <n>", "stop every epoch after this many steps (smoke runs)", integer, 0)
     .option(
       "--log-every <n>",
-      "progress line every this many steps (0 = per epoch only)",
+      "a progress line every this many steps (on a terminal: one line redrawn; 0 = per epoch only)",
       integer,
       lm.logEvery,
     )
@@ -193,6 +278,10 @@ export function trainCommand(): Command {
  * both); `given` says whether a flag was on the command line.
  */
 export function checkFlagConflicts(flags: Flags, given: (name: string) => boolean): void {
+  check(
+    !(flags.data !== undefined && flags.train !== undefined),
+    "--data and --train both say where the training data is; pass --data DIR (or FILE with --split), or --train FILE",
+  );
   check(
     !(given("sparsity") && flags.epsilon !== undefined),
     "--sparsity and --epsilon both set how sparse the model is; pass only one of them",
@@ -226,13 +315,35 @@ function variationalFromFlags(flags: Flags): { variational?: VariationalRates } 
   };
 }
 
-/** The training configuration that `flags` describe. */
-export function configFromFlags(flags: Flags): TrainConfig {
+/**
+ * The training configuration that the `parsed` flags describe. With
+ * `--preset`, the preset's settings replace every flag that `wasGiven` says
+ * was not on the command line. `--backend auto` picks by `adapter`, the
+ * WebGPU adapter found (null: none).
+ */
+export function configFromFlags(
+  parsed: Flags,
+  wasGiven: (name: string) => boolean = () => false,
+  adapter: AdapterFacts | null = null,
+): TrainConfig {
+  const flags = applyPreset(trainCommand(), parsed, wasGiven);
+  const auto = flags.backend === "auto" ? chooseBackend(adapter, flags.compute) : undefined;
   const base = flags.task === "classifier" ? DEFAULT_CLASSIFIER_CONFIG : DEFAULT_LM_CONFIG;
   const pick = <T>(value: T | undefined, fallback: T) => value ?? fallback;
   return {
     ...base,
-    data: pick(flags.data, base.data),
+    data: pick(flags.data, flags.train !== undefined ? "" : base.data),
+    input: {
+      unit: flags.unit ?? "word",
+      format: flags.format ?? "auto",
+      textColumn: flags.textColumn ?? "",
+      labelColumn: flags.labelColumn ?? "",
+      header: flags.header ?? "auto",
+      train: flags.train ?? "",
+      valid: flags.valid ?? "",
+      test: flags.test ?? "",
+      split: flags.split ? [...flags.split] : [],
+    },
     out: pick(flags.out, base.out),
     model: {
       cell: flags.cell,
@@ -265,20 +376,25 @@ export function configFromFlags(flags: Flags): TrainConfig {
     bptt: flags.bptt,
     maxLength: pick(flags.maxLength, base.maxLength),
     maxVocab: pick(flags.maxVocab, base.maxVocab),
+    weightInit: flags.weightInit,
     optimizer: {
       ...DEFAULT_OPTIMIZER[flags.optimizer as "sgd" | "adam"],
       momentum: flags.momentum,
     },
     learningRate: pick(flags.lr, base.learningRate),
     lrDecay: pick(flags.lrDecay, base.lrDecay),
+    lrPlateau: flags.lrPlateau,
+    evalMaxTokens: flags.evalMaxTokens,
+    validFraction: flags.validFraction,
     clipNorm: pick(flags.clip, base.clipNorm),
     seed: flags.seed,
-    backend: flags.backend,
+    backend: auto?.backend ?? flags.backend,
     // webgpu is a tfjs backend: it implies the masked path unless told otherwise.
-    compute: flags.compute ?? (flags.backend === "webgpu" ? "masked" : "sparse"),
+    compute: auto?.compute ?? flags.compute ?? (flags.backend === "webgpu" ? "masked" : "sparse"),
     threads: flags.threads,
     maxSteps: flags.maxSteps,
     logEvery: flags.logEvery,
+    ...(flags.preset === undefined ? {} : { preset: flags.preset }),
   };
 }
 
@@ -286,12 +402,21 @@ if (import.meta.main) {
   await runCommand(async () => {
     const command = trainCommand().parse(Deno.args, { from: "user" });
     const flags = command.opts();
-    checkFlagConflicts(flags, (name) => command.getOptionValueSource(name) === "cli");
-    const { metrics, trained } = await train(configFromFlags(flags), console.log, {
+    const given = (name: string) => command.getOptionValueSource(name) === "cli";
+    checkFlagConflicts(flags, given);
+    const adapter = flags.backend === "auto" ? await findAdapter() : null;
+    if (flags.backend === "auto") console.log(chooseBackend(adapter, flags.compute).reason);
+    const config = configFromFlags(flags, given, adapter);
+    const { metrics, trained } = await train(config, console.log, {
       restart: flags.restart,
+      progress: Deno.stdout.isTerminal() ? "live" : "plain",
+      htmlReport: true,
     });
     // A finished run that was kept has said so in one line already.
     if (flags.json) console.log(JSON.stringify(metrics));
-    else if (trained) console.log(`done: ${formatMetrics(metrics)}`);
+    else if (trained) {
+      console.log(`done: ${formatMetrics(metrics)}`);
+      console.log(`run report: ${reportPath(config.out)}`);
+    }
   });
 }

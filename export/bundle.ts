@@ -292,11 +292,17 @@ export async function bundleMetadata(
       // A path of the build machine means nothing on the device, and may say too much.
       checkpoint: basename(checkpointName),
       epochs: ckpt.meta.progress.epoch,
-      metrics: ckpt.meta.progress.history.at(-1) ?? {},
+      metrics: checkpointMetrics(ckpt),
     },
     bytes: verified.build.bytes.length,
     ...options.extra,
   };
+}
+
+/** The metrics of the epoch `ckpt` holds: a best checkpoint's include its test metrics. */
+function checkpointMetrics(ckpt: Checkpoint): Record<string, number> {
+  const { best, epoch, history } = ckpt.meta.progress;
+  return best?.epoch === epoch ? best.metrics : history.at(-1) ?? {};
 }
 
 function vocabBytes(ckpt: Checkpoint): Uint8Array {

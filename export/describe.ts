@@ -10,6 +10,7 @@ import type { ModelConfig } from "../src/spec/config.ts";
 import type { Checkpoint } from "../src/spec/checkpoint.ts";
 import type { BundleMetadata, TensorDescription } from "../src/infer/bundle.ts";
 import { UNK } from "../src/data/vocab.ts";
+import { isCharTokenizer } from "../src/data/chars.ts";
 
 /** The inputs and outputs of the graph `export/onnx_model.ts` builds for `model`. */
 export function describeIo(model: ModelConfig): BundleMetadata["io"] {
@@ -27,14 +28,18 @@ export function describeIo(model: ModelConfig): BundleMetadata["io"] {
     shape: ["seq_len", "batch"],
     description: "token ids (line numbers of vocab.json, from 0), time-major",
   };
+  // A GRU has no cell state; an RHN keeps the LSTM's state_c and passes it through.
+  const cellState = model.cell !== "gru";
+  const withCell = (values: TensorDescription[]) =>
+    values.filter((v) => cellState || !v.name.startsWith("state_c"));
   if (model.kind === "lm") {
     return {
-      inputs: [
+      inputs: withCell([
         tokens,
         state("state_h", "hidden state of each layer before the first step; zeros to start"),
         state("state_c", "cell state of each layer before the first step; zeros to start"),
-      ],
-      outputs: [
+      ]),
+      outputs: withCell([
         {
           name: "logits",
           dtype: "float32",
@@ -44,11 +49,11 @@ export function describeIo(model: ModelConfig): BundleMetadata["io"] {
         },
         state("state_h_out", "hidden state after the last step; feed it as state_h to continue"),
         state("state_c_out", "cell state after the last step; feed it as state_c to continue"),
-      ],
+      ]),
     };
   }
   return {
-    inputs: [
+    inputs: withCell([
       { ...tokens, description: `${tokens.description}, padded to the longest sequence` },
       {
         name: "lengths",
@@ -58,7 +63,7 @@ export function describeIo(model: ModelConfig): BundleMetadata["io"] {
       },
       state("state_h", "initial hidden state; zeros"),
       state("state_c", "initial cell state; zeros"),
-    ],
+    ]),
     outputs: [{
       name: "logits",
       dtype: "float32",
@@ -74,6 +79,10 @@ export function textRule(kind: ModelConfig["kind"], meta: Checkpoint["meta"]): s
   const unknown = meta.vocab.includes(UNK)
     ? `a word not in vocab.json becomes ${UNK}`
     : "the vocabulary is closed: a word not in vocab.json cannot be encoded";
+  if (kind === "lm" && isCharTokenizer(meta.tokenizer)) {
+    return "each character (a Unicode code point; \\r\\n counts as \\n) is a token, spaces and " +
+      "newlines included, with no <eos>; " + unknown.replace(/word/g, "character");
+  }
   if (kind === "lm") {
     return "split each line on whitespace, keep case, append <eos> after each line's words; " +
       unknown;

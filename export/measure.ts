@@ -114,7 +114,11 @@ export async function measureModel(path: string, request: MeasureRequest): Promi
   let rssBytes = NaN;
   try {
     for (const [i, batch] of request.batches.entries()) {
-      const { median, output } = await timeCalls(session, feeds(request, batch, rng), request);
+      // A GRU's graph has no state_c: feed only what the model reads.
+      const input = Object.fromEntries(
+        Object.entries(feeds(request, batch, rng)).filter(([n]) => session.inputNames.includes(n)),
+      );
+      const { median, output } = await timeCalls(session, input, request);
       latencyMs[batch] = median;
       if (i === 0 && request.outputPath) {
         await Deno.writeFile(

@@ -23,6 +23,10 @@
  * - output `logits` float `[B, C]`, from the top layer's state at each
  *   sequence's last valid step
  *
+ * A GRU (`cell` in the metadata) has no cell state: its graphs have no
+ * `state_c` input and no `state_c_out` output, and `--compute op` (the
+ * ONNX `GRU` op) or `sparse-scan` builds them; see `onnx/gru_layers.ts`.
+ *
  * Every mode keeps this contract, so inference code never needs to know
  * how a model was exported.
  *
@@ -46,6 +50,8 @@ import {
   type LstmLayerBuilder,
   MICROSOFT_DOMAIN,
 } from "./onnx/lstm_layers.ts";
+import { addGruOpLayer, type GruLayerBuilder } from "./onnx/gru_layers.ts";
+import { addGruScanLayer } from "./onnx/gru_scan.ts";
 import { DataType, encodeModel } from "./onnx/proto.ts";
 import { addSparseScanLayer } from "./onnx/sparse_scan.ts";
 import {
@@ -117,15 +123,48 @@ const RHN_LAYER_BUILDERS: Partial<Record<ComputeMode, RhnLayerBuilder>> = {
   "sparse-scan": addRhnSparseScanLayer,
 };
 
-/** Output names of the LSTM stack. */
+/** A GRU's layers: no int8 (onnxruntime has no quantized GRU op). */
+const GRU_LAYER_BUILDERS: Partial<Record<ComputeMode, GruLayerBuilder>> = {
+  op: addGruOpLayer,
+  "sparse-scan": addGruScanLayer,
+};
+
+/** Output names of the recurrent stack. */
 interface LstmStack {
   /** The embedding matrix `[V, E]` (a tied decoder reads it too). */
   embedding: string;
   /** Top layer's per-step output `[T, B, H]`; absent when not requested. */
   sequence?: string;
-  /** Final hidden and cell state of each layer, `[1, B, H]` each. */
+  /** Final hidden and cell state of each layer, `[1, B, H]` each (no cell state for a GRU). */
   finalH: string[];
   finalC: string[];
+}
+
+/**
+ * Whether a cell's graphs carry `state_c`: an LSTM's cell state; an RHN keeps
+ * the LSTM's contract and passes its (unused) `state_c` through unchanged; a
+ * GRU has none.
+ */
+export function hasCellState(config: ModelConfig): boolean {
+  switch (config.cell) {
+    case "lstm":
+    case "rhn":
+      return true;
+    case "gru":
+      return false;
+  }
+}
+
+/** The compute modes that can build a cell's layers. */
+export function computeModesFor(config: ModelConfig): readonly ComputeMode[] {
+  switch (config.cell) {
+    case "lstm":
+      return COMPUTE_MODES;
+    case "gru":
+      return COMPUTE_MODES.filter((mode) => GRU_LAYER_BUILDERS[mode]);
+    case "rhn":
+      return COMPUTE_MODES.filter((mode) => RHN_LAYER_BUILDERS[mode]);
+  }
 }
 
 /**
@@ -138,7 +177,7 @@ function addLstmStack(
   config: ModelConfig,
   source: HostParams,
   compute: ComputeMode,
-  inputs: { tokens: string; stateH: string; stateC: string; lengths?: string },
+  inputs: { tokens: string; stateH: string; stateC?: string; lengths?: string },
   needSequence: boolean,
 ): LstmStack {
   const H = config.hiddenSize;
@@ -154,7 +193,9 @@ function addLstmStack(
   const initialH = L === 1
     ? [inputs.stateH]
     : graph.addNode("Split", [inputs.stateH], L, { axis: intAttr(0) });
-  const initialC = L === 1
+  const initialC = inputs.stateC === undefined
+    ? []
+    : L === 1
     ? [inputs.stateC]
     : graph.addNode("Split", [inputs.stateC], L, { axis: intAttr(0) });
 
@@ -164,12 +205,10 @@ function addLstmStack(
   let sequence: string | undefined;
   for (let l = 0; l < L; l++) {
     const wantY = l < L - 1 || needSequence;
-    const layerInputs = { x, h0: initialH[l], c0: initialC[l], lengths: inputs.lengths };
     const inputSize = l === 0 ? config.embedSize : H;
-    let out;
     switch (config.cell) {
-      case "lstm":
-        out = LAYER_BUILDERS[compute](
+      case "lstm": {
+        const out = LAYER_BUILDERS[compute](
           graph,
           store,
           {
@@ -180,13 +219,38 @@ function addLstmStack(
             R: source[`lstm.${l}.R`].data,
             b: source[`lstm.${l}.b`].data,
           },
-          layerInputs,
+          { x, h0: initialH[l], c0: initialC[l]!, lengths: inputs.lengths },
           wantY,
         );
+        finalH.push(out.h);
+        finalC.push(out.c);
+        if (wantY) x = sequence = out.y!;
         break;
+      }
+      case "gru": {
+        const p = `gru.${l}`;
+        const out = GRU_LAYER_BUILDERS[compute]!(
+          graph,
+          store,
+          {
+            index: l,
+            inputSize,
+            hidden: H,
+            W: source[`${p}.W`].data,
+            R: source[`${p}.R`].data,
+            b: source[`${p}.b`].data,
+            bR: source[`${p}.bR`].data,
+          },
+          { x, h0: initialH[l], lengths: inputs.lengths },
+          wantY,
+        );
+        finalH.push(out.h);
+        if (wantY) x = sequence = out.y!;
+        break;
+      }
       case "rhn": {
         const micro = Array.from({ length: recurrenceDepth(config) }, (_, k) => k);
-        out = RHN_LAYER_BUILDERS[compute]!(
+        const out = RHN_LAYER_BUILDERS[compute]!(
           graph,
           store,
           {
@@ -197,15 +261,15 @@ function addLstmStack(
             R: micro.map((k) => source[`rhn.${l}.R.${k}`].data),
             b: micro.map((k) => source[`rhn.${l}.b.${k}`].data),
           },
-          layerInputs,
+          { x, h0: initialH[l], c0: initialC[l]!, lengths: inputs.lengths },
           wantY,
         );
+        finalH.push(out.h);
+        finalC.push(out.c);
+        if (wantY) x = sequence = out.y!;
         break;
       }
     }
-    finalH.push(out.h);
-    finalC.push(out.c);
-    if (wantY) x = sequence = out.y!;
   }
   return { embedding, sequence, finalH, finalC };
 }
@@ -251,7 +315,8 @@ function buildLanguageModel(
   const H = config.hiddenSize;
   const tokens = graph.addInput("tokens", DataType.INT64, [TIME, BATCH]);
   const stateH = graph.addInput("state_h", DataType.FLOAT, [L, BATCH, H]);
-  const stateC = graph.addInput("state_c", DataType.FLOAT, [L, BATCH, H]);
+  const cellState = hasCellState(config);
+  const stateC = cellState ? graph.addInput("state_c", DataType.FLOAT, [L, BATCH, H]) : undefined;
   const stack = addLstmStack(
     graph,
     store,
@@ -264,10 +329,10 @@ function buildLanguageModel(
   const tied = config.tieWeights ? stack.embedding : undefined;
   addDecoder(graph, store, source, stack.sequence!, "logits", tied);
   addStateOutput(graph, stack.finalH, "state_h_out");
-  addStateOutput(graph, stack.finalC, "state_c_out");
+  if (cellState) addStateOutput(graph, stack.finalC, "state_c_out");
   graph.addOutput("logits", DataType.FLOAT, [TIME, BATCH, config.vocabSize]);
   graph.addOutput("state_h_out", DataType.FLOAT, [L, BATCH, H]);
-  graph.addOutput("state_c_out", DataType.FLOAT, [L, BATCH, H]);
+  if (cellState) graph.addOutput("state_c_out", DataType.FLOAT, [L, BATCH, H]);
 }
 
 function buildClassifier(
@@ -282,7 +347,9 @@ function buildClassifier(
   const tokens = graph.addInput("tokens", DataType.INT64, [TIME, BATCH]);
   const lengths = graph.addInput("lengths", DataType.INT32, [BATCH]);
   const stateH = graph.addInput("state_h", DataType.FLOAT, [L, BATCH, H]);
-  const stateC = graph.addInput("state_c", DataType.FLOAT, [L, BATCH, H]);
+  const stateC = hasCellState(config)
+    ? graph.addInput("state_c", DataType.FLOAT, [L, BATCH, H])
+    : undefined;
   const stack = addLstmStack(
     graph,
     store,
@@ -325,11 +392,13 @@ export function buildOnnx(
   checkChoice("weight storage", storage, STORAGE_CHOICES);
   checkChoice("compute mode", compute, COMPUTE_MODES);
   checkChoice("value precision", values, VALUE_PRECISIONS);
-  checkWeights(config, weights);
   check(
-    config.cell !== "rhn" || RHN_LAYER_BUILDERS[compute] !== undefined,
-    `--compute ${compute} quantizes the LSTM operator, which an RHN does not use; export RHN models with --compute op or sparse-scan`,
+    computeModesFor(config).includes(compute),
+    `--compute ${compute} is not available for ${config.cell === "rhn" ? "an" : "a"} ` +
+      `${config.cell.toUpperCase()}: it builds ` +
+      `LSTM layers only; export this model with --compute ${computeModesFor(config).join(" or ")}`,
   );
+  checkWeights(config, weights);
   const graph = new GraphBuilder(`sparrow_${config.kind}`);
   const store = new WeightStore(graph, { storage, values });
   if (config.kind === "lm") buildLanguageModel(graph, store, config, weights, compute);
@@ -348,6 +417,7 @@ export function buildOnnx(
       `Sparse ${config.cell.toUpperCase()} ${what}; storage ${storage}, compute ${compute}, values ${values}`,
     metadata: {
       kind: config.kind,
+      cell: config.cell,
       config: JSON.stringify(config),
       storage,
       compute,

@@ -21,7 +21,12 @@ import type { ModelConfig } from "../src/spec/config.ts";
 import type { HostParams } from "../src/spec/params.ts";
 import { buildVerified, type ExportOptions, type VerifiedExport } from "./bundle.ts";
 import { measureInChild, type Measurement } from "./measure.ts";
-import type { ComputeMode, StorageChoice, ValuePrecision } from "./onnx_model.ts";
+import {
+  type ComputeMode,
+  computeModesFor,
+  type StorageChoice,
+  type ValuePrecision,
+} from "./onnx_model.ts";
 import { PARITY_TOLERANCE } from "./parity.ts";
 
 /** Latencies within this fraction of the fastest count as tied. */
@@ -107,7 +112,10 @@ export async function chooseTarget(
 ): Promise<TargetChoice> {
   const tolerance = options.tolerance ?? PARITY_TOLERANCE;
   const log = options.log ?? (() => {});
-  const formats = options.formats ?? TARGET_FORMATS;
+  // Compute modes the cell has no layers for (a GRU's int8, say) are not candidates.
+  const formats = (options.formats ?? TARGET_FORMATS).filter((f) =>
+    computeModesFor(model).includes(f.compute)
+  );
   const dir = await Deno.makeTempDir({ prefix: "sparrow-target-" });
   try {
     const built: { format: Format; verified?: VerifiedExport; failure?: string; path: string }[] =

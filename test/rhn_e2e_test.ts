@@ -46,7 +46,8 @@ Deno.test("RHN language model: train, export, score, generate and stream", async
       bptt: 10,
     }, quiet);
     const ckpt = await loadCheckpoint(checkpoint);
-    if (ckpt.meta.model.kind !== "lm") throw new Error("expected a language model");
+    const model = ckpt.meta.model;
+    if (model.kind !== "lm") throw new Error("expected a language model");
     for (const compute of ["op", "sparse-scan"] as const) {
       const out = join(dir, `bundle-${compute}`);
       const metadata = await exportBundle(checkpoint, out, { compute });
@@ -59,7 +60,7 @@ Deno.test("RHN language model: train, export, score, generate and stream", async
         const ids = "the company said <eos>".split(" ").map((w) => bundle.vocab.encode(w));
         const tokens = ids.map((id) => [id]);
         const { logits } = await runLanguageModel(bundle.session, tokens);
-        const expected = referenceLmForward(ckpt.meta.model, ckpt.params, tokens).logits;
+        const expected: Float32Array = referenceLmForward(model, ckpt.params, tokens).logits;
         assert.ok(maxAbsDiff(logits, expected) <= 1e-4, compute);
         const { perplexity } = await score(bundle, "the company said");
         assert.ok(Number.isFinite(perplexity) && perplexity > 1);

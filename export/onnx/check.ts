@@ -96,7 +96,7 @@ export function checkOnnxModel(
   const graph = model.graph;
   if (!graph) return [...problems, "the model has no graph"];
   const expected = kind ?? metadataKind(model, problems);
-  if (expected) checkContract(graph, expected, problems);
+  if (expected) checkContract(graph, expected, metadataHasCellState(model), problems);
   checkDataflow(graph, problems);
   checkRanks(graph, problems);
   for (const tensor of graph.initializer ?? []) checkTensor(tensor, problems);
@@ -203,6 +203,14 @@ function metadataKind(
   return kind;
 }
 
+/**
+ * A GRU (metadata `cell: gru`) has no cell state; LSTMs and RHNs (which pass
+ * `state_c` through) do, and models without a `cell` entry are LSTMs.
+ */
+function metadataHasCellState(model: ModelProto): boolean {
+  return (model.metadata_props ?? []).find((e) => e.key === "cell")?.value !== "gru";
+}
+
 function rankOf(info: ValueInfoProto): number | undefined {
   return info.type?.tensor_type?.shape?.dim?.length;
 }
@@ -244,11 +252,13 @@ function checkValues(
 function checkContract(
   graph: GraphProto,
   kind: ExportedKind,
+  cellState: boolean,
   problems: string[],
 ): void {
   const contract = CONTRACTS[kind];
-  checkValues("input", graph.input ?? [], contract.inputs, problems);
-  checkValues("output", graph.output ?? [], contract.outputs, problems);
+  const keep = (v: ValueContract) => cellState || !v.name.startsWith("state_c");
+  checkValues("input", graph.input ?? [], contract.inputs.filter(keep), problems);
+  checkValues("output", graph.output ?? [], contract.outputs.filter(keep), problems);
 }
 
 /**

@@ -82,7 +82,7 @@ export function parameterReport(
 
 /** One term of the inference cost. */
 export interface FlopsTerm {
-  /** A parameter name, or `lstm.L.cell` for a layer's elementwise math. */
+  /** A parameter name, or `lstm.L.cell` (`gru.L.cell`) for a layer's elementwise math. */
   name: string;
   /** FLOPs per token with sparse kernels. */
   perToken: number;
@@ -145,10 +145,15 @@ export function inferenceFlops(
         add(p.name, 2 * p.nonzeros, 2 * p.size, perSequenceDecoder);
         break;
       case "bias":
-        if (p.name.startsWith("lstm.")) {
-          // The bias rides along with the cell's elementwise math below.
+        if (/^(lstm|gru)\.\d+\.b$/.test(p.name)) {
+          // The biases ride along with the cell's elementwise math below.
           const cell = p.name.replace(/\.b$/, ".cell");
-          add(cell, cellFlops(config.hiddenSize), cellFlops(config.hiddenSize));
+          const flops = config.cell === "gru"
+            ? gruCellFlops(config.hiddenSize)
+            : cellFlops(config.hiddenSize);
+          add(cell, flops, flops);
+        } else if (/^gru\.\d+\.bR$/.test(p.name)) {
+          add(p.name, 0, 0);
         } else if (p.name.startsWith("rhn.")) {
           // One micro-layer's elementwise math, bias included; `rhn.L.b.k` → `rhn.L.cell.k`.
           const cell = p.name.replace(/\.b\.(\d+)$/, ".cell.$1");
@@ -178,6 +183,16 @@ export function inferenceFlops(
  */
 export function cellFlops(hiddenSize: number): number {
   return 17 * hiddenSize;
+}
+
+/**
+ * Elementwise FLOPs of one GRU step with hidden size `H`: summing the two
+ * products and the biases of z and r (4H), the candidate's `R_n·h + bR`, its
+ * reset product and its input term and bias (4H), two sigmoids and a tanh
+ * (3H) and `h = n + z·(h − n)` (3H).
+ */
+export function gruCellFlops(hiddenSize: number): number {
+  return 14 * hiddenSize;
 }
 
 /**

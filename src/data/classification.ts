@@ -52,6 +52,8 @@ export interface ClassificationSplit {
   texts: Int32Array[];
   /** Label id of each text. */
   labels: Int32Array;
+  /** Tokens of each text before the cut to `maxLength`, for the data summary. */
+  fullLengths?: Int32Array;
 }
 
 /** A dataset ready to train on. */
@@ -63,6 +65,8 @@ export interface ClassificationData {
   labelCounts: number[];
   /** What the reader did that a user should know (e.g. a skipped header row). */
   notes: string[];
+  /** What looks wrong but did not stop the reader (see ./summary.ts). */
+  warnings?: string[];
   /** The tokenizer settings used, to save with the model. */
   text: TextSettings;
   /** The truncation length used, if any, to save with the model. */
@@ -120,38 +124,52 @@ export async function readClassificationFiles(
   ];
   for (const [split, path] of splits) {
     if (path === undefined) continue;
-    const rows: { label: string; text: string; line: number }[] = [];
-    splitLines(await readText(path)).forEach((line, i) => {
-      if (isBlank(line)) return;
-      const tab = line.indexOf("\t");
-      if (tab < 0) {
-        throw new UserError(
-          `${path}:${i + 1}: no TAB between label and text; write each line as label<TAB>text`,
-        );
-      }
-      rows.push({
-        label: trimWhitespace(line.slice(0, tab)),
-        text: line.slice(tab + 1),
-        line: i + 1,
-      });
-    });
-    if (isHeader(rows)) {
-      const [header] = rows.splice(0, 1);
-      builder.note(
-        `${path}:${header.line}: skipped the header row "${header.label}<TAB>${
-          trimWhitespace(header.text)
-        }"`,
-      );
-    }
-    check(
-      rows.length > 0,
-      `file "${path}" has no examples; add lines of the form label<TAB>text`,
-    );
+    const { rows, notes } = await readLabelledTsv(path);
+    for (const line of notes) builder.note(line);
     for (const row of rows) {
       builder.add(split, row.label, row.text, { file: path, line: row.line });
     }
   }
   return builder.finish(files.train);
+}
+
+/**
+ * Reads one `label<TAB>text` file: the label is everything before the first
+ * TAB, the text everything after it (no quoting), blank lines are skipped
+ * and a header row is dropped with a note.
+ */
+export async function readLabelledTsv(
+  path: string,
+): Promise<{ rows: { label: string; text: string; line: number }[]; notes: string[] }> {
+  const rows: { label: string; text: string; line: number }[] = [];
+  const notes: string[] = [];
+  splitLines(await readText(path)).forEach((line, i) => {
+    if (isBlank(line)) return;
+    const tab = line.indexOf("\t");
+    if (tab < 0) {
+      throw new UserError(
+        `${path}:${i + 1}: no TAB between label and text; write each line as label<TAB>text`,
+      );
+    }
+    rows.push({
+      label: trimWhitespace(line.slice(0, tab)),
+      text: line.slice(tab + 1),
+      line: i + 1,
+    });
+  });
+  if (isHeader(rows)) {
+    const [header] = rows.splice(0, 1);
+    notes.push(
+      `${path}:${header.line}: skipped the header row "${header.label}<TAB>${
+        trimWhitespace(header.text)
+      }"`,
+    );
+  }
+  check(
+    rows.length > 0,
+    `file "${path}" has no examples; add lines of the form label<TAB>text`,
+  );
+  return { rows, notes };
 }
 
 /** Names a header row gives the label and text columns (compared lowercased). */
@@ -338,6 +356,7 @@ export class ClassificationBuilder {
         return kept.map((id) => toVocab[id]);
       }),
       labels: Int32Array.from(list, (example) => labelIds.get(example.label)!),
+      fullLengths: Int32Array.from(list, (example) => example.words.length),
     });
     const valid = this.#pending.valid;
     return {
@@ -491,6 +510,9 @@ export function holdOut(
   const pick = (indices: Int32Array): ClassificationSplit => ({
     texts: Array.from(indices, (i) => split.texts[i]),
     labels: Int32Array.from(indices, (i) => split.labels[i]),
+    ...(split.fullLengths
+      ? { fullLengths: Int32Array.from(indices, (i) => split.fullLengths![i]) }
+      : {}),
   });
   return {
     kept: pick(order.subarray(count).sort()),

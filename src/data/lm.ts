@@ -91,8 +91,27 @@ export async function readLanguageModelFiles(
   files: LmFiles,
   options: LmOptions = {},
 ): Promise<LanguageModelData> {
-  const trainLines = splitLines(await readText(files.train));
-  const trainWords: string[][] = trainLines.map(lineWords);
+  return languageModelFromLines(
+    {
+      train: splitLines(await readText(files.train)),
+      valid: splitLines(await readText(files.valid)),
+      ...(files.test !== undefined ? { test: splitLines(await readText(files.test)) } : {}),
+    },
+    files,
+    options,
+  );
+}
+
+/**
+ * Encodes the lines of each split (read from `files`, which name them in
+ * messages), with a vocabulary built from the training lines.
+ */
+export function languageModelFromLines(
+  lines: { train: string[]; valid: string[]; test?: string[] },
+  files: LmFiles,
+  options: LmOptions = {},
+): LanguageModelData {
+  const trainWords: string[][] = lines.train.map(lineWords);
   check(
     trainWords.some((words) => words.length > 1),
     `file "${files.train}" contains no words; put one sentence per line in it`,
@@ -104,16 +123,10 @@ export async function readLanguageModelFiles(
   const vocab = Vocabulary.fromCounts(counts, options);
 
   const train = encodeLines(trainWords, vocab, files.train);
-  const valid = encodeLines(
-    splitLines(await readText(files.valid)).map(lineWords),
-    vocab,
-    files.valid,
-  );
-  const test = files.test === undefined ? undefined : encodeLines(
-    splitLines(await readText(files.test)).map(lineWords),
-    vocab,
-    files.test,
-  );
+  const valid = encodeLines(lines.valid.map(lineWords), vocab, files.valid);
+  const test = lines.test === undefined || files.test === undefined
+    ? undefined
+    : encodeLines(lines.test.map(lineWords), vocab, files.test);
   return {
     vocab,
     files,

@@ -841,3 +841,111 @@ void rhn_backward(int H, int D, const int *tab, const float *s0, int T, int B, c
     }
   }
 }
+
+// ---------------------------------------------------------------------------
+// GRU layer over all time steps (gates z, r, n; the candidate's recurrent
+// term R_n·h + bR is scaled by r, as ONNX's linear_before_reset=1). The cache
+// is [4H][T·B]: rows z, r, n (activations) and hn = R_n·h + bR.
+
+EXPORT(gru_forward)
+void gru_forward(int H, const int *rp, const int *ci, const float *val, const float *bR,
+                 const float *zx, const float *h0, int T, int B, const float *mask, float *h,
+                 float *gates, float *hT) {
+  int ld = T * B;
+  for (int t = 0; t < T; t++) {
+    int col = t * B;
+    const float *hPrev = t ? h + col - B : h0;
+    int ldPrev = t ? ld : B;
+    // z and r start from their input projections; hn is the recurrent term alone.
+    csr_fwd(2 * H, rp, ci, val, hPrev, ldPrev, gates + col, ld, B, zx + col, ld);
+    csr_fwd(H, rp + 2 * H, ci, val, hPrev, ldPrev, gates + 3 * H * ld + col, ld, B, 0, 0);
+    for (int j = 0; j < H; j++) {
+      float *gz = gates + j * ld + col;
+      float *gr = gz + H * ld;
+      float *gn = gr + H * ld;
+      float *ghn = gn + H * ld;
+      const float *xn = zx + (2 * H + j) * ld + col;
+      const float *hp = t ? h + j * ld + col - B : h0 + j * B;
+      float *hj = h + j * ld + col;
+      V bias = splat(bR[j]);
+      for (int b = 0; b < B; b += 4) {
+        int n = B - b < 4 ? B - b : 4;
+        V z = vsigmoid(load_part(gz + b, n));
+        V r = vsigmoid(load_part(gr + b, n));
+        V hn = add(load_part(ghn + b, n), bias);
+        V c = vtanh(mla(load_part(xn + b, n), r, hn));
+        store_part(gz + b, z, n);
+        store_part(gr + b, r, n);
+        store_part(gn + b, c, n);
+        store_part(ghn + b, hn, n);
+        V hPrevV = load_part(hp + b, n);
+        V hNew = mla(c, z, sub(hPrevV, c));
+        if (mask) hNew = mla(hPrevV, load_part(mask + col + b, n), sub(hNew, hPrevV));
+        store_part(hj + b, hNew, n);
+      }
+    }
+  }
+  for (int j = 0; j < H; j++) {
+    for (int b = 0; b < B; b++) hT[j * B + b] = T ? h[j * ld + (T - 1) * B + b] : h0[j * B + b];
+  }
+}
+
+EXPORT(gru_backward)
+void gru_backward(int H, const int *rp, const int *ci, const float *val, const float *h0, int T,
+                  int B, const float *mask, const float *h, const float *gates, float *dh,
+                  const float *dhT, float *dz, float *da, float *dh0, float *dR) {
+  int ld = T * B;
+  if (T == 0) {
+    for (int x = 0; x < H * B; x++) dh0[x] = dhT[x];
+    return;
+  }
+  for (int j = 0; j < H; j++) {
+    for (int b = 0; b < B; b++) dh[j * ld + (T - 1) * B + b] += dhT[j * B + b];
+  }
+  for (int t = T - 1; t >= 0; t--) {
+    int col = t * B;
+    for (int j = 0; j < H; j++) {
+      const float *gz = gates + j * ld + col;
+      const float *gr = gz + H * ld;
+      const float *gn = gr + H * ld;
+      const float *ghn = gn + H * ld;
+      float *dzz = dz + j * ld + col;
+      float *dzr = dzz + H * ld;
+      float *dzn = dzr + H * ld;
+      float *daz = da + j * ld + col;
+      float *dar = daz + H * ld;
+      float *dan = dar + H * ld;
+      const float *hp = t ? h + j * ld + col - B : h0 + j * B;
+      const float *dhj = dh + j * ld + col;
+      // Where the gradient of the previous h goes (before Rᵀ·da is added).
+      float *dhp = t ? dh + j * ld + col - B : dh0 + j * B;
+      for (int b = 0; b < B; b += 4) {
+        int n = B - b < 4 ? B - b : 4;
+        V one = splat(1.0f);
+        V dht = load_part(dhj + b, n);
+        V z = load_part(gz + b, n);
+        V r = load_part(gr + b, n);
+        V c = load_part(gn + b, n);
+        V hn = load_part(ghn + b, n);
+        V hPrevV = load_part(hp + b, n);
+        V m = mask ? load_part(mask + col + b, n) : one;
+        V dhN = mul(m, dht);
+        V dn = mul(mul(dhN, sub(one, z)), sub(one, mul(c, c)));
+        V dzg = mul(mul(dhN, sub(hPrevV, c)), mul(z, sub(one, z)));
+        V drg = mul(mul(dn, hn), mul(r, sub(one, r)));
+        store_part(dzz + b, dzg, n);
+        store_part(dzr + b, drg, n);
+        store_part(dzn + b, dn, n);
+        store_part(daz + b, dzg, n);
+        store_part(dar + b, drg, n);
+        store_part(dan + b, mul(dn, r), n);
+        V direct = mla(mul(sub(one, m), dht), dhN, z);
+        store_part(dhp + b, t ? add(load_part(dhp + b, n), direct) : direct, n);
+      }
+    }
+    const float *hPrev = t ? h + col - B : h0;
+    int ldPrev = t ? ld : B;
+    csr_bwd(3 * H, rp, ci, val, da + col, ld, t ? dh + col - B : dh0, ldPrev, B);
+    csr_wgrad(3 * H, rp, ci, da + col, ld, hPrev, ldPrev, B, dR);
+  }
+}

@@ -19,6 +19,8 @@
  * - **LSTM gates** are fused rows of one `[4H][ld]` matrix in the order
  *   i, f, g, o (rows `[0,H)` input, `[H,2H)` forget, `[2H,3H)` cell,
  *   `[3H,4H)` output), the column order of `lstm.L.W` and `lstm.L.R`.
+ * - **GRU gates** are fused rows of one `[3H][ld]` matrix in the order z, r, n
+ *   (update, reset, candidate), the column order of `gru.L.W` and `gru.L.R`.
  *
  * Buffers come from {@link Kernels.f32} and {@link Kernels.i32}: the WASM
  * kernels can only read their own memory. `subarray` views of them may be
@@ -56,6 +58,15 @@ export interface LstmCache {
   c: Float32Array;
   /** tanh of the new cell state of each step, `[H][T·B]` (before padding masks). */
   tanhC: Float32Array;
+}
+
+/** What one GRU layer's forward pass keeps for its backward pass. */
+export interface GruCache {
+  /**
+   * `[4H][T·B]`: σ(z), σ(r), the candidate n after its tanh, and the
+   * candidate's recurrent term `hn = R_n·h_{t-1} + bR` before the reset gate.
+   */
+  gates: Float32Array;
 }
 
 /** The kernels of a training step. All sizes are in elements. */
@@ -173,6 +184,51 @@ export interface Kernels {
     ds0: Float32Array,
     scratch: Float32Array,
     scratch2: Float32Array,
+  ): void;
+
+  /**
+   * One GRU layer over `T` steps of `B` sequences. `zx` (`[3H][T·B]`) holds
+   * the input projection plus `b` and is left as it is. Step t computes
+   * `z = σ(zx_z + R_z·h)`, `r = σ(zx_r + R_r·h)`,
+   * `n = tanh(zx_n + r·(R_n·h + bR))`, `h' = n + z·(h − n)` with
+   * `h = h_{t-1}`, `h_{-1} = h0`. Writes `h` (`[H][T·B]`), `cache` and `hT`
+   * (`[H][B]`). A padded step (`stepMask` 0) keeps the previous state, as in
+   * {@link lstmForward}.
+   */
+  gruForward(
+    R: Csr,
+    bR: Float32Array,
+    zx: Float32Array,
+    h0: Float32Array,
+    T: number,
+    B: number,
+    stepMask: Float32Array | null,
+    h: Float32Array,
+    cache: GruCache,
+    hT: Float32Array,
+  ): void;
+  /**
+   * Backward through time of {@link gruForward}. `dh` (`[H][T·B]`) is the
+   * loss gradient at each step's output and is overwritten (scratch); `dhT`
+   * (`[H][B]`) the gradient at the final state. Writes `dz` (`[3H][T·B]`, the
+   * gradient of `zx`), `da` (`[3H][T·B]`, the gradient of the recurrent
+   * pre-activations `R·h_{t-1}`, whose rows `[2H,3H)` are also that of `bR`)
+   * and `dh0`, and adds the gradient of R at its nonzeros to `dR`.
+   */
+  gruBackward(
+    R: Csr,
+    h0: Float32Array,
+    T: number,
+    B: number,
+    stepMask: Float32Array | null,
+    h: Float32Array,
+    cache: GruCache,
+    dh: Float32Array,
+    dhT: Float32Array,
+    dz: Float32Array,
+    da: Float32Array,
+    dh0: Float32Array,
+    dR: Float32Array,
   ): void;
 
   /**

@@ -4,7 +4,7 @@
  * layer and direction (./kernels.ts). Activations are feature-major
  * `[F][T·B]`; see the layouts there.
  *
- * Forward: embedding → dropout → recurrent layers (dropout after each) → decoder
+ * Forward: embedding → dropout → LSTM, GRU or RHN layers (dropout after each) → decoder
  * → softmax cross-entropy (LM: every step; classifier: the last real step).
  * Backward runs the same path in reverse and leaves the gradient of the
  * mean loss in each parameter's `grad`, at its stored entries only. An RHN
@@ -14,8 +14,10 @@
  */
 
 import { dropoutMaskFeatureMajor } from "../core/dropout.ts";
+import { type Confusion, countConfusion } from "../core/metrics.ts";
 import { applySequenceMask, applyWordMask, variationalSeed } from "../core/variational_dropout.ts";
 import {
+  gateCount,
   type ModelConfig,
   outputSize,
   paramSpecs,
@@ -109,21 +111,28 @@ interface LayerBuffers {
   h0: Float32Array;
   c0: Float32Array;
   /**
-   * The input projection plus bias, `[4H][N]` (RHN: `[2H][N]`); it is dead
-   * once the forward pass has used it, so it shares its buffer with `dz`.
+   * The input projection plus bias, `[gates·H][N]` (RHN: micro-layer 0's
+   * `[2H][N]`); it is dead once the forward pass has used it, so it shares its
+   * buffer with `dz`.
    */
   zx: Float32Array;
-  /** LSTM: every step's output `[H][N]`; RHN: unused. */
+  /** LSTM and GRU: every step's output `[H][N]`; RHN: unused. */
   h: Float32Array;
+  /** A GRU's cache is `gates` alone (`[4H][N]`, see ./kernels.ts GruCache). */
   cache: LstmCache;
-  /** RHN: states and activations of every micro-layer (empty for an LSTM). */
+  /** RHN: states and activations of every micro-layer (empty for other cells). */
   rhn: RhnCache;
   /** The layer's output `[H][N]` in the current pass: `h`, or the RHN's last micro-layer. */
   out: Float32Array;
   hT: Float32Array;
   cT: Float32Array;
-  /** Gradients of the pre-activations: `[4H][N]`, RHN `[D][2H][N]` (micro-layer 0 first). */
+  /**
+   * Gradients of the pre-activations: `[gates·H][N]`, RHN `[D][2H][N]`
+   * (micro-layer 0 first).
+   */
   dz: Float32Array;
+  /** GRU: the gradient of the recurrent pre-activations, `[3H][N]`. */
+  da: Float32Array;
   /** Dropout mask of this layer's output (`[H][N]`) and the dropped output (LM with dropout). */
   dropMask: Float32Array;
   dropped: Float32Array;
@@ -176,7 +185,8 @@ function allocateBuffers(k: Kernels, model: ModelConfig, N: number, B: number) {
     embedded: k.f32(E * N),
     embedMask: embedDrop ? k.f32(E * N) : none,
     layers: Array.from({ length: layers }, (_, l): LayerBuffers => {
-      const dz = k.f32((rhn ? D * 2 : 4) * H * N);
+      const gru = model.cell === "gru";
+      const dz = k.f32((rhn ? D * 2 : gateCount(model.cell)) * H * N);
       const h = rhn ? none : k.f32(H * N);
       return {
         h0: k.f32(H * B),
@@ -185,6 +195,8 @@ function allocateBuffers(k: Kernels, model: ModelConfig, N: number, B: number) {
         h,
         cache: rhn
           ? { gates: none, c: none, tanhC: none }
+          : gru
+          ? { gates: k.f32(4 * H * N), c: none, tanhC: none }
           : { gates: k.f32(4 * H * N), c: k.f32(H * N), tanhC: k.f32(H * N) },
         rhn: rhn
           ? { s: k.f32(D * H * N), acts: k.f32(D * 2 * H * N), sIn: k.f32(D * H * N) }
@@ -193,6 +205,7 @@ function allocateBuffers(k: Kernels, model: ModelConfig, N: number, B: number) {
         hT: k.f32(H * B),
         cT: k.f32(H * B),
         dz,
+        da: gru ? k.f32(3 * H * N) : none,
         dropMask: outDrop ? k.f32(H * N) : none,
         dropped: outDrop ? k.f32(H * N) : none,
         in: none,
@@ -389,7 +402,7 @@ export class Network {
     drop: EngineDropout | undefined,
     backward: boolean,
     slice: BatchSlice = { offset: 0, size: batch.B, batch: batch.B },
-  ): { nats: number; count: number; correct: number } {
+  ): { nats: number; count: number; correct: number; confusion?: Confusion } {
     const k = this.#k;
     const m = this.model;
     const { T, B, N, E, H, V, lm } = this.#sizes(batch);
@@ -462,11 +475,18 @@ export class Network {
         applySequenceMask(seed, v!.hidden, 1, B, H, hiddenMask, sequenceOf);
       }
       switch (m.cell) {
-        case "lstm": {
-          const W = this.param(`lstm.${l}.W`), R = this.param(`lstm.${l}.R`);
+        case "lstm":
+        case "gru": {
+          const p = `${m.cell}.${l}`;
+          const W = this.param(`${p}.W`), R = this.param(`${p}.R`);
           k.csrForward(W.csr!, { data: input, ld: N }, { data: L.zx, ld: N }, N, false);
-          k.addBias({ data: L.zx, ld: N }, 4 * H, N, this.param(`lstm.${l}.b`).values);
-          k.lstmForward(R.csr!, L.zx, h0, c0, T, B, stepMask, L.h, L.cache, L.hT, L.cT);
+          k.addBias({ data: L.zx, ld: N }, gateCount(m.cell) * H, N, this.param(`${p}.b`).values);
+          if (m.cell === "lstm") {
+            k.lstmForward(R.csr!, L.zx, h0, c0, T, B, stepMask, L.h, L.cache, L.hT, L.cT);
+          } else {
+            const bR = this.param(`${p}.bR`).values;
+            k.gruForward(R.csr!, bR, L.zx, h0, T, B, stepMask, L.h, L.cache, L.hT);
+          }
           L.out = L.h;
           break;
         }
@@ -508,11 +528,13 @@ export class Network {
     const targets = buf.targets.subarray(0, columns);
     targets.set(batch.targets.subarray(0, columns));
 
-    let nats: number, correct = 0;
+    let nats: number, correct = 0, confusion: Confusion | undefined;
     if (!backward) {
       const predicted = buf.predicted.subarray(0, columns);
       nats = k.softmaxLoss(logits, V, columns, targets, predicted);
       for (let n = 0; n < columns; n++) if (predicted[n] === targets[n]) correct++;
+      // A classifier's evaluation reports per-class scores, which need every pair.
+      if (!lm) confusion = countConfusion(targets, predicted, V);
     } else {
       // The gradient of the whole batch's mean loss.
       const wholeColumns = (columns / B) * slice.batch;
@@ -524,7 +546,7 @@ export class Network {
       state.h[l].set(buf.layers[l].hT.subarray(0, H * B));
       state.c[l].set(buf.layers[l].cT.subarray(0, H * B));
     }
-    return { nats, count: columns, correct };
+    return { nats, count: columns, correct, ...(confusion ? { confusion } : {}) };
   }
 
   #backward(
@@ -574,15 +596,21 @@ export class Network {
       const input = L.in;
       const inputSize = l === 0 ? E : H;
       const dsT = l === m.layers - 1 ? dhT : buf.zerosHB.subarray(0, H * B);
-      const W = m.cell === "rhn" ? this.param(`rhn.${l}.W`) : this.param(`lstm.${l}.W`);
-      const bias = m.cell === "rhn" ? this.param(`rhn.${l}.b.0`) : this.param(`lstm.${l}.b`);
-      const gateRows = m.cell === "rhn" ? 2 * H : 4 * H;
-      if (m.cell === "rhn") {
-        const shape = { T, B, H, D: recurrenceDepth(m) };
-        const hiddenMask = plan.hidden ? L.hiddenMask.subarray(0, H * B) : null;
-        this.#rhnBackward(l, L, shape, stepMask, hiddenMask, dOut, dsT, buf);
-      } else {
-        this.#lstmBackward(l, L, T, B, N, H, stepMask, dOut, dsT, buf);
+      const p = `${m.cell}.${l}`;
+      const W = this.param(`${p}.W`);
+      const bias = this.param(m.cell === "rhn" ? `${p}.b.0` : `${p}.b`);
+      const gateRows = (m.cell === "rhn" ? 2 : gateCount(m.cell)) * H;
+      switch (m.cell) {
+        case "lstm":
+        case "gru":
+          this.#cellBackward(l, L, T, B, N, H, stepMask, dOut, dsT, buf);
+          break;
+        case "rhn": {
+          const shape = { T, B, H, D: recurrenceDepth(m) };
+          const hiddenMask = plan.hidden ? L.hiddenMask.subarray(0, H * B) : null;
+          this.#rhnBackward(l, L, shape, stepMask, hiddenMask, dOut, dsT, buf);
+          break;
+        }
       }
 
       // dz's first [gateRows][N] block is the gradient of the input projection.
@@ -606,8 +634,11 @@ export class Network {
     this.#lastTokens = { tokens, dOut: { data: dOut, ld: N }, N };
   }
 
-  /** An LSTM layer's backward through time, leaving `dz` and R's gradient. */
-  #lstmBackward(
+  /**
+   * An LSTM or GRU layer's backward through time, leaving `dz` and the
+   * gradients of R (and a GRU's `bR`).
+   */
+  #cellBackward(
     l: number,
     L: LayerBuffers,
     T: number,
@@ -620,38 +651,61 @@ export class Network {
     buf: Buffers,
   ): void {
     const k = this.#k;
-    const R = this.param(`lstm.${l}.R`);
+    const p = `${this.model.cell}.${l}`;
+    const R = this.param(`${p}.R`);
     const zeros = buf.zerosHB.subarray(0, H * B);
     const h0 = L.h0.subarray(0, H * B), c0 = L.c0.subarray(0, H * B);
-    k.lstmBackward(
-      R.csr!,
-      h0,
-      c0,
-      T,
-      B,
-      stepMask,
-      L.h,
-      L.cache,
-      dOut,
-      dhT,
-      zeros,
-      L.dz,
-      buf.scratchHB[0],
-      buf.scratchHB[1],
-      R.grad,
-    );
+    // The gradient of R's outputs: dz for an LSTM; a GRU's differs in the candidate rows.
+    let dRec = L.dz;
+    if (this.model.cell === "gru") {
+      k.gruBackward(
+        R.csr!,
+        h0,
+        T,
+        B,
+        stepMask,
+        L.h,
+        L.cache,
+        dOut,
+        dhT,
+        L.dz,
+        L.da,
+        buf.scratchHB[0],
+        R.grad,
+      );
+      dRec = L.da;
+      k.biasGrad({ data: L.da.subarray(2 * H * N), ld: N }, H, N, this.param(`${p}.bR`).grad);
+    } else {
+      k.lstmBackward(
+        R.csr!,
+        h0,
+        c0,
+        T,
+        B,
+        stepMask,
+        L.h,
+        L.cache,
+        dOut,
+        dhT,
+        zeros,
+        L.dz,
+        buf.scratchHB[0],
+        buf.scratchHB[1],
+        R.grad,
+      );
+    }
     // R's sites for dense gradients: steps 1.. use h_{t-1}; step 0 uses h0.
     if (T > 1) {
       this.#sites.push({
         param: R,
-        dy: { data: L.dz.subarray(B), ld: N },
+        dy: { data: dRec.subarray(B), ld: N },
         x: { data: L.h, ld: N },
         N: N - B,
       });
     }
     this.#sites.push({
       param: R,
-      dy: { data: L.dz, ld: N },
+      dy: { data: dRec, ld: N },
       x: { data: h0, ld: B },
       N: B,
     });

@@ -255,6 +255,127 @@ function lstmBackward(
   }
 }
 
+/** {@link GruCache} with buffers of either precision. */
+export interface GruCacheN {
+  gates: Vec;
+}
+
+function gruForward(
+  R: CsrN,
+  bR: Vec,
+  zx: Vec,
+  h0: Vec,
+  T: number,
+  B: number,
+  stepMask: Vec | null,
+  h: Vec,
+  cache: GruCacheN,
+  hT: Vec,
+): void {
+  const H = R.cols;
+  const ld = T * B;
+  // a = R·h_{t-1}, [3H][B]
+  const a = new Float64Array(3 * H * B);
+  for (let t = 0; t < T; t++) {
+    const hPrev = (j: number, b: number) => t === 0 ? h0[j * B + b] : h[j * ld + (t - 1) * B + b];
+    for (let r = 0; r < 3 * H; r++) {
+      for (let b = 0; b < B; b++) {
+        let sum = 0;
+        for (let k = R.rowPtr[r]; k < R.rowPtr[r + 1]; k++) {
+          sum += R.values[k] * hPrev(R.colIdx[k], b);
+        }
+        a[r * B + b] = sum;
+      }
+    }
+    for (let j = 0; j < H; j++) {
+      for (let b = 0; b < B; b++) {
+        const col = t * B + b;
+        const z = sigmoid(zx[j * ld + col] + a[j * B + b]);
+        const r = sigmoid(zx[(H + j) * ld + col] + a[(H + j) * B + b]);
+        const hn = a[(2 * H + j) * B + b] + bR[j];
+        const n = Math.tanh(zx[(2 * H + j) * ld + col] + r * hn);
+        cache.gates[j * ld + col] = z;
+        cache.gates[(H + j) * ld + col] = r;
+        cache.gates[(2 * H + j) * ld + col] = n;
+        cache.gates[(3 * H + j) * ld + col] = hn;
+        const hp = hPrev(j, b);
+        const hNew = n + z * (hp - n);
+        const m = stepMask === null ? 1 : stepMask[col];
+        h[j * ld + col] = hp + m * (hNew - hp);
+      }
+    }
+  }
+  for (let j = 0; j < H; j++) {
+    for (let b = 0; b < B; b++) {
+      hT[j * B + b] = T === 0 ? h0[j * B + b] : h[j * ld + (T - 1) * B + b];
+    }
+  }
+}
+
+function gruBackward(
+  R: CsrN,
+  h0: Vec,
+  T: number,
+  B: number,
+  stepMask: Vec | null,
+  h: Vec,
+  cache: GruCacheN,
+  dh: Vec,
+  dhT: Vec,
+  dz: Vec,
+  da: Vec,
+  dh0: Vec,
+  dR: Vec,
+): void {
+  const H = R.cols;
+  const ld = T * B;
+  // Running gradient at h_t, [H][B].
+  const dhCur = Float64Array.from(dhT.subarray(0, H * B));
+  const dhPrev = new Float64Array(H * B);
+  for (let t = T - 1; t >= 0; t--) {
+    const hPrev = (j: number, b: number) => t === 0 ? h0[j * B + b] : h[j * ld + (t - 1) * B + b];
+    for (let j = 0; j < H; j++) {
+      for (let b = 0; b < B; b++) {
+        const col = t * B + b;
+        const m = stepMask === null ? 1 : stepMask[col];
+        const dht = dhCur[j * B + b] + dh[j * ld + col];
+        const z = cache.gates[j * ld + col];
+        const r = cache.gates[(H + j) * ld + col];
+        const n = cache.gates[(2 * H + j) * ld + col];
+        const hn = cache.gates[(3 * H + j) * ld + col];
+        const dhNew = m * dht;
+        const dn = dhNew * (1 - z) * (1 - n * n);
+        const dzg = dhNew * (hPrev(j, b) - n) * z * (1 - z);
+        const drg = dn * hn * r * (1 - r);
+        dz[j * ld + col] = dzg;
+        dz[(H + j) * ld + col] = drg;
+        dz[(2 * H + j) * ld + col] = dn;
+        da[j * ld + col] = dzg;
+        da[(H + j) * ld + col] = drg;
+        da[(2 * H + j) * ld + col] = dn * r;
+        dhPrev[j * B + b] = (1 - m) * dht + dhNew * z;
+        // Keep the total so the gradient of this step is visible in `dh` (it is scratch).
+        dh[j * ld + col] = dht;
+      }
+    }
+    // dh_{t-1} += Rᵀ·da_t; dR += da_t ⊗ h_{t-1}
+    for (let r = 0; r < 3 * H; r++) {
+      for (let k = R.rowPtr[r]; k < R.rowPtr[r + 1]; k++) {
+        const j = R.colIdx[k];
+        let sum = 0;
+        for (let b = 0; b < B; b++) {
+          const d = da[r * ld + t * B + b];
+          dhPrev[j * B + b] += R.values[k] * d;
+          sum += d * hPrev(j, b);
+        }
+        dR[k] += sum;
+      }
+    }
+    dhCur.set(dhPrev);
+  }
+  for (let i = 0; i < H * B; i++) dh0[i] = dhCur[i];
+}
+
 function softmaxColumns(
   logits: StridedN,
   V: number,
@@ -375,6 +496,8 @@ export const oracleOps = {
   embedBackward,
   lstmForward,
   lstmBackward,
+  gruForward,
+  gruBackward,
   softmaxCrossEntropy,
   softmaxLoss,
   sumSquares,

@@ -20,6 +20,7 @@ import type {
   RecurrentStates,
 } from "./network.ts";
 import { allocateThreadStack, type WasmKernels } from "./wasm.ts";
+import { addConfusion, type Confusion } from "../core/metrics.ts";
 import type { ModelConfig } from "../spec/config.ts";
 
 /** What one slice's forward (and backward) pass adds up. */
@@ -27,6 +28,8 @@ export interface SliceTotals {
   nats: number;
   count: number;
   correct: number;
+  /** A classifier's evaluation: counts of (true label, prediction) pairs. */
+  confusion?: Confusion;
 }
 
 /** Which carried state a pass uses. */
@@ -260,6 +263,7 @@ export class EnginePool {
       nats: a.nats + b.nats,
       count: a.count + b.count,
       correct: a.correct + b.correct,
+      ...(a.confusion && b.confusion ? { confusion: addConfusion(a.confusion, b.confusion) } : {}),
     }));
   }
 

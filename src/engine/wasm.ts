@@ -41,6 +41,8 @@ interface Exports {
   lstm_backward(...a: number[]): void;
   rhn_forward(...a: number[]): void;
   rhn_backward(...a: number[]): void;
+  gru_forward(...a: number[]): void;
+  gru_backward(...a: number[]): void;
   softmax_cross_entropy(...a: number[]): number;
   softmax_loss(...a: number[]): number;
 }
@@ -454,6 +456,66 @@ export function instantiateKernels(
         ptr(dR, "dR"),
       );
     },
+    gruForward(R, bR, zx, h0, T, B, stepMask, h, cache, hT) {
+      const H = gruShape(R);
+      const [rp, ci, val] = csr(R, "R");
+      const TB = T * B;
+      need(bR, H, "bR");
+      need(zx, 3 * H * TB, "zx");
+      need(h0, H * B, "h0");
+      need(hT, H * B, "hT");
+      if (stepMask !== null) need(stepMask, TB, "stepMask");
+      need(h, H * TB, "h");
+      need(cache.gates, 4 * H * TB, "cache.gates");
+      e.gru_forward(
+        H,
+        rp,
+        ci,
+        val,
+        ptr(bR, "bR"),
+        ptr(zx, "zx"),
+        ptr(h0, "h0"),
+        T,
+        B,
+        opt(stepMask, "stepMask"),
+        ptr(h, "h"),
+        ptr(cache.gates, "cache.gates"),
+        ptr(hT, "hT"),
+      );
+    },
+    gruBackward(R, h0, T, B, stepMask, h, cache, dh, dhT, dz, da, dh0, dR) {
+      const H = gruShape(R);
+      const [rp, ci, val] = csr(R, "R");
+      const TB = T * B;
+      need(h0, H * B, "h0");
+      need(dhT, H * B, "dhT");
+      need(dh0, H * B, "dh0");
+      if (stepMask !== null) need(stepMask, TB, "stepMask");
+      need(h, H * TB, "h");
+      need(dh, H * TB, "dh");
+      need(dz, 3 * H * TB, "dz");
+      need(da, 3 * H * TB, "da");
+      need(dR, R.rowPtr[R.rows], "dR");
+      need(cache.gates, 4 * H * TB, "cache.gates");
+      e.gru_backward(
+        H,
+        rp,
+        ci,
+        val,
+        ptr(h0, "h0"),
+        T,
+        B,
+        opt(stepMask, "stepMask"),
+        ptr(h, "h"),
+        ptr(cache.gates, "cache.gates"),
+        ptr(dh, "dh"),
+        ptr(dhT, "dhT"),
+        ptr(dz, "dz"),
+        ptr(da, "da"),
+        ptr(dh0, "dh0"),
+        ptr(dR, "dR"),
+      );
+    },
 
     softmaxCrossEntropy(logits, V, N, targets, scale) {
       indices(targets, N, V, "targets", "classes");
@@ -512,6 +574,12 @@ export function instantiateKernels(
   function lstmShape(R: Csr): number {
     if (R.rows !== 4 * R.cols) {
       throw new Error(`R has ${R.rows} rows for ${R.cols} inputs, an LSTM needs 4·H rows for H`);
+    }
+    return R.cols;
+  }
+  function gruShape(R: Csr): number {
+    if (R.rows !== 3 * R.cols) {
+      throw new Error(`R has ${R.rows} rows for ${R.cols} inputs, a GRU needs 3·H rows for H`);
     }
     return R.cols;
   }

@@ -11,6 +11,7 @@ import { basename, dirname, isAbsolute, join, normalize } from "node:path";
 import { Rng } from "../core/rng.ts";
 import { splitLines } from "../data/files.ts";
 import { EOS, lineWords } from "../data/lm.ts";
+import { charTokens, isCharTokenizer } from "../data/chars.ts";
 import { parseTextSettings, splitWords, tokenize } from "../data/text.ts";
 import { Vocabulary } from "../data/vocab.ts";
 import { check, UserError } from "../spec/errors.ts";
@@ -284,10 +285,26 @@ function requireKind(bundle: Bundle, kind: ModelConfig["kind"], command: string)
 
 /** Token ids of language-model text: words of each line, then `<eos>`. */
 export function encodeLmText(bundle: Bundle, text: string, source = "input"): number[] {
+  if (isCharModel(bundle)) return encodeChars(bundle, text, source);
   // The same line rule as training's reader, so scores match its evaluation.
   return splitLines(text).flatMap((line, i) =>
     lineWords(line).map((w) => bundle.vocab.encode(w, { file: source, line: i + 1 }))
   );
+}
+
+/** Whether a language model reads characters (`--unit char`) rather than words. */
+export function isCharModel(bundle: Bundle): boolean {
+  return isCharTokenizer(bundle.metadata.tokenizer);
+}
+
+/** Token ids of a character model's text: every character, spaces and newlines included. */
+function encodeChars(bundle: Bundle, text: string, source: string): number[] {
+  let line = 1;
+  return charTokens(text).map((c) => {
+    const id = bundle.vocab.encode(c, { file: source, line });
+    if (c === "\n") line++;
+    return id;
+  });
 }
 
 /** Token ids of classifier text, tokenised with the settings saved at training. */
@@ -369,10 +386,10 @@ export async function score(
   bundle: Bundle,
   text: string,
   source = "input",
-): Promise<{ tokens: number; perplexity: number }> {
+): Promise<{ tokens: number; perplexity: number; bitsPerCharacter?: number }> {
   requireKind(bundle, "lm", "score");
   const ids = encodeLmText(bundle, text, source);
-  const eos = bundle.vocab.encode(EOS);
+  const eos = isCharModel(bundle) ? -1 : bundle.vocab.encode(EOS);
   check(
     ids.length >= 2 && ids.some((id) => id !== eos),
     `${source} has fewer than two tokens of text; give it at least one line of words`,
@@ -390,7 +407,12 @@ export async function score(
       nats -= Math.log(p[ids[start + t + 1]]);
     });
   }
-  return { tokens: ids.length - 1, perplexity: Math.exp(nats / (ids.length - 1)) };
+  const perToken = nats / (ids.length - 1);
+  return {
+    tokens: ids.length - 1,
+    perplexity: Math.exp(perToken),
+    ...(isCharModel(bundle) ? { bitsPerCharacter: perToken / Math.LN2 } : {}),
+  };
 }
 
 /** Options of {@link generate}. */
@@ -414,11 +436,15 @@ export async function generate(
   );
   const V = bundle.metadata.model.vocabSize;
   const rng = new Rng(options.seed);
-  // The training reader's rule: words are split on ASCII whitespace only.
-  const words = splitWords(prompt);
+  // The training reader's rule: words are split on ASCII whitespace only;
+  // a character model reads the prompt as it is, and starts a blank one on a new line.
+  const words = isCharModel(bundle) ? charTokens(prompt) : splitWords(prompt);
+  const start = isCharModel(bundle)
+    ? (bundle.vocab.has("\n") ? "\n" : bundle.vocab.tokens[0])
+    : EOS;
   const context = words.length > 0
     ? words.map((w) => bundle.vocab.encode(w, { file: "prompt", line: 1 }))
-    : [bundle.vocab.encode(EOS)];
+    : [bundle.vocab.encode(start)];
   let result = await runLanguageModel(bundle.session, context.map((id) => [id]));
   const out: string[] = [];
   for (let i = 0; i < options.length; i++) {

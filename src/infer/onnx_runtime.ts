@@ -14,7 +14,7 @@ import { check, UserError } from "../spec/errors.ts";
 /** An open model, ready to run. */
 export type OnnxSession = ort.InferenceSession;
 
-/** Recurrent state of every layer, `[L, B, H]` row-major each. */
+/** Recurrent state of every layer, `[L, B, H]` row-major each; a GRU's `c` is empty. */
 export interface LmState {
   h: Float32Array;
   c: Float32Array;
@@ -98,6 +98,19 @@ function stateSize(session: OnnxSession): { layers: number; hidden: number } {
   return { layers, hidden };
 }
 
+/**
+ * Whether the model has a `state_c` input: an LSTM's cell state (an RHN passes
+ * an unused one through); a GRU has none.
+ */
+export function hasCellStateInput(session: OnnxSession): boolean {
+  return session.inputNames.includes("state_c");
+}
+
+/** `names` with `state_c` left out for a model without a cell state. */
+function stateInputs(session: OnnxSession, names: string[]): string[] {
+  return hasCellStateInput(session) ? names : names.filter((n) => n !== "state_c");
+}
+
 function expectInputs(session: OnnxSession, names: string[], kind: string) {
   const missing = names.filter((n) => !session.inputNames.includes(n));
   check(
@@ -143,7 +156,8 @@ export async function runLanguageModel(
   tokens: number[][],
   state?: LmState,
 ): Promise<LmRunResult> {
-  expectInputs(session, ["tokens", "state_h", "state_c"], "language model");
+  expectInputs(session, stateInputs(session, ["tokens", "state_h", "state_c"]), "language model");
+  const cellState = hasCellStateInput(session);
   const { layers, hidden } = stateSize(session);
   const T = tokens.length;
   check(T > 0, "No tokens to run; pass at least one time step");
@@ -162,31 +176,34 @@ export async function runLanguageModel(
   const stateLength = layers * B * hidden;
   if (state) {
     check(
-      state.h.length === stateLength && state.c.length === stateLength,
+      state.h.length === stateLength && state.c.length === (cellState ? stateLength : 0),
       `State must hold [${layers}, ${B}, ${hidden}] values per tensor; pass the state returned for a batch of ${B}`,
     );
   }
   const stateDims = [layers, B, hidden];
-  const outputs = await run(session, {
+  const feeds: Record<string, ort.Tensor> = {
     tokens: new ort.Tensor("int64", ids, [T, B]),
     state_h: new ort.Tensor(
       "float32",
       state ? state.h : new Float32Array(stateLength),
       stateDims,
     ),
-    state_c: new ort.Tensor(
+  };
+  if (cellState) {
+    feeds.state_c = new ort.Tensor(
       "float32",
       state ? state.c : new Float32Array(stateLength),
       stateDims,
-    ),
-  });
+    );
+  }
+  const outputs = await run(session, feeds);
   const logits = outputs.logits;
   return {
     logits: logits.data as Float32Array,
     dims: [...logits.dims],
     state: {
       h: outputs.state_h_out.data as Float32Array,
-      c: outputs.state_c_out.data as Float32Array,
+      c: cellState ? outputs.state_c_out.data as Float32Array : new Float32Array(0),
     },
   };
 }
@@ -227,7 +244,7 @@ export async function runClassifierPadded(
 ): Promise<ClassifierRunResult> {
   expectInputs(
     session,
-    ["tokens", "lengths", "state_h", "state_c"],
+    stateInputs(session, ["tokens", "lengths", "state_h", "state_c"]),
     "classifier",
   );
   const { layers, hidden } = stateSize(session);
@@ -257,12 +274,13 @@ export async function runClassifierPadded(
   );
   const stateDims = [layers, B, hidden];
   const zeros = new Float32Array(layers * B * hidden);
-  const outputs = await run(session, {
+  const feeds: Record<string, ort.Tensor> = {
     tokens: new ort.Tensor("int64", ids, [T, B]),
     lengths: new ort.Tensor("int32", Int32Array.from(lengths), [B]),
     state_h: new ort.Tensor("float32", zeros, stateDims),
-    state_c: new ort.Tensor("float32", zeros, stateDims),
-  });
+  };
+  if (hasCellStateInput(session)) feeds.state_c = new ort.Tensor("float32", zeros, stateDims);
+  const outputs = await run(session, feeds);
   return {
     logits: outputs.logits.data as Float32Array,
     dims: [...outputs.logits.dims],

@@ -1,12 +1,14 @@
 /**
- * One recurrent layer of whichever cell a model uses (`config.cell`), so the
- * language model and the classifier stay cell-agnostic.
+ * One recurrent layer of whichever cell a model uses (`config.cell`): the one
+ * place the tfjs models dispatch on it, so the language model and the
+ * classifier stay cell-agnostic.
  *
  * @module
  */
 
 import type * as tf from "@tensorflow/tfjs";
 import { type ModelConfig, recurrenceDepth } from "../spec/config.ts";
+import { gruLayer } from "./gru.ts";
 import { lstmLayer, type LstmState } from "./lstm.ts";
 import type { Params } from "./params.ts";
 import { rhnLayer } from "./rhn.ts";
@@ -22,14 +24,27 @@ export function recurrentLayer(
   /** `[B, H]` variational hidden dropout (RHN only). */
   hiddenMask?: tf.Tensor2D,
 ): { outputs: tf.Tensor3D; final: LstmState } {
+  const p = `${config.cell}.${l}`;
   switch (config.cell) {
     case "lstm":
       return lstmLayer(
         inputs,
         {
-          W: params[`lstm.${l}.W`] as tf.Tensor2D,
-          R: params[`lstm.${l}.R`] as tf.Tensor2D,
-          b: params[`lstm.${l}.b`] as tf.Tensor1D,
+          W: params[`${p}.W`] as tf.Tensor2D,
+          R: params[`${p}.R`] as tf.Tensor2D,
+          b: params[`${p}.b`] as tf.Tensor1D,
+        },
+        initial,
+        stepMasks,
+      );
+    case "gru":
+      return gruLayer(
+        inputs,
+        {
+          W: params[`${p}.W`] as tf.Tensor2D,
+          R: params[`${p}.R`] as tf.Tensor2D,
+          b: params[`${p}.b`] as tf.Tensor1D,
+          bR: params[`${p}.bR`] as tf.Tensor1D,
         },
         initial,
         stepMasks,
@@ -39,9 +54,9 @@ export function recurrentLayer(
       return rhnLayer(
         inputs,
         {
-          W: params[`rhn.${l}.W`] as tf.Tensor2D,
-          R: micro.map((k) => params[`rhn.${l}.R.${k}`] as tf.Tensor2D),
-          b: micro.map((k) => params[`rhn.${l}.b.${k}`] as tf.Tensor1D),
+          W: params[`${p}.W`] as tf.Tensor2D,
+          R: micro.map((k) => params[`${p}.R.${k}`] as tf.Tensor2D),
+          b: micro.map((k) => params[`${p}.b.${k}`] as tf.Tensor1D),
         },
         initial,
         stepMasks,

@@ -1,5 +1,5 @@
 /**
- * The stacked-LSTM language model as a function of its parameters:
+ * The stacked-LSTM (or GRU or RHN) language model as a function of its parameters:
  * embedding → dropout → LSTM layers (dropout between) → dropout → decoder.
  *
  * @module
@@ -9,8 +9,8 @@ import * as tf from "@tensorflow/tfjs";
 import { dropoutMask } from "../core/dropout.ts";
 import { sequenceMask, variationalSeed, wordMask } from "../core/variational_dropout.ts";
 import type { LanguageModelConfig } from "../spec/config.ts";
-import type { LstmState } from "./lstm.ts";
 import { recurrentLayer } from "./cell.ts";
+import type { LstmState } from "./lstm.ts";
 import type { Params } from "./params.ts";
 
 /** Dropout for one training step; `undefined` at evaluation. */

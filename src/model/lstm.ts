@@ -13,6 +13,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import { fusedRecurrence, fusedRecurrenceActive, LSTM_CELL } from "./fused_webgpu.ts";
 
 /** The three parameters of one LSTM layer. */
 export interface LstmWeights {
@@ -49,7 +50,11 @@ export function lstmLayer(
     [T, B, 4 * H],
   ) as tf.Tensor3D;
   // The recurrence returns [T + 2, B, H]: the T outputs, then the final h and c.
-  const packed = recurrence(stepMasks)(projected, weights.R, initial.h, initial.c);
+  // On webgpu the fused WGSL recurrence (./fused_webgpu.ts) replaces the op-by-op one.
+  const run = fusedRecurrenceActive()
+    ? fusedRecurrence(LSTM_CELL, stepMasks)
+    : recurrence(stepMasks);
+  const packed = run(projected, weights.R, initial.h, initial.c);
   const [outputs, h, c] = tf.split(packed, [T, 1, 1], 0);
   return {
     outputs: outputs as tf.Tensor3D,

@@ -16,6 +16,7 @@ import { type Container, decodeContainer, encodeContainer, readContainer } from 
 import { writeFileAtomic } from "./atomic.ts";
 import { type ModelConfig, paramSpecs, sizeOf } from "./config.ts";
 import type { HostParams } from "../spec/params.ts";
+import type { BestEpoch } from "./selection.ts";
 
 /** The checkpoint format's name and version, checked on load. */
 export const CHECKPOINT_FORMAT = "sparrow-checkpoint";
@@ -41,8 +42,29 @@ export interface Progress {
   prunedFractionSum: number;
   /** One entry per completed epoch. */
   history: Record<string, number>[];
+  /**
+   * Nonzeros of each sparse matrix at the end of each completed epoch, for
+   * the run report (absent in runs recorded before it was kept).
+   */
+  nonzeros?: Record<string, number>[];
+  /**
+   * Each topology update: the step it followed and the fraction of the
+   * active connections it moved (gmp: pruned), for the run report.
+   */
+  updates?: { step: number; rewired: number }[];
   /** True once training has finished all its epochs. */
   done: boolean;
+  /**
+   * The epoch with the best validation metric so far, whose weights the best
+   * checkpoint beside this one holds (see ./selection.ts). Absent in runs
+   * recorded before best checkpoints existed.
+   */
+  best?: BestEpoch;
+  /**
+   * A random id of the run, the same in its checkpoint and its best
+   * checkpoint, so a best file left by another run is never taken for this one's.
+   */
+  runId?: string;
 }
 
 /** Checkpoint metadata (the container's JSON header). */
@@ -58,6 +80,8 @@ export interface CheckpointMeta {
   labels?: string[];
   /** Tokenizer settings, so inference tokenises like training. */
   tokenizer?: Record<string, unknown>;
+  /** What the run read: src/data/summary.ts's `DataSummary` (runs since it existed). */
+  data?: Record<string, unknown>;
   progress: Progress;
 }
 

@@ -9,6 +9,14 @@
  * `lstm.L.W` is `[in, 4H]`, `lstm.L.R` is `[H, 4H]`, `lstm.L.b` is `[4H]`.
  * ONNX orders gates i, o, f, c; the exporter reorders them.
  *
+ * GRU gate matrices are fused in the order **z, r, n** (update, reset,
+ * candidate), ONNX's own order: `gru.L.W` is `[in, 3H]`, `gru.L.R` is
+ * `[H, 3H]`, `gru.L.b` is `[3H]` (the input-side biases, which also stand for
+ * the recurrent biases of z and r), and `gru.L.bR` is `[H]`, the candidate's
+ * recurrent bias, which the reset gate scales (PyTorch's GRU, ONNX GRU with
+ * `linear_before_reset=1`): `n = tanh(W_n·x + b_n + r ⊙ (R_n·h + bR))`,
+ * `h' = (1 − z) ⊙ n + z ⊙ h`.
+ *
  * A Recurrent Highway Network layer (`cell: "rhn"`, Zilly et al. 2017) has
  * `depth` micro-layers per time step, each with a candidate `h` (tanh) and a
  * transform gate `t` (σ) fused column-wise in that order, the carry gate
@@ -19,7 +27,7 @@
  */
 
 /** The recurrent cells sparrow trains; `--cell` picks one. */
-export const CELL_TYPES = ["lstm", "rhn"] as const;
+export const CELL_TYPES = ["lstm", "gru", "rhn"] as const;
 
 /** The recurrent cell. */
 export type CellType = typeof CELL_TYPES[number];
@@ -98,6 +106,8 @@ export function gateCount(cell: CellType): number {
   switch (cell) {
     case "lstm":
       return 4;
+    case "gru":
+      return 3;
     case "rhn":
       return 2;
   }
@@ -142,12 +152,18 @@ export function paramSpecs(config: ModelConfig): ParamSpec[] {
     const inputSize = l === 0 ? config.embedSize : H;
     switch (config.cell) {
       case "lstm":
+      case "gru": {
+        const p = `${config.cell}.${l}`;
         specs.push(
-          { name: `lstm.${l}.W`, shape: [inputSize, g * H], role: "gate", gates: g },
-          { name: `lstm.${l}.R`, shape: [H, g * H], role: "gate", gates: g },
-          { name: `lstm.${l}.b`, shape: [g * H], role: "bias", gates: g },
+          { name: `${p}.W`, shape: [inputSize, g * H], role: "gate", gates: g },
+          { name: `${p}.R`, shape: [H, g * H], role: "gate", gates: g },
+          { name: `${p}.b`, shape: [g * H], role: "bias", gates: g },
         );
+        if (config.cell === "gru") {
+          specs.push({ name: `${p}.bR`, shape: [H], role: "bias", gates: 1 });
+        }
         break;
+      }
       case "rhn":
         specs.push({ name: `rhn.${l}.W`, shape: [inputSize, g * H], role: "gate", gates: g });
         for (let k = 0; k < recurrenceDepth(config); k++) {

@@ -5,9 +5,11 @@
  *
  * Weights use the layout described in `config.ts`: `x @ W`, gates fused
  * column-wise in the order i, f, c, o, and `i=σ, f=σ, g=tanh, o=σ`,
- * `c' = f·c + i·g`, `h' = o·tanh(c')`, with no forget-bias offset. An RHN
- * layer (./rhn_reference.ts) keeps one state vector, carried as `h`; its `c`
- * stays zero.
+ * `c' = f·c + i·g`, `h' = o·tanh(c')`, with no forget-bias offset. A GRU
+ * (gates z, r, n) computes `n = tanh(W_n·x + b_n + r·(R_n·h + bR))`,
+ * `h' = (1 − z)·n + z·h` and has no cell state. An RHN layer
+ * (./rhn_reference.ts) keeps one state vector, carried as `h`; its `c` stays
+ * zero.
  *
  * @module
  */
@@ -24,7 +26,10 @@ import { check } from "./errors.ts";
 import type { HostParams } from "./params.ts";
 import { rhnLayers, rhnStep } from "./rhn_reference.ts";
 
-/** Recurrent state of every layer, each `[layers, batch, hidden]` row-major. */
+/**
+ * Recurrent state of every layer, each `[layers, batch, hidden]` row-major.
+ * A GRU has no cell state: its `c` is empty.
+ */
 export interface RecurrentState {
   h: Float32Array;
   c: Float32Array;
@@ -62,22 +67,27 @@ function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
 }
 
-/** One LSTM layer's parameters with its sizes. */
-interface LstmLayer {
+/** One recurrent layer's parameters with its sizes (`bR` for a GRU only). */
+interface CellLayer {
+  cell: ModelConfig["cell"];
   W: Float32Array;
   R: Float32Array;
   b: Float32Array;
+  bR?: Float32Array;
   inputSize: number;
   hidden: number;
 }
 
-function lstmLayers(config: ModelConfig, weights: HostParams): LstmLayer[] {
-  const layers: LstmLayer[] = [];
+function cellLayers(config: ModelConfig, weights: HostParams): CellLayer[] {
+  const layers: CellLayer[] = [];
   for (let l = 0; l < config.layers; l++) {
+    const p = `${config.cell}.${l}`;
     layers.push({
-      W: weights[`lstm.${l}.W`].data,
-      R: weights[`lstm.${l}.R`].data,
-      b: weights[`lstm.${l}.b`].data,
+      cell: config.cell,
+      W: weights[`${p}.W`].data,
+      R: weights[`${p}.R`].data,
+      b: weights[`${p}.b`].data,
+      bR: config.cell === "gru" ? weights[`${p}.bR`].data : undefined,
       inputSize: l === 0 ? config.embedSize : config.hiddenSize,
       hidden: config.hiddenSize,
     });
@@ -85,9 +95,47 @@ function lstmLayers(config: ModelConfig, weights: HostParams): LstmLayer[] {
   return layers;
 }
 
+/** `b + x·W` and `h·R` of one step, each over all fused gate columns. */
+function projections(layer: CellLayer, x: Float64Array, h: Float64Array, G: number) {
+  const zx = new Float64Array(G);
+  const zh = new Float64Array(G);
+  for (let j = 0; j < G; j++) zx[j] = layer.b[j];
+  for (let k = 0; k < layer.inputSize; k++) {
+    const xk = x[k];
+    if (xk === 0) continue;
+    const row = k * G;
+    for (let j = 0; j < G; j++) zx[j] += xk * layer.W[row + j];
+  }
+  for (let k = 0; k < layer.hidden; k++) {
+    const hk = h[k];
+    if (hk === 0) continue;
+    const row = k * G;
+    for (let j = 0; j < G; j++) zh[j] += hk * layer.R[row + j];
+  }
+  return { zx, zh };
+}
+
+/** Advances one layer of either cell by one step; `h` and `c` are updated in place. */
+function cellStep(layer: CellLayer, x: Float64Array, h: Float64Array, c: Float64Array): void {
+  if (layer.cell === "gru") gruStep(layer, x, h);
+  else lstmStep(layer, x, h, c);
+}
+
+/** Advances one GRU layer by one step; `h` is updated in place. */
+function gruStep(layer: CellLayer, x: Float64Array, h: Float64Array): void {
+  const H = layer.hidden;
+  const { zx, zh } = projections(layer, x, h, 3 * H);
+  for (let j = 0; j < H; j++) {
+    const z = sigmoid(zx[j] + zh[j]);
+    const r = sigmoid(zx[H + j] + zh[H + j]);
+    const n = Math.tanh(zx[2 * H + j] + r * (zh[2 * H + j] + layer.bR![j]));
+    h[j] = n + z * (h[j] - n);
+  }
+}
+
 /** Advances one LSTM layer by one step; `h` and `c` are updated in place. */
 function lstmStep(
-  layer: LstmLayer,
+  layer: CellLayer,
   x: Float64Array,
   h: Float64Array,
   c: Float64Array,
@@ -125,7 +173,8 @@ type LayerStep = (x: Float64Array, h: Float64Array, c: Float64Array) => void;
 function layerSteps(config: ModelConfig, weights: HostParams): LayerStep[] {
   switch (config.cell) {
     case "lstm":
-      return lstmLayers(config, weights).map((layer) => (x, h, c) => lstmStep(layer, x, h, c));
+    case "gru":
+      return cellLayers(config, weights).map((layer) => (x, h, c) => cellStep(layer, x, h, c));
     case "rhn":
       return rhnLayers(config, weights).map((layer) => (x, h) => rhnStep(layer, x, h));
   }
@@ -191,9 +240,10 @@ export function referenceLmForward(
   const L = config.layers;
   const H = config.hiddenSize;
   const V = config.vocabSize;
+  const cellState = config.cell === "gru" ? 0 : L * B * H;
   if (state) {
     check(
-      state.h.length === L * B * H && state.c.length === L * B * H,
+      state.h.length === L * B * H && state.c.length === cellState,
       `State must hold [${L}, ${B}, ${H}] values per tensor; pass the state returned for this batch`,
     );
   }
@@ -210,7 +260,7 @@ export function referenceLmForward(
         state ? Float64Array.from(state.h.subarray(at, at + H)) : new Float64Array(H),
       );
       c[l].push(
-        state ? Float64Array.from(state.c.subarray(at, at + H)) : new Float64Array(H),
+        state && cellState ? Float64Array.from(state.c.subarray(at, at + H)) : new Float64Array(H),
       );
     }
   }
@@ -227,12 +277,12 @@ export function referenceLmForward(
   }
   const out: RecurrentState = {
     h: new Float32Array(L * B * H),
-    c: new Float32Array(L * B * H),
+    c: new Float32Array(cellState),
   };
   for (let l = 0; l < L; l++) {
     for (let b = 0; b < B; b++) {
       out.h.set(h[l][b], (l * B + b) * H);
-      out.c.set(c[l][b], (l * B + b) * H);
+      if (cellState) out.c.set(c[l][b], (l * B + b) * H);
     }
   }
   return { logits, state: out };

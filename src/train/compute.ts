@@ -21,7 +21,7 @@ import type { ModelConfig } from "../spec/config.ts";
 import type { HostParams } from "../spec/params.ts";
 import type { DropoutPlan } from "../model/language_model.ts";
 import type { UpdateOptions } from "./sparse_weights.ts";
-import type { Batch, Task } from "./tasks.ts";
+import type { Batch, EvalTotals, Task } from "./tasks.ts";
 import type { OptimizerConfig } from "../spec/optimizer.ts";
 
 /** The compute paths. */
@@ -56,6 +56,8 @@ export interface Compute {
   step(batch: Batch, drop: DropoutPlan, lr: number, keepDenseGradients: boolean): Promise<number>;
   /** Metrics on a held-out split. */
   evaluate(split: "valid" | "test"): Promise<Record<string, number>>;
+  /** What an evaluation of a held-out split adds up, the confusion matrix included. */
+  evaluateTotals(split: "valid" | "test"): Promise<EvalTotals>;
   /** One prune-and-regrow update of every sparse parameter. */
   updateTopology(options: UpdateOptions): Promise<TopologyReport>;
   /** Prunes to `sparsity` by magnitude without regrowth (gmp); returns connections removed. */

@@ -17,6 +17,7 @@ import {
 import type { LstmState } from "../model/lstm.ts";
 import { type Params, toHost, toVariables } from "../model/params.ts";
 import type { TopologyReport } from "../core/topology.ts";
+import { countConfusion, emptyConfusion } from "../core/metrics.ts";
 import type { Compute, ComputeInit } from "./compute.ts";
 import { Optimizer } from "./optimizer.ts";
 import { SparseWeights, type UpdateOptions } from "./sparse_weights.ts";
@@ -71,7 +72,8 @@ export class TfjsModel {
   /** Totals of a forward-only pass over `batches` (state carried for the LM). */
   async evaluate(params: Params, batches: Iterable<Batch>): Promise<EvalTotals> {
     const model = this.#task.model;
-    const totals = { nats: 0, count: 0, correct: 0 };
+    const totals: EvalTotals = { nats: 0, count: 0, correct: 0 };
+    if (model.kind === "classifier") totals.confusion = emptyConfusion(model.numClasses);
     let state: LstmState[] | undefined;
     const free = () => tf.dispose((state ?? []).flatMap((s) => [s.h, s.c]));
     try {
@@ -94,6 +96,9 @@ export class TfjsModel {
         totals.count += count;
         const predicted = await predictions.data();
         for (let i = 0; i < count; i++) if (predicted[i] === batch.targets[i]) totals.correct++;
+        if (totals.confusion) {
+          countConfusion(batch.targets, predicted, totals.confusion.length, totals.confusion);
+        }
         tf.dispose([loss, predictions]);
       }
     } finally {
@@ -154,8 +159,11 @@ export class MaskedCompute implements Compute {
   }
 
   async evaluate(split: "valid" | "test"): Promise<Record<string, number>> {
-    const task = this.#init.task;
-    return task.metrics(split, await this.#model.evaluate(this.#params, task.evalBatches(split)));
+    return this.#init.task.metrics(split, await this.evaluateTotals(split));
+  }
+
+  evaluateTotals(split: "valid" | "test"): Promise<EvalTotals> {
+    return this.#model.evaluate(this.#params, this.#init.task.evalBatches(split));
   }
 
   updateTopology(options: UpdateOptions): Promise<TopologyReport> {

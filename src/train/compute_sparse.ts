@@ -9,6 +9,7 @@
  * @module
  */
 
+import { addConfusion } from "../core/metrics.ts";
 import type { TopologyLayer, TopologyReport } from "../core/topology.ts";
 import { pruneToSparsity, updateTopology } from "../core/topology.ts";
 import type { EnginePool, SavedStates } from "../engine/pool.ts";
@@ -18,7 +19,7 @@ import type { DropoutPlan } from "../model/language_model.ts";
 import type { HostParams } from "../spec/params.ts";
 import type { Compute, ComputeInit } from "./compute.ts";
 import type { UpdateOptions } from "./sparse_weights.ts";
-import type { Batch } from "./tasks.ts";
+import type { Batch, EvalTotals } from "./tasks.ts";
 
 /** The sparse compute path on a pool of threads. */
 export class SparseCompute implements Compute {
@@ -84,12 +85,21 @@ export class SparseCompute implements Compute {
   }
 
   async evaluate(split: "valid" | "test"): Promise<Record<string, number>> {
-    const totals = { nats: 0, count: 0, correct: 0 };
+    return this.#init.task.metrics(split, await this.evaluateTotals(split));
+  }
+
+  async evaluateTotals(split: "valid" | "test"): Promise<EvalTotals> {
+    const totals: EvalTotals = { nats: 0, count: 0, correct: 0 };
     for (const batch of this.#init.task.evalBatches(split)) {
       const r = await this.#pool.run(batch, "eval", undefined, false);
       totals.nats += r.nats, totals.count += r.count, totals.correct += r.correct;
+      if (r.confusion) {
+        totals.confusion = totals.confusion
+          ? addConfusion(totals.confusion, r.confusion)
+          : r.confusion;
+      }
     }
-    return this.#init.task.metrics(split, totals);
+    return totals;
   }
 
   /** The engine's state as the core's topology layers (weights, masks, growth signals). */

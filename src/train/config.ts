@@ -9,6 +9,7 @@
 import type { BackendName } from "../backend/backend.ts";
 import type { DensityMethod } from "../core/density.ts";
 import type { GrowName } from "../core/grow.ts";
+import { WEIGHT_INITS, type WeightInit } from "../core/init.ts";
 import type { PruneName } from "../core/prune.ts";
 import type { RedistributeName } from "../core/redistribute.ts";
 import type { ScheduleName } from "../core/schedule.ts";
@@ -16,6 +17,7 @@ import { type MethodName, methodPreset } from "../core/methods.ts";
 import { check } from "../spec/errors.ts";
 import { CELL_TYPES, type CellType, type VariationalRates } from "../spec/config.ts";
 import { COMPUTE_MODES, type ComputeMode } from "./compute.ts";
+import { checkInput, DEFAULT_INPUT, type InputConfig } from "../data/input.ts";
 import { DEFAULT_OPTIMIZER, type OptimizerConfig } from "../spec/optimizer.ts";
 
 /** How the sparse topology is initialised and evolved. */
@@ -42,8 +44,10 @@ export interface SparseConfig {
 /** Everything a training run needs. */
 export interface TrainConfig {
   task: "lm" | "classifier";
-  /** Directory with the data files (see docs/data.md). */
+  /** Directory with the data files, or one file to `--split` (see docs/data.md). */
   data: string;
+  /** How the data is found and read: files, columns, splits, words or characters. */
+  input: InputConfig;
   /** Checkpoint path; written after every epoch. */
   out: string;
   model: {
@@ -68,10 +72,24 @@ export interface TrainConfig {
   maxLength: number;
   /** Largest vocabulary, rarer words becoming `<unk>` (0 = all training words). */
   maxVocab: number;
+  /** How fresh weights are scaled (src/core/init.ts). */
+  weightInit: WeightInit;
   optimizer: OptimizerConfig;
   learningRate: number;
   /** Learning rate multiplier applied after each epoch. */
   lrDecay: number;
+  /**
+   * The learning rate is divided by this from every epoch whose validation
+   * metric did not improve on the best on (1 = off); see ./selection.ts.
+   */
+  lrPlateau: number;
+  /**
+   * Tokens each epoch's validation evaluates at most (0 = all): the first
+   * ones (LM) or the first texts (classifier). The test split is always whole.
+   */
+  evalMaxTokens: number;
+  /** Share of the training texts a classifier holds out when its data has no valid split. */
+  validFraction: number;
   /** Global gradient-norm clip (0 = off). */
   clipNorm: number;
   seed: number;
@@ -88,6 +106,8 @@ export interface TrainConfig {
   maxSteps: number;
   /** Print progress every this many steps (0 = only per epoch). */
   logEvery: number;
+  /** The `--preset` the run started from, if any (its settings are recorded in full). */
+  preset?: string;
 }
 
 /**
@@ -123,6 +143,7 @@ export const DEFAULT_SPARSE: SparseConfig = sparseConfigFor("strnn");
 export const DEFAULT_LM_CONFIG: TrainConfig = {
   task: "lm",
   data: "fixtures/tinylm",
+  input: { ...DEFAULT_INPUT, split: [] },
   out: "runs/lm/checkpoint.sparrow",
   model: { cell: "lstm", embedSize: 64, hiddenSize: 128, layers: 2, dropout: 0.1 },
   sparse: DEFAULT_SPARSE,
@@ -131,9 +152,13 @@ export const DEFAULT_LM_CONFIG: TrainConfig = {
   bptt: 20,
   maxLength: 0,
   maxVocab: 0,
+  weightInit: "dense",
   optimizer: DEFAULT_OPTIMIZER.adam,
   learningRate: 0.005,
   lrDecay: 0.8,
+  lrPlateau: 1,
+  evalMaxTokens: 0,
+  validFraction: 0.05,
   clipNorm: 0.25,
   seed: 1,
   backend: "wasm",
@@ -261,6 +286,10 @@ export function validateConfig(c: TrainConfig): void {
   positiveInt(c.batchSize, "--batch-size");
   if (c.task === "lm") positiveInt(c.bptt, "--bptt");
   else positiveInt(c.maxLength, "--max-length");
+  check(
+    (WEIGHT_INITS as readonly string[]).includes(c.weightInit),
+    `--weight-init must be one of ${WEIGHT_INITS.join(", ")}, got ${c.weightInit}`,
+  );
   check(c.learningRate > 0, `--lr must be positive, got ${c.learningRate}`);
   check(
     c.optimizer.momentum >= 0 && c.optimizer.momentum < 1,
@@ -280,11 +309,24 @@ export function validateConfig(c: TrainConfig): void {
     `--log-every must be 0 (per epoch only) or a positive number of steps, got ${c.logEvery}`,
   );
   check(c.lrDecay > 0 && c.lrDecay <= 1, `--lr-decay must be in (0, 1], got ${c.lrDecay}`);
+  check(
+    Number.isFinite(c.lrPlateau) && c.lrPlateau >= 1,
+    `--lr-plateau must be 1 (off) or a factor above 1 to divide the learning rate by, got ${c.lrPlateau}; e.g. --lr-plateau 1.33`,
+  );
+  check(
+    Number.isInteger(c.evalMaxTokens) && c.evalMaxTokens >= 0,
+    `--eval-max-tokens must be 0 (the whole valid split) or a positive number of tokens, got ${c.evalMaxTokens}`,
+  );
+  check(
+    c.validFraction > 0 && c.validFraction < 1,
+    `--valid-fraction must be in (0, 1), got ${c.validFraction}; e.g. --valid-fraction 0.1 holds out 10% of the training texts`,
+  );
   check(Number.isInteger(c.seed), `--seed must be a whole number, got ${c.seed}`);
   check(
     (COMPUTE_MODES as readonly string[]).includes(c.compute),
     `--compute must be one of ${COMPUTE_MODES.join(", ")}, got ${c.compute}`,
   );
+  checkInput(c.task, c.input);
   check(
     Number.isInteger(c.threads) && c.threads >= 0,
     `--threads must be 0 (one per core) or a positive number of threads, got ${c.threads}`,

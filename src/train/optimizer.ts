@@ -112,7 +112,9 @@ export function clipByGlobalNorm(
   if (!(maxNorm > 0)) return grads;
   return tf.tidy(() => {
     const squares = Object.values(grads).map((g) => tf.sum(tf.square(g)));
-    const norm = tf.sqrt(tf.addN(squares));
+    // A chain of adds, not tf.addN: tfjs-webgpu 4.22's AddN drops inputs when given 8 or more
+    // (test/backend/fused_webgpu_test.ts); on wasm both sum in the same order.
+    const norm = tf.sqrt(squares.reduce((sum, s) => tf.add(sum, s)));
     const scale = tf.div(maxNorm, tf.maximum(norm, maxNorm));
     const out: Record<string, tf.Tensor> = {};
     for (const [name, g] of Object.entries(grads)) out[name] = tf.mul(g, scale);

@@ -26,6 +26,8 @@ export const MAY_DIFFER_ON_RESUME: readonly string[] = [
   "compute",
   "threads",
   "out",
+  // A name only: the settings a preset set are compared one by one.
+  "preset",
 ];
 
 /** The command-line flag of each setting, for messages; others are named by their path. */
@@ -59,13 +61,26 @@ const FLAGS: Record<string, string> = {
   bptt: "--bptt",
   maxLength: "--max-length",
   maxVocab: "--max-vocab",
+  weightInit: "--weight-init",
   "optimizer.name": "--optimizer",
   "optimizer.momentum": "--momentum",
   learningRate: "--lr",
   lrDecay: "--lr-decay",
+  lrPlateau: "--lr-plateau",
+  evalMaxTokens: "--eval-max-tokens",
+  validFraction: "--valid-fraction",
   clipNorm: "--clip",
   seed: "--seed",
   maxSteps: "--max-steps",
+  "input.unit": "--unit",
+  "input.format": "--format",
+  "input.textColumn": "--text-column",
+  "input.labelColumn": "--label-column",
+  "input.header": "--header",
+  "input.train": "--train",
+  "input.valid": "--valid",
+  "input.test": "--test",
+  "input.split": "--split",
 };
 
 /**
@@ -74,6 +89,21 @@ const FLAGS: Record<string, string> = {
  */
 const VALUE_BEFORE_THE_SETTING_EXISTED: Record<string, unknown> = {
   "model.cell": "lstm",
+  weightInit: "dense",
+  "input.unit": "word",
+  "input.format": "auto",
+  "input.textColumn": "",
+  "input.labelColumn": "",
+  "input.header": "auto",
+  "input.train": "",
+  "input.valid": "",
+  "input.test": "",
+  "input.split": [],
+  lrPlateau: 1,
+  // The validation metric selects the best epoch and drives --lr-plateau, so
+  // --eval-max-tokens may not differ on resume: one run, one yardstick.
+  evalMaxTokens: 0,
+  validFraction: 0.05,
 };
 
 /** What to do with `--out`. */

@@ -1,13 +1,14 @@
 /**
- * A run's checkpoint file: written after every epoch, never with a diverged
- * model in it. When a run stops (a diverging loss, a full disk), the message
+ * A run's checkpoint files: the last epoch's, written after every epoch, and
+ * the best epoch's beside it; never with a diverged model in them. When a run stops (a diverging loss, a full disk), the message
  * says what the file at `--out` still holds, so nothing good is lost and the
  * user knows what to run next.
  *
  * @module
  */
 
-import { type Checkpoint, encodeCheckpoint } from "../spec/checkpoint.ts";
+import { type Checkpoint, encodeCheckpoint, loadCheckpoint } from "../spec/checkpoint.ts";
+import { bestCheckpointPath } from "../spec/selection.ts";
 import { UserError } from "../spec/errors.ts";
 import type { TrainConfig } from "./config.ts";
 
@@ -50,11 +51,41 @@ export class RunOutput {
    * naming the file; the previous checkpoint stays.
    */
   async save(checkpoint: Checkpoint): Promise<void> {
+    await this.#checkedWrite(this.#config.out, checkpoint);
+    this.#holds = `still holds epoch ${checkpoint.meta.progress.epoch}`;
+  }
+
+  /**
+   * Writes `checkpoint` as the run's best checkpoint (beside `--out`, see
+   * ../spec/selection.ts), with the same checks as {@link save}.
+   */
+  async saveBest(checkpoint: Checkpoint): Promise<void> {
+    await this.#checkedWrite(bestCheckpointPath(this.#config.out), checkpoint);
+  }
+
+  /**
+   * The best checkpoint this run wrote for epoch `epoch`; a UserError when
+   * the file is gone or holds another run or epoch.
+   */
+  async loadBest(epoch: number, runId: string | undefined): Promise<Checkpoint> {
+    const path = bestCheckpointPath(this.#config.out);
+    const best = await loadCheckpoint(path).catch(() => undefined);
+    const progress = best?.meta.progress;
+    if (!best || progress?.runId !== runId || progress?.epoch !== epoch) {
+      throw new UserError(
+        `${path} should hold epoch ${epoch} of the run at ${this.#config.out}, but it is ` +
+          `${best ? "another run's or another epoch's" : "missing or unreadable"}, so the best ` +
+          `model cannot be tested; ${this.#config.out} ${this.#holds}: pass --restart to train again`,
+      );
+    }
+    return best;
+  }
+
+  async #checkedWrite(path: string, checkpoint: Checkpoint): Promise<void> {
     const { epoch, history } = checkpoint.meta.progress;
     const bad = Object.entries(history.at(-1) ?? {}).find(([, v]) => !Number.isFinite(v));
     if (bad) throw this.#diverged(`in epoch ${epoch} (${bad[0]} ${bad[1]})`);
     if (!finiteWeights(checkpoint)) throw this.#diverged(`in epoch ${epoch} (weights not finite)`);
-    const path = this.#config.out;
     try {
       await this.#write(path, encodeCheckpoint(checkpoint));
     } catch (err) {
@@ -63,10 +94,9 @@ export class RunOutput {
       const full = (err as { code?: string }).code === "ENOSPC" || /no space left/i.test(message);
       throw new UserError(
         `cannot write checkpoint ${path}: ${full ? "no space left on the device" : message}; ` +
-          `${path} ${this.#holds}: free some space or pass another --out, then run again to resume`,
+          `${this.#config.out} ${this.#holds}: free some space or pass another --out, then run again to resume`,
       );
     }
-    this.#holds = `still holds epoch ${epoch}`;
   }
 
   #diverged(where: string): UserError {

@@ -7,29 +7,33 @@
  * @module
  */
 
-import { join } from "node:path";
 import { Rng } from "../core/rng.ts";
 import {
   batchCount,
   type ClassificationBatch,
   classificationBatches,
   type ClassificationData,
-  describeClassificationData,
+  type ClassificationSplit,
   holdOut,
-  readClassificationData,
 } from "../data/classification.ts";
-import { exists } from "../data/files.ts";
-import { readImdb } from "../data/imdb.ts";
+import { bitsPerCharacter, CHAR_TOKENIZER } from "../data/chars.ts";
+import { loadClassificationInput, type Loaded, loadLanguageModelInput } from "../data/input.ts";
+import {
+  type DataSummary,
+  formatSummary,
+  summarizeClassification,
+  summarizeLanguageModel,
+} from "../data/summary.ts";
 import {
   type Batchified,
   batchify,
   bpttWindows,
   type LanguageModelData,
-  readLanguageModelData,
   windowCount,
 } from "../data/lm.ts";
 import type { ClassifierConfig, LanguageModelConfig, ModelConfig } from "../spec/config.ts";
-import type { TrainConfig } from "./config.ts";
+import { DEFAULT_LM_CONFIG, type TrainConfig } from "./config.ts";
+import { classificationMetrics, type Confusion } from "../core/metrics.ts";
 
 /** One batch of either task: time-major `[T, B]` inputs. */
 export interface Batch {
@@ -52,6 +56,8 @@ export interface EvalTotals {
   count: number;
   /** Correct argmax predictions (classifier). */
   correct: number;
+  /** Counts of (true label, argmax prediction) pairs (classifier). */
+  confusion?: Confusion;
 }
 
 /** What the training loop needs to know about a task. */
@@ -62,6 +68,8 @@ export interface Task {
   tokenizer?: Record<string, unknown>;
   /** Lines describing the data (sizes, classes and their counts, anything the reader noted). */
   summary: string[];
+  /** What the run read, kept in the checkpoint as `meta.data`. */
+  data?: DataSummary;
   stepsPerEpoch: number;
   /**
    * The batches of one epoch, in training order. An LM carries its state
@@ -76,26 +84,34 @@ export interface Task {
 
 /** Builds the task a config asks for, reading its data. */
 export async function loadTask(config: TrainConfig): Promise<Task> {
+  const { input } = config;
   if (config.task === "lm") {
     const vocab = config.maxVocab > 0 ? { maxSize: config.maxVocab } : {};
-    return languageModelTask(config, await readLanguageModelData(config.data, vocab));
+    return languageModelTask(config, await loadLanguageModelInput(config.data, input, vocab));
   }
   const options = {
     maxLength: config.maxLength,
     ...(config.maxVocab > 0 ? { maxVocab: config.maxVocab } : {}),
   };
-  // IMDB as distributed (aclImdb_v1.tar.gz or its aclImdb/ folder); anything else is label<TAB>text.
-  const isImdb = /aclImdb/.test(config.data) ||
-    await exists(join(config.data, "aclImdb")) ||
-    await exists(join(config.data, "aclImdb_v1.tar.gz"));
-  const data = isImdb
-    ? await readImdb(config.data, options)
-    : await readClassificationData(config.data, options);
-  return classifierTask(config, data);
+  return classifierTask(
+    config,
+    await loadClassificationInput(config.data, input, options, config.seed),
+  );
 }
 
 /** Word-level language modelling with truncated BPTT; state flows across windows. */
-export function languageModelTask(config: TrainConfig, data: LanguageModelData): Task {
+export function languageModelTask(
+  config: TrainConfig,
+  loaded: Loaded<LanguageModelData>,
+): Task {
+  const { data } = loaded;
+  const unit = config.input.unit;
+  const summary = summarizeLanguageModel(data, {
+    unit,
+    format: loaded.format,
+    source: loaded.source,
+    ...(loaded.split ? { split: loaded.split } : {}),
+  });
   const model: LanguageModelConfig = {
     kind: "lm",
     vocabSize: data.vocab.size,
@@ -107,31 +123,61 @@ export function languageModelTask(config: TrainConfig, data: LanguageModelData):
       yield { tokens: w.input, targets: w.target, T: w.T, B: w.B, reset: w.offset === 0 };
     }
   };
+  // n predictions need n + 1 tokens.
+  const valid = config.evalMaxTokens > 0
+    ? data.valid.subarray(0, config.evalMaxTokens + 1)
+    : data.valid;
   return {
     model,
     vocab: [...data.vocab.tokens],
+    ...(unit === "char" ? { tokenizer: { ...CHAR_TOKENIZER } } : {}),
     summary: [
-      `${config.data}: ${data.train.length} training tokens, vocabulary ${data.vocab.size}`,
+      ...formatSummary(summary),
+      ...(valid.length < data.valid.length
+        ? [cappedNote(`the first ${valid.length - 1} of ${data.valid.length} tokens`)]
+        : []),
     ],
+    data: summary,
     stepsPerEpoch: windowCount(train, config.bptt),
     batches: () => windows(train),
     evalBatches(split) {
-      const tokens = split === "valid" ? data.valid : data.test;
+      const tokens = split === "valid" ? valid : data.test;
       if (!tokens) return [];
       const evalBatch = Math.max(1, Math.min(10, Math.floor(tokens.length / 2)));
       return windows(batchify(tokens, evalBatch, `the ${split} split`));
     },
-    metrics: (split, totals) =>
-      totals.count > 0 ? { [`${split}_ppl`]: Math.exp(totals.nats / totals.count) } : {},
+    metrics: (split, totals) => {
+      if (totals.count === 0) return {};
+      const nats = totals.nats / totals.count;
+      // Character models are compared in bits per character: ln(ppl) / ln 2.
+      return {
+        [`${split}_ppl`]: Math.exp(nats),
+        ...(unit === "char" ? { [`${split}_bpc`]: bitsPerCharacter(nats) } : {}),
+      };
+    },
   };
 }
 
 /** Text classification from each sequence's final LSTM state. */
-export function classifierTask(config: TrainConfig, data: ClassificationData): Task {
-  // Without a validation split (IMDB has none), hold 5% of train out, never the test set.
-  const { kept: train, heldOut: valid } = data.valid
+export function classifierTask(
+  config: TrainConfig,
+  loaded: Loaded<ClassificationData>,
+): Task {
+  const { data } = loaded;
+  // Without a validation split (IMDB has none), hold part of train out, never the test set.
+  const { kept: train, heldOut } = data.valid
     ? { kept: data.train, heldOut: data.valid }
-    : holdOut(data.train, 0.05, new Rng(config.seed));
+    : holdOut(data.train, config.validFraction, new Rng(config.seed));
+  const valid = firstTexts(heldOut, config.evalMaxTokens);
+  const summary = summarizeClassification(data, { train, valid: heldOut }, {
+    format: loaded.format,
+    split: loaded.split ?? (data.valid ? undefined : {
+      kind: "held-out",
+      fractions: [config.validFraction],
+      seed: config.seed,
+      stratified: false,
+    }),
+  });
   const model: ClassifierConfig = {
     kind: "classifier",
     vocabSize: data.vocab.size,
@@ -150,7 +196,16 @@ export function classifierTask(config: TrainConfig, data: ClassificationData): T
     vocab: [...data.vocab.tokens],
     labels: data.labels,
     tokenizer: { ...data.text, maxLength: data.maxLength },
-    summary: [describeClassificationData(data), ...data.notes],
+    summary: [
+      ...formatSummary(summary),
+      ...(data.valid && config.validFraction !== DEFAULT_VALID_FRACTION
+        ? [`--valid-fraction ${config.validFraction} applies only to data without a valid split`]
+        : []),
+      ...(valid.texts.length < heldOut.texts.length
+        ? [cappedNote(`the first ${valid.texts.length} of ${heldOut.texts.length} texts`)]
+        : []),
+    ],
+    data: summary,
     stepsPerEpoch: batchCount(train, config.batchSize),
     *batches(rng) {
       for (const b of classificationBatches(train, config.batchSize, rng)) yield toBatch(b);
@@ -163,6 +218,33 @@ export function classifierTask(config: TrainConfig, data: ClassificationData): T
     metrics: (split, totals) => ({
       [`${split}_acc`]: totals.correct / totals.count,
       [`${split}_loss`]: totals.nats / totals.count,
+      ...(totals.confusion
+        ? { [`${split}_macro_f1`]: classificationMetrics(totals.confusion, data.labels).macroF1 }
+        : {}),
     }),
   };
+}
+
+const DEFAULT_VALID_FRACTION = DEFAULT_LM_CONFIG.validFraction;
+
+/** The log line of a validation split cut by `--eval-max-tokens`. */
+function cappedNote(what: string): string {
+  return `validation each epoch: ${what} (--eval-max-tokens); the test split is evaluated whole`;
+}
+
+/**
+ * The first texts of `split` holding at most `maxTokens` tokens together (at
+ * least one text); all of them when `maxTokens` is 0.
+ */
+export function firstTexts(split: ClassificationSplit, maxTokens: number): ClassificationSplit {
+  if (maxTokens <= 0) return split;
+  let n = 0, tokens = 0;
+  for (const text of split.texts) {
+    tokens += text.length;
+    if (tokens > maxTokens && n > 0) break;
+    n++;
+  }
+  return n === split.texts.length
+    ? split
+    : { texts: split.texts.slice(0, n), labels: split.labels.slice(0, n) };
 }

@@ -28,6 +28,8 @@ export class TopologyUpdates {
   readonly gmpSchedule: GmpScheduleOptions;
   /** gmp's current sparsity over its final one; counted again after each prune. */
   #prunedFraction: number | undefined;
+  /** The fraction of active connections the last {@link apply} moved (gmp: pruned). */
+  lastRewired = 0;
 
   constructor(sparse: SparseConfig, method: MethodPreset, epochs: number, stepsPerEpoch: number) {
     this.#sparse = sparse;
@@ -91,7 +93,9 @@ export class TopologyUpdates {
   async apply(step: number, compute: Compute, rng: Rng): Promise<string> {
     if (this.#method.kind === "gradual") {
       const target = gmpSparsity(step, this.gmpSchedule);
+      const before = connections(compute.masks).active;
       const removed = await compute.pruneToSparsity(target);
+      this.lastRewired = before > 0 ? removed / before : 0;
       this.#prunedFraction = undefined;
       return `gmp prune at step ${step}: sparsity ${
         (100 * target).toFixed(1)
@@ -107,6 +111,8 @@ export class TopologyUpdates {
       useMomentum: s.grow === "momentum" || s.redistribution === "momentum",
     });
     const moved = report.layers.reduce((n, l) => n + l.grown.length, 0);
+    const active = report.layers.reduce((n, l) => n + l.activeBefore, 0);
+    this.lastRewired = active > 0 ? moved / active : 0;
     return `topology update at step ${step}: prune rate ${
       report.pruneRate.toFixed(3)
     }, ${moved} connections moved`;

@@ -4,11 +4,13 @@
  * Each step runs on a compute path (./compute.ts): the sparse CPU engine
  * or masked tfjs. Forward and loss, gradients of the connections that exist
  * (dense ones when the method keeps dense momentum), clip, optimizer step.
- * After each epoch, or every `updateEvery`
- * steps, the sparse topology changes (./topology_updates.ts): prune the
- * smallest weights and regrow as many, or for gmp prune towards its
- * schedule. After each epoch: evaluate and write a checkpoint atomically,
- * so an interrupted run resumes from its last finished epoch.
+ * After each epoch: evaluate on the valid split and keep the best epoch's
+ * model (./selection.ts, which also lowers the learning rate on a plateau).
+ * Then, after each epoch or every `updateEvery` steps, the sparse topology
+ * changes (./topology_updates.ts): prune the smallest weights and regrow as
+ * many, or for gmp prune towards its schedule. Last, write the checkpoint
+ * atomically, so an interrupted run resumes from its last finished epoch.
+ * The test split is evaluated once, at the end, on the best epoch's model.
  *
  * A run holds a lock on its `--out` (./run_lock.ts), finds out what the
  * checkpoint already there means for it (./resume.ts: resume, extend, or
@@ -20,7 +22,7 @@
 
 import { useBackend } from "../backend/backend.ts";
 import { sparseParams } from "../core/density.ts";
-import { initMasks, initParams } from "../core/init.ts";
+import { initMasks, initParams, scaleByDensity } from "../core/init.ts";
 import { countActive } from "../core/mask.ts";
 import { methodPreset, smallDenseHiddenSize } from "../core/methods.ts";
 import { Rng } from "../core/rng.ts";
@@ -39,9 +41,15 @@ import { allocationFailure, checkEpsilon, checkMemory } from "./preflight.ts";
 import { checkpointReport, countStep, formatReport, type RunReport } from "./report.ts";
 import { planRun } from "./resume.ts";
 import { RunOutput, type WriteFile } from "./run_output.ts";
+import { learningRateAt, selectEpoch, testBest } from "./selection.ts";
 import { acquireRunLock } from "./run_lock.ts";
 import { loadTask, type Task } from "./tasks.ts";
 import { TopologyUpdates } from "./topology_updates.ts";
+import { type ClassificationMetrics, formatClassificationMetrics } from "../core/metrics.ts";
+import type { TestResult } from "./evaluation.ts";
+import { recordNonzeros, recordUpdate } from "./history.ts";
+import { ProgressMeter, type ProgressMode } from "./progress.ts";
+import { writeRunReport } from "./run_report.ts";
 
 /** Where progress lines go; the CLI prints them, tests collect them. */
 export type Log = (line: string) => void;
@@ -55,17 +63,26 @@ export interface TrainOptions {
   restart?: boolean;
   /** Writes a checkpoint file atomically; tests pass one that fails (a full disk). */
   write?: WriteFile;
+  /** Step progress redrawn on one terminal line, or plain lines (the default). */
+  progress?: ProgressMode;
+  /** Writes the run report (HTML) beside the checkpoint after each epoch (the CLI does). */
+  htmlReport?: boolean;
 }
 
 /** What a finished run returns. */
 export interface TrainResult {
   checkpoint: Checkpoint;
-  /** Metrics of the last epoch. */
+  /**
+   * Metrics of the best epoch by validation (its `epoch` says which), with
+   * the test metrics of its model; see ./selection.ts.
+   */
   metrics: Record<string, number>;
   /** Parameters and FLOPs, absolute and relative to dense. */
   report: RunReport;
   /** False when `--out` already held a finished run and nothing was trained. */
   trained: boolean;
+  /** A classifier's test split: accuracy, per-class scores, confusion matrix. */
+  classification?: ClassificationMetrics;
 }
 
 /**
@@ -85,7 +102,7 @@ export async function train(
     const plan = await planRun(config, options.restart ?? false);
     if (plan.kind === "finished") return keepFinished(config, plan.checkpoint, log);
     const previous = plan.kind === "resume" ? plan.checkpoint : undefined;
-    return await run(config, previous, log, options.write ?? writeFileAtomic);
+    return await run(config, previous, log, options.write ?? writeFileAtomic, options);
   } catch (err) {
     throw allocationFailure(err, config) ?? err;
   } finally {
@@ -99,6 +116,7 @@ async function run(
   previous: Checkpoint | undefined,
   log: Log,
   write: WriteFile,
+  options: TrainOptions = {},
 ): Promise<TrainResult> {
   if (config.compute === "masked") await useBackend(config.backend);
   const method = methodPreset(config.sparse.method);
@@ -108,12 +126,15 @@ async function run(
   if (previous) checkSameModel(previous, task.model, config.out);
 
   let rng = new Rng(config.seed);
-  const hostParams = previous?.params ?? initParams(task.model, rng);
+  const hostParams = previous?.params ?? initParams(task.model, rng, config.weightInit);
   const masks = previous
     ? new Map(Object.entries(previous.masks))
     : initialMasks(config, task.model, rng);
+  if (!previous && config.weightInit === "fan-in") scaleByDensity(hostParams, masks);
   const progress: Progress = previous?.meta.progress ?? newProgress(rng);
   if (previous) rng = Rng.fromState(progress.rngState);
+  // A run recorded before best checkpoints existed selects among the epochs it trains from now.
+  progress.runId ??= crypto.randomUUID();
   const compute = await createCompute(config.compute, {
     task,
     model: task.model,
@@ -125,6 +146,12 @@ async function run(
     clipNorm: config.clipNorm,
     threads: config.threads || navigator.hardwareConcurrency,
   });
+  // Testing the best model at the end may need the memory of this one.
+  let released = false;
+  const release = () => {
+    if (!released) compute.dispose();
+    released = true;
+  };
   try {
     if (previous) {
       log(
@@ -138,10 +165,20 @@ async function run(
     const stepsPerEpoch = config.maxSteps > 0
       ? Math.min(config.maxSteps, task.stepsPerEpoch)
       : task.stepsPerEpoch;
+    const meter = new ProgressMeter({
+      log,
+      mode: options.progress ?? "plain",
+      logEvery: config.logEvery,
+      epochs: config.epochs,
+      stepsPerEpoch,
+      firstEpoch: progress.epoch,
+    });
+    log = meter.log;
     const topology = new TopologyUpdates(config.sparse, method, config.epochs, stepsPerEpoch);
     const updateTopology = async () => {
       progress.topologyUpdates++;
       log("  " + await topology.apply(progress.step, compute, rng));
+      recordUpdate(progress, progress.step, topology.lastRewired);
     };
     const snapshot = async (): Promise<Checkpoint> => {
       const state = await compute.snapshot();
@@ -154,6 +191,7 @@ async function run(
           vocab: task.vocab,
           labels: task.labels,
           tokenizer: task.tokenizer,
+          ...(task.data ? { data: task.data as unknown as Record<string, unknown> } : {}),
           progress: structuredClone(progress),
         },
         params: state.params,
@@ -165,12 +203,15 @@ async function run(
     // A finished run skipped the update after its last epoch; a longer run makes it.
     if (progress.done && topology.dueAfterLastEpoch(progress.step)) await updateTopology();
 
-    let metrics: Record<string, number> = {};
+    const selection = { config, task, progress, output, snapshot, log };
+    let tested: TestResult = { metrics: progress.best?.metrics ?? {} };
+    let checkpoint: Checkpoint | undefined;
     for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
-      const lr = config.learningRate * config.lrDecay ** epoch;
+      const lr = learningRateAt(config, epoch, progress.history);
       const started = performance.now();
       let tokens = 0, lossSum = 0, steps = 0;
       const lastEpoch = epoch === config.epochs - 1;
+      meter.startEpoch(epoch);
       for (const batch of task.batches(rng)) {
         if (steps >= stepsPerEpoch) break;
         const drop = { rate: config.model.dropout, seed: rng.seed() };
@@ -187,45 +228,55 @@ async function run(
         lossSum += loss, steps++, tokens += batch.T * batch.B;
         countStep(progress, batch, topology.prunedFraction(masks));
         if (topology.dueAfterStep(progress.step)) await updateTopology();
-        if (config.logEvery > 0 && steps % config.logEvery === 0) {
-          const perSecond = Math.round(tokens / ((performance.now() - started) / 1000));
-          const loss = (lossSum / steps).toFixed(3);
-          log(`epoch ${epoch + 1} step ${steps}/${stepsPerEpoch} loss ${loss} ${perSecond} tok/s`);
-        }
+        meter.step(steps, tokens, lossSum);
       }
-      if (topology.dueAfterEpoch(lastEpoch)) await updateTopology();
+      // Evaluate, and keep the best, before the topology update (as the authors' code does).
       if (config.logEvery > 0) log(`epoch ${epoch + 1}: evaluating`);
-      metrics = {
+      const epochMetrics = {
         epoch: epoch + 1,
         train_loss: lossSum / Math.max(steps, 1),
         ...(await compute.evaluate("valid")),
-        ...(lastEpoch ? await compute.evaluate("test") : {}),
         seconds: (performance.now() - started) / 1000,
       };
-      log(`epoch ${epoch + 1}/${config.epochs} ` + formatMetrics(metrics));
+      log(`epoch ${epoch + 1}/${config.epochs} ` + formatMetrics(epochMetrics));
       Object.assign(progress, {
         epoch: epoch + 1,
         optimizerSteps: compute.optimizerSteps,
         rngState: rng.state,
         done: lastEpoch,
       });
-      progress.history.push(metrics);
-      await output.save(await snapshot());
+      progress.history.push(epochMetrics);
+      await selectEpoch(selection, lastEpoch);
+      if (topology.dueAfterEpoch(lastEpoch)) await updateTopology();
+      progress.rngState = rng.state;
+      recordNonzeros(progress, compute.masks);
+      checkpoint = await snapshot();
+      if (lastEpoch) tested = await testBest(selection, compute, checkpoint, release);
+      await output.save(checkpoint);
       log(`checkpoint written to ${config.out}`);
+      if (options.htmlReport) await writeRunReport(config.out, checkpoint, log);
     }
 
-    const checkpoint = await snapshot();
+    checkpoint ??= await snapshot();
     const report = checkpointReport(checkpoint, config, fullSize.model);
     log(formatReport(report));
-    return { checkpoint, metrics, report, trained: true };
+    const { metrics, classification } = tested;
+    if (classification) log(formatClassificationMetrics(classification, "test: "));
+    return {
+      checkpoint,
+      metrics,
+      report,
+      trained: true,
+      ...(classification && { classification }),
+    };
   } finally {
-    compute.dispose();
+    release();
   }
 }
 
 /** A finished run at `--out` with the epochs asked for: kept as it is. */
 function keepFinished(config: TrainConfig, checkpoint: Checkpoint, log: Log): TrainResult {
-  const { epoch, history } = checkpoint.meta.progress;
+  const { epoch, history, best } = checkpoint.meta.progress;
   log(
     `${config.out} already holds a run trained for ${epoch} epochs; nothing to train ` +
       `(pass --epochs above ${epoch} to extend it, or --restart to start over)`,
@@ -233,7 +284,7 @@ function keepFinished(config: TrainConfig, checkpoint: Checkpoint, log: Log): Tr
   const reference = { ...checkpoint.meta.model, hiddenSize: config.model.hiddenSize };
   return {
     checkpoint,
-    metrics: history.at(-1) ?? {},
+    metrics: best?.metrics ?? history.at(-1) ?? {},
     report: checkpointReport(checkpoint, config, reference),
     trained: false,
   };
@@ -273,6 +324,7 @@ function newProgress(rng: Rng): Progress {
     prunedFractionSum: 0,
     history: [],
     done: false,
+    runId: crypto.randomUUID(),
   };
 }
 
@@ -337,7 +389,9 @@ function describeRun(
   const { active, size: sparseSize } = connections;
   const total = paramSpecs(model).reduce((n, s) => n + sizeOf(s.shape), 0);
   const sparsity = sparseSize > 0 ? 1 - active / sparseSize : 0;
-  return `training ${model.kind} (hidden ${model.hiddenSize}) with ${config.sparse.method} on ${config.data} ` +
+  return `training ${model.kind} (hidden ${model.hiddenSize}) with ${config.sparse.method} on ${
+    config.input.train || config.data
+  } ` +
     `(${computeLabel(config)}): ${total} parameters` +
     (sparseSize > 0
       ? `, sparse matrices ${

@@ -4,10 +4,19 @@ import { checkFlagConflicts, configFromFlags, trainCommand } from "../../cli/tra
 import { methodNames } from "../../src/core/methods.ts";
 import { assertUserFacingError, runCli, withTempDir } from "../helpers.ts";
 
+/** Not --backend auto: its WebGPU probe prints what it found (see src/backend/auto.ts). */
+const WASM = ["--backend", "wasm"];
+
 Deno.test("train: a missing data directory is one error line naming it", async () => {
   await withTempDir(async (dir) => {
     const missing = join(dir, "no-such-data");
-    const result = await runCli("train", ["--data", missing, "--out", join(dir, "c.sparrow")]);
+    const result = await runCli("train", [
+      "--data",
+      missing,
+      "--out",
+      join(dir, "c.sparrow"),
+      ...WASM,
+    ]);
     assertUserFacingError(result, missing);
     assert.equal(result.stdout, "");
   });
@@ -17,7 +26,7 @@ Deno.test("train: an empty training file is one error line naming the file", asy
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(join(dir, "train.txt"), "");
     await Deno.writeTextFile(join(dir, "valid.txt"), "a few words here\n");
-    const result = await runCli("train", ["--data", dir, "--out", join(dir, "c.sparrow")]);
+    const result = await runCli("train", ["--data", dir, "--out", join(dir, "c.sparrow"), ...WASM]);
     assertUserFacingError(result, join(dir, "train.txt"));
     // Nothing was trained, so no checkpoint appeared.
     assert.equal(await Deno.stat(join(dir, "c.sparrow")).then(() => true, () => false), false);
@@ -25,7 +34,10 @@ Deno.test("train: an empty training file is one error line naming the file", asy
 });
 
 /** Flags that keep a run short even if a check under test failed to stop it. */
-const SHORT = ["--epochs", "1", "--max-steps", "1", "--hidden-size", "4", "--log-every", "0"];
+const SHORT = [
+  ...["--epochs", "1", "--max-steps", "1", "--hidden-size", "4", "--log-every", "0"],
+  ...WASM,
+];
 
 Deno.test("train: sparsity outside [0, 1) is one error line naming the flag and value", async () => {
   await withTempDir(async (dir) => {

@@ -165,10 +165,13 @@ function check(model: ModelConfig, kernels: Kernels, storeNonzerosOnly: boolean,
   kernels.reset();
 }
 
-for (const model of [LM, CLS]) {
+const GRU_LM: LanguageModelConfig = { ...LM, cell: "gru" };
+const GRU_CLS: ClassifierConfig = { ...CLS, cell: "gru" };
+
+for (const model of [LM, CLS, GRU_LM, GRU_CLS]) {
   for (const storeNonzerosOnly of [true, false]) {
     Deno.test(
-      `engine ${model.kind} loss and gradients equal tfjs autodiff (${
+      `engine ${model.cell} ${model.kind} loss and gradients equal tfjs autodiff (${
         storeNonzerosOnly ? "sparse" : "masked-dense"
       } storage, dropout)`,
       () => {
@@ -179,25 +182,27 @@ for (const model of [LM, CLS]) {
   }
 }
 
-Deno.test("engine dense gradients of the last step equal tfjs autodiff (gradient growth)", () => {
-  const kernels = createOracleKernels();
-  const rng = new Rng(5);
-  const masks = sparseMasks(LM, rng, true);
-  const params = masked(randomParams(LM, rng), masks);
-  const batch = randomBatch(LM, 4, 2, rng);
-  const network = new Network(kernels, LM, { params, masks, storeNonzerosOnly: true });
-  network.run(batch, network.zeroState(batch.B), { rate: LM.dropout, seed: 9 }, true);
-  const dense = network.denseGradients(masks.keys());
-  const expected = tfjsLossAndGradients(LM, params, batch, 9).grads;
-  assert.equal(Object.keys(dense).length, masks.size);
-  for (const [name, got] of Object.entries(dense)) {
-    const want = expected[name];
-    const scale = Math.max(1e-3, ...want.map(Math.abs));
-    for (let i = 0; i < want.length; i++) {
-      assert.ok(
-        Math.abs(got[i] - want[i]) <= 2e-5 * scale,
-        `${name}[${i}]: ${got[i]} vs ${want[i]}`,
-      );
+for (const model of [LM, GRU_LM]) {
+  Deno.test(`engine ${model.cell} dense gradients of the last step equal tfjs autodiff (gradient growth)`, () => {
+    const kernels = createOracleKernels();
+    const rng = new Rng(5);
+    const masks = sparseMasks(model, rng, true);
+    const params = masked(randomParams(model, rng), masks);
+    const batch = randomBatch(model, 4, 2, rng);
+    const network = new Network(kernels, model, { params, masks, storeNonzerosOnly: true });
+    network.run(batch, network.zeroState(batch.B), { rate: model.dropout, seed: 9 }, true);
+    const dense = network.denseGradients(masks.keys());
+    const expected = tfjsLossAndGradients(model, params, batch, 9).grads;
+    assert.equal(Object.keys(dense).length, masks.size);
+    for (const [name, got] of Object.entries(dense)) {
+      const want = expected[name];
+      const scale = Math.max(1e-3, ...want.map(Math.abs));
+      for (let i = 0; i < want.length; i++) {
+        assert.ok(
+          Math.abs(got[i] - want[i]) <= 2e-5 * scale,
+          `${name}[${i}]: ${got[i]} vs ${want[i]}`,
+        );
+      }
     }
-  }
-});
+  });
+}

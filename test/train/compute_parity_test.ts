@@ -79,7 +79,7 @@ Deno.test("a run interrupted on one compute path resumes on the other", async ()
         compute,
         epochs: 3,
         maxSteps: 3,
-        model: { cell: "lstm", embedSize: 8, hiddenSize: 8, layers: 2, dropout: 0.2 },
+        model: { cell: "lstm" as const, embedSize: 8, hiddenSize: 8, layers: 2, dropout: 0.2 },
       });
     const straight = await train(config("masked", "straight"), () => {});
     // Each leg stops (as if killed) right after writing its first checkpoint.

@@ -36,7 +36,7 @@ Deno.test("a tied LM has no decoder matrix; its decoder costs the embedding's no
   assert.equal(flops.terms.find((t) => t.name === "decoder (tied)")!.perToken, 2 * 20);
 });
 
-for (const cell of ["rhn", "lstm"] as const) {
+for (const cell of ["rhn", "lstm", "gru"] as const) {
   Deno.test(`a tied ${cell} LM exports with parity within 1e-4`, async () => {
     const model = { ...TIED, cell, depth: cell === "rhn" ? 2 : undefined };
     const weights = randomWeights(model, 0.4, 3, 0.7);

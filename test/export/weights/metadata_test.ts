@@ -100,7 +100,7 @@ Deno.test("checkMetadata rejects consistent-looking but wrong metadata, checksum
       'unknown sparse format "csc"',
     ],
     ["kind", (m) => (m.model as { kind: string }).kind = "rhn", 'unknown model kind "rhn"'],
-    ["cell", (m) => (m.model as { cell: string }).cell = "gru", 'unknown cell "gru"'],
+    ["cell", (m) => (m.model as { cell: string }).cell = "vanilla", 'unknown cell "vanilla"'],
     ["hidden", (m) => m.model.hiddenSize = 0, "hiddenSize"],
     ["classes", (m) => (m.model as ClassifierConfig).numClasses = 2.5, "numClasses"],
     ["vocab", (m) => m.vocab.pop(), "vocabulary"],

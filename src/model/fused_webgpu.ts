@@ -1,0 +1,299 @@
+/**
+ * The fused recurrence on tfjs's webgpu backend: one WGSL dispatch per time
+ * step forward, and one per step backward through time, instead of the
+ * ~45 tfjs kernel launches per step of the op-by-op recurrence in ./lstm.ts.
+ *
+ * Each step's dispatch computes `z = P_t + h_{t-1}·R` for its units, the
+ * gates and the state update (with the padding masks), and writes a step
+ * record (h, c and what the backward pass needs) into one `[T, B, record]`
+ * buffer; the next step reads the previous record from that same buffer.
+ * Consecutive dispatches see each other's writes (WebGPU orders storage
+ * writes between dispatches), so no step waits for the CPU.
+ *
+ * The WGSL is a cell-independent skeleton (the recurrent product, the
+ * reading and writing of records) around a cell's gate functions
+ * ({@link FusedCell}); another cell is another `FusedCell`. The gate matrices
+ * are masked-dense (`R ⊙ M` is what the caller passes).
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+
+/**
+ * A recurrent cell as WGSL gate functions for the fused kernels. The
+ * skeleton hands a cell, per unit `j` of batch row `b`, the pre-activations
+ * `z[k] = P_t[k·H + j] + (h_{t-1}·R)[k·H + j]` of its `gates` column blocks;
+ * record field 0 must be the new h and field 1 the second carried state.
+ */
+export interface FusedCell {
+  /** Column blocks of width H in P and R (LSTM: 4). */
+  gates: number;
+  /** Fields of width H in a step record (LSTM: h, c, i, f, g, o, tanh c). */
+  recordFields: number;
+  /**
+   * WGSL defining `fn cellForward(z: array<f32, G>, hPrev: f32, cPrev: f32,
+   * m: f32) -> array<f32, F>`: the step record of one unit; `m` is 1 for a
+   * real token and 0 for padding (the state passes through).
+   */
+  forward: string;
+  /**
+   * WGSL defining `fn cellBackward(rec: array<f32, F>, cPrev: f32, dh: f32,
+   * dc: f32, m: f32) -> array<f32, G + 2>`: from the step's record and the
+   * gradients reaching its h and c, the gradients of the G pre-activations,
+   * then those passed to h_{t-1} (besides through R) and to c_{t-1}.
+   */
+  backward: string;
+}
+
+const ACTIVATIONS = /* wgsl */ `
+fn sigmoid_(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
+// exp(2x) overflows for large |x|; this form stays finite.
+fn tanh_(x: f32) -> f32 {
+  let e = exp(-2.0 * abs(x));
+  return sign(x) * (1.0 - e) / (1.0 + e);
+}
+`;
+
+/** The LSTM cell (gates i, f, g, o, as in ./lstm.ts). */
+export const LSTM_CELL: FusedCell = {
+  gates: 4,
+  recordFields: 7,
+  forward: /* wgsl */ `
+fn cellForward(z: array<f32, 4>, hPrev: f32, cPrev: f32, m: f32) -> array<f32, 7> {
+  let i = sigmoid_(z[0]);
+  let f = sigmoid_(z[1]);
+  let g = tanh_(z[2]);
+  let o = sigmoid_(z[3]);
+  let c = f * cPrev + i * g;
+  let tc = tanh_(c);
+  let h = o * tc;
+  return array<f32, 7>(hPrev + m * (h - hPrev), cPrev + m * (c - cPrev), i, f, g, o, tc);
+}`,
+  backward: /* wgsl */ `
+fn cellBackward(rec: array<f32, 7>, cPrev: f32, dh: f32, dc: f32, m: f32) -> array<f32, 6> {
+  let i = rec[2];
+  let f = rec[3];
+  let g = rec[4];
+  let o = rec[5];
+  let tc = rec[6];
+  // A padded step passes the state through: only the masked part reaches the cell.
+  let dhNew = dh * m;
+  let dcCell = dc * m + dhNew * o * (1.0 - tc * tc);
+  return array<f32, 6>(
+    dcCell * g * i * (1.0 - i),
+    dcCell * cPrev * f * (1.0 - f),
+    dcCell * i * (1.0 - g * g),
+    dhNew * tc * o * (1.0 - o),
+    dh * (1.0 - m),
+    dcCell * f + dc * (1.0 - m),
+  );
+}`,
+};
+
+/** Batch rows per thread: each weight read from memory serves this many rows. */
+const ROWS = 4;
+const WORKGROUP = 64;
+
+/** The parts of tfjs-backend-webgpu's `WebGPUBackend` this module uses. */
+interface WebGPUBackendLike {
+  runWebGPUProgram(
+    program: unknown,
+    inputs: tf.TensorInfo[],
+    dtype: "float32",
+    uniforms: { type: "int32"; data: number[] }[],
+    output: tf.TensorInfo,
+  ): tf.TensorInfo;
+}
+
+/** A program object as tfjs-backend-webgpu 4.22's `runWebGPUProgram` takes it. */
+function program(key: string, variableNames: string[], threads: number, code: string) {
+  return {
+    outputShape: [] as number[],
+    shaderKey: key,
+    dispatchLayout: { x: [0] },
+    dispatch: [Math.ceil(threads / WORKGROUP), 1, 1] as [number, number, number],
+    variableNames,
+    workgroupSize: [WORKGROUP, 1, 1] as [number, number, number],
+    uniforms: "t : i32,",
+    getUserCode: () => code,
+  };
+}
+
+/** WGSL of the forward step: inputs P, R, H0, C0, M; output the records. */
+function forwardCode(cell: FusedCell, B: number, H: number): string {
+  const G = cell.gates, F = cell.recordFields, GH = G * H;
+  return `${ACTIVATIONS}${cell.forward}
+fn prevH(t: i32, b: i32, m: i32) -> f32 {
+  if (t == 0) { return H0[b * ${H} + m]; }
+  return result[((t - 1) * ${B} + b) * ${F * H} + m];
+}
+fn prevC(t: i32, b: i32, j: i32) -> f32 {
+  if (t == 0) { return C0[b * ${H} + j]; }
+  return result[((t - 1) * ${B} + b) * ${F * H} + ${H} + j];
+}
+fn main(index: i32) {
+  let j = index % ${H};
+  let b0 = (index / ${H}) * ${ROWS};
+  if (b0 >= ${B}) { return; }
+  let t = uniforms.t;
+  var z: array<array<f32, ${G}>, ${ROWS}>;
+  for (var r = 0; r < ${ROWS}; r++) {
+    let b = min(b0 + r, ${B - 1});
+    for (var k = 0; k < ${G}; k++) { z[r][k] = P[(t * ${B} + b) * ${GH} + k * ${H} + j]; }
+  }
+  for (var m = 0; m < ${H}; m++) {
+    var h: array<f32, ${ROWS}>;
+    for (var r = 0; r < ${ROWS}; r++) { h[r] = prevH(t, min(b0 + r, ${B - 1}), m); }
+    for (var k = 0; k < ${G}; k++) {
+      let w = R[m * ${GH} + k * ${H} + j];
+      for (var r = 0; r < ${ROWS}; r++) { z[r][k] += h[r] * w; }
+    }
+  }
+  for (var r = 0; r < ${ROWS}; r++) {
+    let b = b0 + r;
+    if (b >= ${B}) { break; }
+    let rec = cellForward(z[r], prevH(t, b, j), prevC(t, b, j), M[t * ${B} + b]);
+    let base = (t * ${B} + b) * ${F * H} + j;
+    for (var f = 0; f < ${F}; f++) { result[base + f * ${H}] = rec[f]; }
+  }
+}`;
+}
+
+/**
+ * WGSL of the backward step: inputs RT (`[G·H, H]`), DY (`[T + 2, B, H]`),
+ * REC (the forward records), C0, M; output the gradient records
+ * `[T, B, (G + 2)·H]`: dz of the G blocks, then what passes to h and c.
+ */
+function backwardCode(cell: FusedCell, T: number, B: number, H: number): string {
+  const G = cell.gates, F = cell.recordFields, GH = G * H, D = (G + 2) * H;
+  return `${ACTIVATIONS}${cell.backward}
+fn main(index: i32) {
+  let j = index % ${H};
+  let b0 = (index / ${H}) * ${ROWS};
+  if (b0 >= ${B}) { return; }
+  let t = uniforms.t;
+  // The gradient reaching h_t through R from step t + 1.
+  var dh: array<f32, ${ROWS}>;
+  if (t < ${T - 1}) {
+    for (var k = 0; k < ${GH}; k++) {
+      let w = RT[k * ${H} + j];
+      for (var r = 0; r < ${ROWS}; r++) {
+        dh[r] += result[((t + 1) * ${B} + min(b0 + r, ${B - 1})) * ${D} + k] * w;
+      }
+    }
+  }
+  for (var r = 0; r < ${ROWS}; r++) {
+    let b = b0 + r;
+    if (b >= ${B}) { break; }
+    var dhIn = dh[r] + DY[(t * ${B} + b) * ${H} + j];
+    var dcIn: f32;
+    if (t == ${T - 1}) {
+      dhIn += DY[(${T} * ${B} + b) * ${H} + j];
+      dcIn = DY[(${T + 1} * ${B} + b) * ${H} + j];
+    } else {
+      let later = ((t + 1) * ${B} + b) * ${D} + j;
+      dhIn += result[later + ${GH}];
+      dcIn = result[later + ${GH + H}];
+    }
+    var rec: array<f32, ${F}>;
+    let base = (t * ${B} + b) * ${F * H} + j;
+    for (var f = 0; f < ${F}; f++) { rec[f] = REC[base + f * ${H}]; }
+    var cPrev: f32;
+    if (t == 0) { cPrev = C0[b * ${H} + j]; } else { cPrev = REC[base - ${B * F * H} + ${H}]; }
+    let d = cellBackward(rec, cPrev, dhIn, dcIn, M[t * ${B} + b]);
+    let dst = (t * ${B} + b) * ${D} + j;
+    for (var k = 0; k < ${G + 2}; k++) { result[dst + k * ${H}] = d[k]; }
+  }
+}`;
+}
+
+function webgpu(): WebGPUBackendLike {
+  return tf.backend() as unknown as WebGPUBackendLike;
+}
+
+/** An uninitialised float32 tensor on the webgpu backend, for a program to fill. */
+function emptyTensor(shape: number[]): tf.Tensor {
+  const info = (tf.backend() as unknown as {
+    makeTensorInfo(shape: number[], dtype: "float32"): tf.TensorInfo;
+  }).makeTensorInfo(shape, "float32");
+  return tf.engine().makeTensorFromTensorInfo(info);
+}
+
+/**
+ * The fused recurrence with the contract of ./lstm.ts's op-by-op one:
+ * `(P [T, B, G·H], R [H, G·H], h0 [B, H], c0 [B, H])` → `[T + 2, B, H]`
+ * (the T outputs, then the final h and c), differentiable in all four.
+ * `stepMasks` are per step `[B, 1]`, 1 for a real token and 0 for padding.
+ * Runs only on the webgpu backend.
+ */
+export function fusedRecurrence(cell: FusedCell, stepMasks?: tf.Tensor2D[]) {
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [P, R, h0, c0] = args as tf.Tensor[];
+    const save = args[4] as tf.GradSaveFunc;
+    const [T, B] = P.shape as number[];
+    const H = R.shape[0];
+    const F = cell.recordFields;
+    const M = stepMasks ? tf.reshape(tf.stack(stepMasks), [T, B]) : tf.ones([T, B]);
+    const threads = Math.ceil(B / ROWS) * H;
+    const key = `sparrowFusedForward_${F}_${B}_${H}`;
+    const code = forwardCode(cell, B, H);
+    const records = emptyTensor([T, B, F * H]);
+    for (let t = 0; t < T; t++) {
+      // A fresh program object per dispatch: runWebGPUProgram extends its shaderKey.
+      const forward = program(key, ["P", "R", "H0", "C0", "M"], threads, code);
+      webgpu().runWebGPUProgram(forward, [P, R, h0, c0, M], "float32", [
+        { type: "int32", data: [t] },
+      ], records);
+    }
+    save([records, R, h0, c0, M]);
+    const outputs = tf.slice(records, [0, 0, 0], [T, B, H]);
+    const finals = tf.reshape(tf.slice(records, [T - 1, 0, 0], [1, B, 2 * H]), [1, B, 2, H]);
+    const value = tf.concat([outputs, tf.reshape(tf.transpose(finals, [2, 1, 0, 3]), [2, B, H])]);
+
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [records, R, h0, c0, M] = saved;
+      const G = cell.gates, GH = G * H;
+      const RT = tf.transpose(R);
+      const key = `sparrowFusedBackward_${F}_${T}_${B}_${H}`;
+      const code = backwardCode(cell, T, B, H);
+      const grads = emptyTensor([T, B, (G + 2) * H]);
+      for (let t = T - 1; t >= 0; t--) {
+        const backward = program(key, ["RT", "DY", "REC", "C0", "M"], threads, code);
+        webgpu().runWebGPUProgram(backward, [RT, dy, records, c0, M], "float32", [
+          { type: "int32", data: [t] },
+        ], grads);
+      }
+      const dP = tf.slice(grads, [0, 0, 0], [T, B, GH]);
+      const hPrev = tf.concat([
+        tf.reshape(h0, [1, B, H]),
+        tf.slice(records, [0, 0, 0], [T - 1, B, H]),
+      ]);
+      const dR = tf.matMul(tf.reshape(hPrev, [T * B, H]), tf.reshape(dP, [T * B, GH]), true);
+      const first = tf.reshape(tf.slice(grads, [0, 0, 0], [1, B, (G + 2) * H]), [B, (G + 2) * H]);
+      const dh0 = tf.add(
+        tf.matMul(tf.slice(first, [0, 0], [B, GH]), RT),
+        tf.slice(first, [0, GH], [B, H]),
+      );
+      const dc0 = tf.slice(first, [0, GH + H], [B, H]);
+      return [dP, dR, dh0, dc0];
+    };
+    return { value, gradFunc };
+  });
+}
+
+let fusedEnabled = true;
+
+/**
+ * Turns the fused recurrence on the webgpu backend on (the default) or off
+ * (tfjs's op-by-op kernels, as on every other backend); for benchmarks and
+ * parity tests.
+ */
+export function setFusedRecurrence(enabled: boolean): void {
+  fusedEnabled = enabled;
+}
+
+/** Whether recurrent layers run fused now: on the webgpu backend, unless turned off. */
+export function fusedRecurrenceActive(): boolean {
+  return fusedEnabled && tf.getBackend() === "webgpu";
+}
