@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import {
   classify,
   generate,
@@ -17,15 +17,30 @@ import {
   UNCLASSIFIED,
 } from "../src/infer/bundle.ts";
 import { readText, splitLines } from "../src/data/files.ts";
+import { type InputConfig, TOKEN_UNITS } from "../src/data/input.ts";
 import { evaluateBundle, formatEvaluation } from "../src/infer/evaluate.ts";
 import type { LmState } from "../src/infer/onnx_runtime.ts";
 import { UserError } from "../src/spec/errors.ts";
 import { integer, number, runCommand } from "./common.ts";
+import { addColumnOptions, parseSplit } from "./input_flags.ts";
 
 async function readInput(file: string | undefined): Promise<string> {
   if (file === undefined || file === "-") return await new Response(Deno.stdin.readable).text();
   // The training readers' checks: missing files, and encodings other than UTF-8.
   return await readText(file);
+}
+
+/** `infer evaluate`'s flags: training's input flags, `--seed` and `--json`. */
+interface EvaluateFlags {
+  test?: string;
+  format?: InputConfig["format"];
+  textColumn?: string;
+  labelColumn?: string;
+  header?: InputConfig["header"];
+  split?: number[];
+  unit?: InputConfig["unit"];
+  seed: number;
+  json?: boolean;
 }
 
 /** The `infer` command's parser, with one subcommand per use. */
@@ -63,19 +78,36 @@ export function inferCommand(print: (line: string) => void = console.log): Comma
         : `, ${r.bitsPerCharacter.toFixed(3)} bits per character`;
       print(`perplexity ${r.perplexity.toFixed(3)}${bpc} over ${r.tokens} tokens`);
     });
-  program.command("evaluate")
+  addColumnOptions(program.command("evaluate"))
     .description(
       "accuracy, per-class precision/recall/F1, macro-F1 and confusion matrix (classifier), or perplexity, bits per character and unknown tokens (language model), on labelled data",
     )
     .argument("<bundle>", "bundle directory")
     .argument(
-      "<data>",
-      "a data directory as training reads it (its test split is evaluated), or one file",
+      "[data]",
+      "a data directory as training reads it (its test split is evaluated), or one file; or --test FILE",
+    )
+    .option("--test <file>", "the file to evaluate, instead of DATA")
+    .option(
+      "--split <fractions>",
+      "evaluate the test part of one file cut as training cut it, e.g. 0.8,0.1,0.1 (with --seed)",
+      parseSplit,
+    )
+    .option("--seed <n>", "the training run's --seed, for a classifier's --split", integer, 1)
+    .addOption(
+      new Option("--unit <unit>", "language-model tokens (default: the bundle's)").choices(
+        TOKEN_UNITS,
+      ),
     )
     .option("--json", "print the evaluation as JSON")
-    .action(async (dir: string, data: string, flags: { json?: boolean }) => {
-      const evaluation = await evaluateBundle(await openBundle(dir), data);
-      if (flags.json) print(JSON.stringify(evaluation));
+    .action(async (dir: string, data: string | undefined, flags: EvaluateFlags) => {
+      const { json, seed, ...given } = flags;
+      // Flags not given keep training's defaults (DEFAULT_INPUT).
+      const input = Object.fromEntries(
+        Object.entries(given).filter(([, v]) => v !== undefined),
+      ) as Partial<InputConfig>;
+      const evaluation = await evaluateBundle(await openBundle(dir), data ?? "", { input, seed });
+      if (json) print(JSON.stringify(evaluation));
       else print(formatEvaluation(evaluation));
     });
   program.command("generate")

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { BACKENDS } from "../src/backend/backend.ts";
 import { type AdapterFacts, chooseBackend, findAdapter } from "../src/backend/auto.ts";
 import { COMPUTE_MODES } from "../src/train/compute.ts";
@@ -29,25 +29,15 @@ import {
 import { DEFAULT_OPTIMIZER } from "../src/spec/optimizer.ts";
 import { CELL_TYPES, DEFAULT_RHN_DEPTH, type VariationalRates } from "../src/spec/config.ts";
 import { formatMetrics, train } from "../src/train/train.ts";
-import { check, UserError } from "../src/spec/errors.ts";
+import { check } from "../src/spec/errors.ts";
 import { TOKEN_UNITS } from "../src/data/input.ts";
-import { parseSplit as parseSplitValue } from "../src/data/split.ts";
 import { PRESET_NAMES } from "../src/train/presets.ts";
 import { applyPreset } from "./presets.ts";
 import { reportPath } from "../src/train/run_report.ts";
 import { integer, number, runCommand } from "./common.ts";
+import { addColumnOptions, parseSplit } from "./input_flags.ts";
 
 const names = (record: object) => Object.keys(record);
-
-/** `--split`'s parser: a bad value is one line, as commander prints it. */
-function parseSplit(value: string): number[] {
-  try {
-    return [...parseSplitValue(value)];
-  } catch (err) {
-    if (err instanceof UserError) throw new InvalidArgumentError(err.message);
-    throw err;
-  }
-}
 
 /** "(default lm: X, classifier: Y)" for settings whose default depends on the task. */
 function byTask(pick: (c: TrainConfig) => unknown): string {
@@ -58,7 +48,7 @@ function byTask(pick: (c: TrainConfig) => unknown): string {
 /** The `train` command's parser. */
 export function trainCommand(): Command {
   const lm = DEFAULT_LM_CONFIG;
-  return new Command("train")
+  const command = new Command("train")
     .description(
       "Train a sparse LSTM from scratch (ST-RNN: fixed nonzero count, prune and regrow every epoch).\n" +
         "Defaults train a language model on the bundled fixtures/tinylm in seconds.",
@@ -86,23 +76,8 @@ export function trainCommand(): Command {
       "cut one file (--data FILE or --train FILE) into train,valid,test, e.g. 0.8,0.1,0.1 " +
         "(classifier: per class; lm: in order; seeded by --seed)",
       parseSplit,
-    )
-    .addOption(
-      new Option("--format <format>", "delimited format of labelled files (default: extension)")
-        .choices(["csv", "tsv"]),
-    )
-    .option(
-      "--text-column <columns>",
-      "text column(s) of a CSV/TSV, header names or 0-based indices, comma-separated (default: all but the label)",
-    )
-    .option(
-      "--label-column <column>",
-      "label column of a CSV/TSV, a header name or 0-based index (default: a label-like header, else 0)",
-    )
-    .addOption(
-      new Option("--header <mode>", "whether CSV/TSV files start with a header row")
-        .choices(["auto", "yes", "no"]).default("auto"),
-    )
+    );
+  return addColumnOptions(command)
     .addOption(
       new Option(
         "--unit <unit>",

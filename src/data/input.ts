@@ -10,7 +10,7 @@
 
 import { join } from "node:path";
 import { UserError } from "../spec/errors.ts";
-import { charLanguageModelData } from "./chars.ts";
+import { charLanguageModelData, charTokens } from "./chars.ts";
 import {
   ClassificationBuilder,
   type ClassificationData,
@@ -255,8 +255,7 @@ export async function loadLanguageModelInput(
   options: LmOptions,
 ): Promise<Loaded<LanguageModelData>> {
   const char = input.unit === "char";
-  const names = (split: LmSplit) =>
-    char ? [`ptb.char.${split}.txt`, ...lmFileNames(split)] : lmFileNames(split);
+  const names = (split: LmSplit) => lmSplitFileNames(input.unit, split);
   const files = await findFiles(data, input, names, "language-model data directory");
   const fractions = splitFractions(input, files);
   const source = input.train !== "" || await isFile(data) ? files.train! : data;
@@ -275,21 +274,18 @@ export async function loadLanguageModelInput(
       seed: 0,
       stratified: false,
     };
-    // Running text keeps its order: the first share trains, the next validates, the last tests.
-    const pieces = char ? Array.from(text.replace(/\r\n/g, "\n")) : splitLines(text);
-    const cut = contiguousSplit(pieces.length, fractions);
-    const part = (s: LmSplit) => pieces.slice(cut[s][0], cut[s][1]);
+    const part = cutRunningText(text, input.unit, fractions);
     const dataset = char
       ? charLanguageModelData(
         {
-          train: part("train").join(""),
-          valid: part("valid").join(""),
-          test: part("test").join(""),
+          train: part.train.join(""),
+          valid: part.valid.join(""),
+          test: part.test.join(""),
         },
         named,
       )
       : languageModelFromLines(
-        { train: part("train"), valid: part("valid"), test: part("test") },
+        { train: part.train, valid: part.valid, test: part.test },
         named,
         options,
       );
@@ -319,6 +315,118 @@ export async function loadLanguageModelInput(
     ...(lmFiles.test !== undefined ? { test: splitLines(await readText(lmFiles.test)) } : {}),
   };
   return { data: languageModelFromLines(lines, lmFiles, options), format, source };
+}
+
+/** The names a language-model data directory's `split` file may have, for tokens of `unit`. */
+export function lmSplitFileNames(unit: TokenUnit, split: LmSplit): string[] {
+  return unit === "char" ? [`ptb.char.${split}.txt`, ...lmFileNames(split)] : lmFileNames(split);
+}
+
+/**
+ * Running text cut by `--split` into three consecutive parts, as lines
+ * (words) or characters: the first share trains, the next validates, the
+ * last tests, so the text keeps its order.
+ */
+export function cutRunningText(
+  text: string,
+  unit: TokenUnit,
+  fractions: SplitFractions,
+): Record<LmSplit, string[]> {
+  const pieces = unit === "char" ? charTokens(text) : splitLines(text);
+  const cut = contiguousSplit(pieces.length, fractions);
+  const part = (s: LmSplit) => pieces.slice(cut[s][0], cut[s][1]);
+  return { train: part("train"), valid: part("valid"), test: part("test") };
+}
+
+/**
+ * What an evaluation reads (`infer evaluate`): the `--test FILE` if given,
+ * else `data` (a directory whose test split is read, or one file), with the
+ * same input settings as training; `--train` and `--valid` mean nothing here.
+ */
+function evaluationTarget(data: string, input: InputConfig): { data: string; input: InputConfig } {
+  if (input.train !== "" || input.valid !== "") {
+    throw new UserError(
+      "--train and --valid name training files; to evaluate one file pass it as DATA or with --test FILE",
+    );
+  }
+  if (input.test !== "" && data !== "") {
+    throw new UserError(
+      `DATA (${data}) and --test (${input.test}) both say what to evaluate; pass only one of them`,
+    );
+  }
+  if (input.test === "" && data === "") {
+    throw new UserError("nothing to evaluate: pass a data directory or file, or --test FILE");
+  }
+  return input.test !== "" ? { data: input.test, input: { ...input, test: "" } } : { data, input };
+}
+
+/**
+ * Reads the labelled data an evaluation measures, through the training
+ * reader ({@link loadClassificationInput}) with the same settings: its test
+ * split is what is evaluated. One file (DATA or `--test FILE`) is the test
+ * split whole, unless `--split` cuts it as training did (seeded by `seed`).
+ */
+export async function loadClassificationTest(
+  data: string,
+  input: InputConfig,
+  options: ClassificationOptions,
+  seed: number,
+): Promise<Loaded<ClassificationData>> {
+  const target = evaluationTarget(data, input);
+  if (target.input.split.length === 0 && await isFile(target.data)) {
+    // Read as both splits, so every word the file has keeps its own id until it meets the
+    // model's vocabulary.
+    const file = target.data;
+    return await loadClassificationInput(
+      file,
+      { ...target.input, train: file, test: file },
+      options,
+      seed,
+    );
+  }
+  return await loadClassificationInput(target.data, target.input, options, seed);
+}
+
+/** A language model's test text: where it came from, and its lines (words) or characters. */
+export interface LanguageModelTest {
+  file: string;
+  unit: TokenUnit;
+  /** Lines of words (`<eos>` after each), or characters. */
+  pieces: string[];
+}
+
+/**
+ * Reads the text a language model is evaluated on: `--test FILE`, one file
+ * (its test part under `--split`), or a data directory's test file, named
+ * as training finds it for the `unit`.
+ */
+export async function loadLanguageModelTest(
+  data: string,
+  input: InputConfig,
+): Promise<LanguageModelTest> {
+  checkInput("lm", input);
+  const target = evaluationTarget(data, input);
+  const { unit } = input;
+  let file = target.data;
+  if (!await isFile(file)) {
+    await requireDirectory(file, "language-model data directory");
+    const names = lmSplitFileNames(unit, "test");
+    const found = await findOne(file, names);
+    if (found === undefined) {
+      throw new UserError(
+        `no test file in "${file}": looked for ${
+          names.map((n) => join(file, n)).join(" and ")
+        }; pass the text file to evaluate instead`,
+      );
+    }
+    file = found;
+  }
+  const text = await readText(file);
+  if (input.split.length > 0) {
+    const pieces = cutRunningText(text, unit, checkSplit(input.split)).test;
+    return { file: `${file} (test part)`, unit, pieces };
+  }
+  return { file, unit, pieces: unit === "char" ? charTokens(text) : splitLines(text) };
 }
 
 /** Throws a UserError naming the first input setting that cannot work for `task`. */

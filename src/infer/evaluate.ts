@@ -4,9 +4,12 @@
  *
  * - A classifier: accuracy, per-class precision, recall and F1, macro-F1,
  *   the confusion matrix and the mean loss, on a data directory's test split
- *   (`test.tsv`, or IMDB's test reviews) or on one `label<TAB>text` file.
+ *   (`test.{tsv,csv}`, or IMDB's test reviews) or on one labelled file, read
+ *   with training's input flags (`--format`, `--text-column`,
+ *   `--label-column`, `--header`, `--test`, `--split`).
  * - A language model: perplexity, bits per character and the count of
- *   unknown tokens, on a data directory's test file or one text file.
+ *   unknown tokens, on a data directory's test file or one text file, in
+ *   the bundle's unit (words or characters).
  *
  * Both evaluate as training evaluates its test split (the same batches of
  * streams for a language model), so the numbers agree with the training
@@ -15,7 +18,6 @@
  * @module
  */
 
-import { join } from "node:path";
 import {
   type ClassificationMetrics,
   classificationMetrics,
@@ -26,17 +28,21 @@ import {
   languageModelMetrics,
   tokenCharacters,
 } from "../core/metrics.ts";
+import type { ClassificationData } from "../data/classification.ts";
+import { exists } from "../data/files.ts";
 import {
-  type ClassificationData,
-  readClassificationData,
-  readClassificationFiles,
-} from "../data/classification.ts";
-import { exists, findOne, readText, splitLines } from "../data/files.ts";
-import { IMDB_ARCHIVE, readImdb } from "../data/imdb.ts";
-import { batchify, EOS, lineWords, lmFileNames } from "../data/lm.ts";
+  checkInput,
+  DEFAULT_INPUT,
+  type InputConfig,
+  type LanguageModelTest,
+  loadClassificationTest,
+  type Loaded,
+  loadLanguageModelTest,
+} from "../data/input.ts";
+import { batchify, EOS, lineWords } from "../data/lm.ts";
 import { parseTextSettings } from "../data/text.ts";
 import { check, UserError } from "../spec/errors.ts";
-import type { Bundle } from "./bundle.ts";
+import { type Bundle, isCharModel } from "./bundle.ts";
 import { type LmState, runClassifier, runLanguageModel } from "./onnx_runtime.ts";
 
 /** A classifier bundle's evaluation. */
@@ -62,53 +68,63 @@ export interface LanguageModelEvaluation {
 /** Either evaluation. */
 export type Evaluation = ClassifierEvaluation | LanguageModelEvaluation;
 
-/** Evaluates `bundle` on the labelled data at `path` (a data directory or one file). */
-export async function evaluateBundle(bundle: Bundle, path: string): Promise<Evaluation> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(path);
-  } catch {
-    throw new UserError(
-      `${path} does not exist; pass a data directory (its test split is evaluated) or one file`,
-    );
-  }
-  return bundle.metadata.kind === "lm"
-    ? await evaluateLanguageModel(bundle, info.isDirectory ? await lmTestFile(path) : path)
-    : await evaluateClassifier(bundle, path, info.isDirectory);
+/** How `infer evaluate` reads its data: training's input flags, and `--split`'s seed. */
+export interface EvaluateOptions {
+  /**
+   * Training's input settings (`--format`, `--text-column`, `--label-column`,
+   * `--header`, `--test`, `--split`, `--unit`); those not given read as
+   * training reads by default, and the unit is the bundle's.
+   */
+  input?: Partial<InputConfig>;
+  /** The seed of a classifier's stratified `--split`, as training was given; 1 unless given. */
+  seed?: number;
 }
 
-async function lmTestFile(dir: string): Promise<string> {
-  const file = await findOne(dir, lmFileNames("test"));
-  if (file === undefined) {
+/**
+ * Evaluates `bundle` on the labelled data at `path` (a data directory whose
+ * test split is evaluated, or one file; empty with `--test FILE`), read by
+ * the training readers with the training flags in `options`.
+ */
+export async function evaluateBundle(
+  bundle: Bundle,
+  path: string,
+  options: EvaluateOptions = {},
+): Promise<Evaluation> {
+  const unit = isCharModel(bundle) ? "char" : "word";
+  if (options.input?.unit !== undefined && options.input.unit !== unit) {
     throw new UserError(
-      `no test file in "${dir}": looked for ${
-        lmFileNames("test").map((n) => join(dir, n)).join(" and ")
-      }; pass the text file to evaluate instead`,
+      `--unit ${options.input.unit} does not fit ${bundle.dir}: its model reads ${
+        unit === "char" ? "characters" : "words"
+      }; drop --unit`,
     );
   }
-  return file;
+  const input: InputConfig = { ...DEFAULT_INPUT, ...options.input, unit };
+  const target = input.test !== "" ? input.test : path;
+  if (target !== "" && !await exists(target)) {
+    throw new UserError(
+      `${target} does not exist; pass a data directory (its test split is evaluated) or one file`,
+    );
+  }
+  if (bundle.metadata.kind === "lm") {
+    return await evaluateLanguageModel(bundle, await loadLanguageModelTest(path, input));
+  }
+  checkInput("classifier", input);
+  return await evaluateClassifier(bundle, path, input, options.seed ?? 1);
 }
 
-/** Classifier data as training reads it: IMDB, a `label<TAB>text` directory, or one file. */
+/** Classifier data as training reads it, with the tokenizer settings the bundle saved. */
 async function readLabelled(
   bundle: Bundle,
   path: string,
-  isDirectory: boolean,
-): Promise<ClassificationData> {
+  input: InputConfig,
+  seed: number,
+): Promise<Loaded<ClassificationData>> {
   const maxLength = bundle.metadata.tokenizer?.maxLength;
   const options = {
     text: parseTextSettings(bundle.metadata.tokenizer),
     ...(typeof maxLength === "number" ? { maxLength } : {}),
   };
-  // The same rule as training's: IMDB as distributed, anything else label<TAB>text.
-  const isImdb = /aclImdb/.test(path) || path.endsWith(".tar.gz") ||
-    (isDirectory && (await exists(join(path, "aclImdb")) ||
-      await exists(join(path, IMDB_ARCHIVE))));
-  if (isImdb) return await readImdb(path, options);
-  if (isDirectory) return await readClassificationData(path, options);
-  // One file: it is read as both splits, so every word it has keeps its own id until
-  // it meets the bundle's vocabulary.
-  return await readClassificationFiles({ train: path, test: path }, options);
+  return await loadClassificationTest(path, input, options, seed);
 }
 
 /** The log of the softmax normaliser of `n` logits at `offset`, in float64. */
@@ -123,16 +139,17 @@ function logNormaliser(logits: Float32Array, offset: number, n: number): number 
 async function evaluateClassifier(
   bundle: Bundle,
   path: string,
-  isDirectory: boolean,
+  input: InputConfig,
+  seed: number,
 ): Promise<ClassifierEvaluation> {
   const labels = bundle.metadata.labels ?? [];
-  const data = await readLabelled(bundle, path, isDirectory);
+  const { data, source } = await readLabelled(bundle, path, input, seed);
   // The reader's label ids are its own sorted labels; the bundle's are the training run's.
   const labelId = data.labels.map((label) => {
     const id = labels.indexOf(label);
     check(
       id >= 0,
-      `${path}: label "${label}" is not one the model knows (${
+      `${source}: label "${label}" is not one the model knows (${
         labels.join(", ")
       }); evaluate on data labelled like its training data`,
     );
@@ -165,7 +182,7 @@ async function evaluateClassifier(
   }
   return {
     kind: "classifier",
-    source: path,
+    source,
     metrics: classificationMetrics(countConfusion(actual, predicted, k), labels),
     loss: nats / texts.length,
     tokens,
@@ -178,20 +195,31 @@ const CHUNK = 256;
 
 async function evaluateLanguageModel(
   bundle: Bundle,
-  file: string,
+  test: LanguageModelTest,
 ): Promise<LanguageModelEvaluation> {
   const { vocab } = bundle;
+  const { file } = test;
   const ids: number[] = [], characters: number[] = [], unknownAt: number[] = [];
-  splitLines(await readText(file)).forEach((line, i) => {
-    for (const word of lineWords(line)) {
-      const id = vocab.encode(word, { file, line: i + 1 });
-      ids.push(id);
-      characters.push(tokenCharacters(word, EOS));
-      unknownAt.push(id === vocab.unkId && word !== vocab.unkToken ? 1 : 0);
+  const add = (token: string, line: number, chars: number) => {
+    const id = vocab.encode(token, { file, line });
+    ids.push(id);
+    characters.push(chars);
+    unknownAt.push(id === vocab.unkId && token !== vocab.unkToken ? 1 : 0);
+  };
+  if (test.unit === "char") {
+    // Every character is a token, and one character of text.
+    let line = 1;
+    for (const c of test.pieces) {
+      add(c, line, 1);
+      if (c === "\n") line++;
     }
-  });
+  } else {
+    test.pieces.forEach((line, i) => {
+      for (const word of lineWords(line)) add(word, i + 1, tokenCharacters(word, EOS));
+    });
+  }
   check(
-    ids.length >= 2 && ids.some((id) => id !== vocab.encode(EOS)),
+    ids.length >= 2 && (test.unit === "char" || ids.some((id) => id !== vocab.encode(EOS))),
     `${file} has fewer than two tokens of text; give it at least one line of words`,
   );
   // Training's evaluation: up to 10 streams cut from the text, each from the zero state.

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { exportBundle } from "../../export/bundle.ts";
 import { openBundle } from "../../src/infer/bundle.ts";
 import { evaluateBundle, type Evaluation } from "../../src/infer/evaluate.ts";
+import { DEFAULT_INPUT } from "../../src/data/input.ts";
 import { UserError } from "../../src/spec/errors.ts";
 import type { ComputeMode } from "../../src/train/compute.ts";
 import { assertUserFacingError, REPO_ROOT, runCli, trainTiny, withTempDir } from "../helpers.ts";
@@ -112,5 +113,117 @@ Deno.test("infer evaluate reads IMDB as training does, and agrees with its test 
     assert.equal(e.metrics.count, 6);
     assert.deepEqual(e.metrics.confusion, result.classification!.confusion);
     assert.ok(Math.abs(e.loss - result.metrics.test_loss) < 1e-4);
+  });
+});
+
+const AGNEWS = join(REPO_ROOT, "fixtures/formats/agnews");
+const AGNEWS_FLAGS = ["--text-column", "title,description", "--label-column", "class"];
+
+Deno.test("infer evaluate takes training's input flags, and agrees with its test metrics (CSV)", async () => {
+  await withTempDir(async (dir) => {
+    const { path, result } = await trainTiny("classifier", dir, {
+      data: AGNEWS,
+      input: { ...DEFAULT_INPUT, textColumn: "title,description", labelColumn: "class" },
+      maxSteps: 10,
+    });
+    const bundleDir = join(dir, "bundle");
+    await exportBundle(path, bundleDir);
+    const training = result.classification!;
+    const agrees = (e: ReturnType<typeof classifier>) => {
+      assert.equal(e.metrics.count, 20);
+      assert.deepEqual(e.metrics.labels, training.labels);
+      assert.deepEqual(e.metrics.confusion, training.confusion);
+      assert.equal(e.metrics.accuracy, result.metrics.test_acc);
+      assert.ok(Math.abs(e.loss - result.metrics.test_loss) < 1e-4, `${e.loss} vs test_loss`);
+    };
+    const cli = await runCli("infer", ["evaluate", bundleDir, AGNEWS, ...AGNEWS_FLAGS, "--json"]);
+    assert.equal(cli.code, 0, cli.stderr);
+    agrees(classifier(JSON.parse(cli.stdout)));
+    // The test file alone, named with --test, is the same test split.
+    const bundle = await openBundle(bundleDir);
+    try {
+      const test = join(AGNEWS, "test.csv");
+      agrees(classifier(
+        await evaluateBundle(bundle, "", {
+          input: { test, format: "csv", textColumn: "title,description", labelColumn: "class" },
+        }),
+      ));
+    } finally {
+      await bundle.session.release();
+    }
+    const bad = await runCli("infer", [
+      "evaluate",
+      bundleDir,
+      AGNEWS,
+      "--text-column",
+      "title,summary",
+    ]);
+    assertUserFacingError(bad, "summary");
+    const both = await runCli("infer", [
+      "evaluate",
+      bundleDir,
+      AGNEWS,
+      "--test",
+      join(AGNEWS, "test.csv"),
+    ]);
+    assertUserFacingError(both, "--test");
+    const unit = await runCli("infer", ["evaluate", bundleDir, AGNEWS, "--unit", "char"]);
+    assertUserFacingError(unit, "--unit");
+  });
+});
+
+Deno.test("infer evaluate reads a character model's text by characters, cut by --split as in training", async () => {
+  await withTempDir(async (dir) => {
+    const raw = join(REPO_ROOT, "fixtures/formats/raw.txt");
+    const { path, result } = await trainTiny("lm", dir, {
+      data: raw,
+      input: { ...DEFAULT_INPUT, unit: "char", split: [0.8, 0.1, 0.1] },
+    });
+    await exportBundle(path, join(dir, "bundle"));
+    const cli = await runCli("infer", [
+      "evaluate",
+      join(dir, "bundle"),
+      raw,
+      "--split",
+      "0.8,0.1,0.1",
+      "--json",
+    ]);
+    assert.equal(cli.code, 0, cli.stderr);
+    const e: Evaluation = JSON.parse(cli.stdout);
+    assert.equal(e.kind, "lm");
+    if (e.kind !== "lm") return;
+    const relative = Math.abs(e.metrics.perplexity / result.metrics.test_ppl - 1);
+    assert.ok(relative < 1e-4, `${e.metrics.perplexity} vs test_ppl ${result.metrics.test_ppl}`);
+    assert.equal(e.metrics.characters, e.metrics.tokens);
+    assert.ok(Math.abs(e.metrics.bitsPerCharacter - Math.log2(e.metrics.perplexity)) < 1e-9);
+  });
+});
+
+Deno.test("infer evaluate cuts one labelled file by --split and --seed as training did", async () => {
+  await withTempDir(async (dir) => {
+    const reviews = join(REPO_ROOT, "fixtures/formats/reviews.csv");
+    const { path, result } = await trainTiny("classifier", dir, {
+      data: reviews,
+      input: { ...DEFAULT_INPUT, split: [0.8, 0.1, 0.1] },
+      seed: 3,
+      maxSteps: 10,
+    });
+    const bundleDir = join(dir, "bundle");
+    await exportBundle(path, bundleDir);
+    const cli = await runCli("infer", [
+      "evaluate",
+      bundleDir,
+      reviews,
+      "--split",
+      "0.8,0.1,0.1",
+      "--seed",
+      "3",
+      "--json",
+    ]);
+    assert.equal(cli.code, 0, cli.stderr);
+    const e = classifier(JSON.parse(cli.stdout));
+    assert.equal(e.metrics.count, 10);
+    assert.deepEqual(e.metrics.confusion, result.classification!.confusion);
+    assert.ok(Math.abs(e.loss - result.metrics.test_loss) < 1e-4, `${e.loss} vs test_loss`);
   });
 });
