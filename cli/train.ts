@@ -27,7 +27,7 @@ import {
   type TrainConfig,
 } from "../src/train/config.ts";
 import { DEFAULT_OPTIMIZER } from "../src/spec/optimizer.ts";
-import { CELL_TYPES } from "../src/spec/config.ts";
+import { CELL_TYPES, DEFAULT_RHN_DEPTH, type VariationalRates } from "../src/spec/config.ts";
 import { formatMetrics, train } from "../src/train/train.ts";
 import { check } from "../src/spec/errors.ts";
 import { TOKEN_UNITS } from "../src/data/input.ts";
@@ -147,7 +147,20 @@ export function trainCommand(): Command {
     .option("--embed-size <n>", `embedding size ${byTask((c) => c.model.embedSize)}`, integer)
     .option("--hidden-size <n>", `LSTM hidden size ${byTask((c) => c.model.hiddenSize)}`, integer)
     .option("--layers <n>", `LSTM layers ${byTask((c) => c.model.layers)}`, integer)
+    .option(
+      "--depth <n>",
+      `micro-layers per step of --cell rhn (default ${DEFAULT_RHN_DEPTH})`,
+      integer,
+    )
+    .option(
+      "--tie-weights",
+      "the LM decoder is the embedding's transpose (needs --embed-size = --hidden-size)",
+    )
     .option("--dropout <p>", `dropout rate ${byTask((c) => c.model.dropout)}`, number)
+    .option("--dropout-embedding <p>", "variational dropout of word types (LM; default 0)", number)
+    .option("--dropout-input <p>", "variational dropout of each layer's input (LM)", number)
+    .option("--dropout-hidden <p>", "variational dropout of the RHN state (LM, --cell rhn)", number)
+    .option("--dropout-output <p>", "variational dropout of each layer's output (LM)", number)
     .option("--epochs <n>", `epochs ${byTask((c) => c.epochs)}`, integer)
     .option("--batch-size <n>", `batch size ${byTask((c) => c.batchSize)}`, integer)
     .option("--bptt <n>", "truncated-BPTT length (language model)", integer, lm.bptt)
@@ -258,6 +271,25 @@ export function checkFlagConflicts(flags: Flags, given: (name: string) => boolea
 // deno-lint-ignore no-explicit-any
 type Flags = Record<string, any>;
 
+/** Variational dropout rates, when any `--dropout-<site>` flag is given (the others 0). */
+function variationalFromFlags(flags: Flags): { variational?: VariationalRates } {
+  const rates = {
+    embedding: flags.dropoutEmbedding,
+    input: flags.dropoutInput,
+    hidden: flags.dropoutHidden,
+    output: flags.dropoutOutput,
+  };
+  if (Object.values(rates).every((r) => r === undefined)) return {};
+  return {
+    variational: {
+      embedding: rates.embedding ?? 0,
+      input: rates.input ?? 0,
+      hidden: rates.hidden ?? 0,
+      output: rates.output ?? 0,
+    },
+  };
+}
+
 /**
  * The training configuration that the `parsed` flags describe. With
  * `--preset`, the preset's settings replace every flag that `wasGiven` says
@@ -293,7 +325,13 @@ export function configFromFlags(
       embedSize: pick(flags.embedSize, base.model.embedSize),
       hiddenSize: pick(flags.hiddenSize, base.model.hiddenSize),
       layers: pick(flags.layers, base.model.layers),
+      // Only an RHN has a depth; other cells' records stay as they were.
+      ...(flags.cell === "rhn" || flags.depth !== undefined
+        ? { depth: pick(flags.depth, DEFAULT_RHN_DEPTH) }
+        : {}),
       dropout: pick(flags.dropout, base.model.dropout),
+      ...(flags.tieWeights ? { tieWeights: true } : {}),
+      ...variationalFromFlags(flags),
     },
     sparse: sparseConfigFor(flags.method, {
       sparsity: flags.sparsity,

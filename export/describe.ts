@@ -28,7 +28,7 @@ export function describeIo(model: ModelConfig): BundleMetadata["io"] {
     shape: ["seq_len", "batch"],
     description: "token ids (line numbers of vocab.json, from 0), time-major",
   };
-  // A GRU has no cell state.
+  // A GRU has no cell state; an RHN keeps the LSTM's state_c and passes it through.
   const cellState = model.cell !== "gru";
   const withCell = (values: TensorDescription[]) =>
     values.filter((v) => cellState || !v.name.startsWith("state_c"));

@@ -7,6 +7,8 @@
  * - **compute** (`op`, `sparse-scan`, `int8`): which ops run the LSTM
  *   layers: the standard `LSTM` op, a `Scan` over the nonzeros only
  *   (`onnx/sparse_scan.ts`), or onnxruntime's int8 `DynamicQuantizeLSTM`.
+ *   RHN layers are always a `Scan` (`onnx/rhn_layers.ts`): dense `MatMul`s
+ *   for `op`, nonzeros only for `sparse-scan`; `int8` is refused.
  * - **values** (`fp32`, `fp16`): the precision float weights are stored
  *   at; fp16 values are cast back to float32 in the graph.
  *
@@ -36,11 +38,12 @@ import {
   type LanguageModelConfig,
   type ModelConfig,
   outputSize,
+  recurrenceDepth,
 } from "../src/spec/config.ts";
 import { checkWeights } from "../src/spec/reference.ts";
 import type { HostParams } from "../src/spec/params.ts";
 import { check } from "../src/spec/errors.ts";
-import { GraphBuilder, intAttr } from "./onnx/builder.ts";
+import { GraphBuilder, intAttr, intsAttr } from "./onnx/builder.ts";
 import {
   addInt8LstmLayer,
   addLstmOpLayer,
@@ -51,6 +54,11 @@ import { addGruOpLayer, type GruLayerBuilder } from "./onnx/gru_layers.ts";
 import { addGruScanLayer } from "./onnx/gru_scan.ts";
 import { DataType, encodeModel } from "./onnx/proto.ts";
 import { addSparseScanLayer } from "./onnx/sparse_scan.ts";
+import {
+  addRhnDenseLayer,
+  addRhnSparseScanLayer,
+  type RhnLayerBuilder,
+} from "./onnx/rhn_layers.ts";
 import { SPARROW_VERSION } from "./version.ts";
 import {
   int64Constant,
@@ -110,6 +118,11 @@ const LAYER_BUILDERS: Record<ComputeMode, LstmLayerBuilder> = {
   int8: addInt8LstmLayer,
 };
 
+const RHN_LAYER_BUILDERS: Partial<Record<ComputeMode, RhnLayerBuilder>> = {
+  op: addRhnDenseLayer,
+  "sparse-scan": addRhnSparseScanLayer,
+};
+
 /** A GRU's layers: no int8 (onnxruntime has no quantized GRU op). */
 const GRU_LAYER_BUILDERS: Partial<Record<ComputeMode, GruLayerBuilder>> = {
   op: addGruOpLayer,
@@ -118,6 +131,8 @@ const GRU_LAYER_BUILDERS: Partial<Record<ComputeMode, GruLayerBuilder>> = {
 
 /** Output names of the recurrent stack. */
 interface LstmStack {
+  /** The embedding matrix `[V, E]` (a tied decoder reads it too). */
+  embedding: string;
   /** Top layer's per-step output `[T, B, H]`; absent when not requested. */
   sequence?: string;
   /** Final hidden and cell state of each layer, `[1, B, H]` each (no cell state for a GRU). */
@@ -125,10 +140,15 @@ interface LstmStack {
   finalC: string[];
 }
 
-/** Whether a cell carries a cell state besides `h` (and so `state_c` in the graph). */
+/**
+ * Whether a cell's graphs carry `state_c`: an LSTM's cell state; an RHN keeps
+ * the LSTM's contract and passes its (unused) `state_c` through unchanged; a
+ * GRU has none.
+ */
 export function hasCellState(config: ModelConfig): boolean {
   switch (config.cell) {
     case "lstm":
+    case "rhn":
       return true;
     case "gru":
       return false;
@@ -142,6 +162,8 @@ export function computeModesFor(config: ModelConfig): readonly ComputeMode[] {
       return COMPUTE_MODES;
     case "gru":
       return COMPUTE_MODES.filter((mode) => GRU_LAYER_BUILDERS[mode]);
+    case "rhn":
+      return COMPUTE_MODES.filter((mode) => RHN_LAYER_BUILDERS[mode]);
   }
 }
 
@@ -183,57 +205,93 @@ function addLstmStack(
   let sequence: string | undefined;
   for (let l = 0; l < L; l++) {
     const wantY = l < L - 1 || needSequence;
-    if (config.cell === "gru") {
-      const p = `gru.${l}`;
-      const out = GRU_LAYER_BUILDERS[compute]!(
-        graph,
-        store,
-        {
-          index: l,
-          inputSize: l === 0 ? config.embedSize : H,
-          hidden: H,
-          W: source[`${p}.W`].data,
-          R: source[`${p}.R`].data,
-          b: source[`${p}.b`].data,
-          bR: source[`${p}.bR`].data,
-        },
-        { x, h0: initialH[l], lengths: inputs.lengths },
-        wantY,
-      );
-      finalH.push(out.h);
-      if (wantY) x = sequence = out.y!;
-      continue;
+    const inputSize = l === 0 ? config.embedSize : H;
+    switch (config.cell) {
+      case "lstm": {
+        const out = LAYER_BUILDERS[compute](
+          graph,
+          store,
+          {
+            index: l,
+            inputSize,
+            hidden: H,
+            W: source[`lstm.${l}.W`].data,
+            R: source[`lstm.${l}.R`].data,
+            b: source[`lstm.${l}.b`].data,
+          },
+          { x, h0: initialH[l], c0: initialC[l]!, lengths: inputs.lengths },
+          wantY,
+        );
+        finalH.push(out.h);
+        finalC.push(out.c);
+        if (wantY) x = sequence = out.y!;
+        break;
+      }
+      case "gru": {
+        const p = `gru.${l}`;
+        const out = GRU_LAYER_BUILDERS[compute]!(
+          graph,
+          store,
+          {
+            index: l,
+            inputSize,
+            hidden: H,
+            W: source[`${p}.W`].data,
+            R: source[`${p}.R`].data,
+            b: source[`${p}.b`].data,
+            bR: source[`${p}.bR`].data,
+          },
+          { x, h0: initialH[l], lengths: inputs.lengths },
+          wantY,
+        );
+        finalH.push(out.h);
+        if (wantY) x = sequence = out.y!;
+        break;
+      }
+      case "rhn": {
+        const micro = Array.from({ length: recurrenceDepth(config) }, (_, k) => k);
+        const out = RHN_LAYER_BUILDERS[compute]!(
+          graph,
+          store,
+          {
+            index: l,
+            inputSize,
+            hidden: H,
+            W: source[`rhn.${l}.W`].data,
+            R: micro.map((k) => source[`rhn.${l}.R.${k}`].data),
+            b: micro.map((k) => source[`rhn.${l}.b.${k}`].data),
+          },
+          { x, h0: initialH[l], c0: initialC[l]!, lengths: inputs.lengths },
+          wantY,
+        );
+        finalH.push(out.h);
+        finalC.push(out.c);
+        if (wantY) x = sequence = out.y!;
+        break;
+      }
     }
-    const out = LAYER_BUILDERS[compute](
-      graph,
-      store,
-      {
-        index: l,
-        inputSize: l === 0 ? config.embedSize : H,
-        hidden: H,
-        W: source[`lstm.${l}.W`].data,
-        R: source[`lstm.${l}.R`].data,
-        b: source[`lstm.${l}.b`].data,
-      },
-      { x, h0: initialH[l], c0: initialC[l]!, lengths: inputs.lengths },
-      wantY,
-    );
-    finalH.push(out.h);
-    finalC.push(out.c);
-    if (wantY) x = sequence = out.y!;
   }
-  return { sequence, finalH, finalC };
+  return { embedding, sequence, finalH, finalC };
 }
 
-/** Appends `x @ decoder.W + decoder.b` and names the result `output`. */
+/**
+ * Appends `x @ decoder.W + decoder.b` and names the result `output`. With
+ * `tiedEmbedding` the decoder matrix is that embedding's transpose (a
+ * `Transpose` of a constant, folded at load).
+ */
 function addDecoder(
   graph: GraphBuilder,
   store: WeightStore,
   source: HostParams,
   x: string,
   output: string,
+  tiedEmbedding?: string,
 ): void {
-  const W = store.weight("decoder.W", source["decoder.W"].data, source["decoder.W"].shape);
+  const W = tiedEmbedding
+    ? graph.addNode("Transpose", [tiedEmbedding], [graph.uniqueName("decoder.W")], {
+      perm: intsAttr([1, 0]),
+    })[0]
+    : store.weight("decoder.W", source["decoder.W"].data, source["decoder.W"].shape);
   const b = store.weight("decoder.b", source["decoder.b"].data, source["decoder.b"].shape);
   const [product] = graph.addNode("MatMul", [x, W], [graph.uniqueName("decoder.matmul")]);
   graph.addNode("Add", [product, b], [output]);
@@ -268,7 +326,8 @@ function buildLanguageModel(
     { tokens, stateH, stateC },
     true,
   );
-  addDecoder(graph, store, source, stack.sequence!, "logits");
+  const tied = config.tieWeights ? stack.embedding : undefined;
+  addDecoder(graph, store, source, stack.sequence!, "logits", tied);
   addStateOutput(graph, stack.finalH, "state_h_out");
   if (cellState) addStateOutput(graph, stack.finalC, "state_c_out");
   graph.addOutput("logits", DataType.FLOAT, [TIME, BATCH, config.vocabSize]);
@@ -335,7 +394,8 @@ export function buildOnnx(
   checkChoice("value precision", values, VALUE_PRECISIONS);
   check(
     computeModesFor(config).includes(compute),
-    `--compute ${compute} is not available for a ${config.cell.toUpperCase()}: it builds ` +
+    `--compute ${compute} is not available for ${config.cell === "rhn" ? "an" : "a"} ` +
+      `${config.cell.toUpperCase()}: it builds ` +
       `LSTM layers only; export this model with --compute ${computeModesFor(config).join(" or ")}`,
   );
   checkWeights(config, weights);

@@ -203,7 +203,10 @@ function metadataKind(
   return kind;
 }
 
-/** A GRU (metadata `cell: gru`) has no cell state; models without a `cell` entry are LSTMs. */
+/**
+ * A GRU (metadata `cell: gru`) has no cell state; LSTMs and RHNs (which pass
+ * `state_c` through) do, and models without a `cell` entry are LSTMs.
+ */
 function metadataHasCellState(model: ModelProto): boolean {
   return (model.metadata_props ?? []).find((e) => e.key === "cell")?.value !== "gru";
 }

@@ -176,12 +176,7 @@ export const addSparseScanLayer: LstmLayerBuilder = (graph, store, weights, inpu
 };
 
 /** `[T, B]` bool: step t of sequence b is within its length. */
-export function stepMask(
-  graph: GraphBuilder,
-  x: string,
-  lengths: string,
-  prefix: string,
-): string {
+export function stepMask(graph: GraphBuilder, x: string, lengths: string, prefix: string): string {
   const [steps] = graph.addNode("Shape", [x], [graph.uniqueName(`${prefix}.steps`)], {
     start: intAttr(0),
     end: intAttr(1),

@@ -164,6 +164,9 @@ function checkModelConfig(
   if (!isObject(model)) return bad("it has no model configuration");
   if (model.kind !== "lm" && model.kind !== "classifier") bad(`unknown model kind "${model.kind}"`);
   if (!(CELL_TYPES as readonly unknown[]).includes(model.cell)) bad(`unknown cell "${model.cell}"`);
+  if (model.depth !== undefined && !isPositiveInteger(model.depth)) {
+    bad(`model depth is ${model.depth}, expected a positive integer`);
+  }
   const sizes = ["vocabSize", "embedSize", "hiddenSize", "layers"];
   if (model.kind === "classifier") sizes.push("numClasses");
   for (const key of sizes) {

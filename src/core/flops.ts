@@ -6,7 +6,8 @@
  *
  * - A multiply-add is 2 FLOPs, so `x @ W` costs `2·nnz(W)` per token.
  * - Every elementwise operation, sigmoid and tanh included, is 1 FLOP.
- * - An LSTM cell adds `17·H` elementwise FLOPs per token.
+ * - An LSTM cell adds `17·H` elementwise FLOPs per token; an RHN micro-layer
+ *   `8·H` (`10·H` for the first, which also adds the input product).
  * - The embedding lookup, dropout, softmax and loss cost 0.
  * - Training costs forward `f` plus backward `2f` per token; methods that
  *   need dense weight gradients pay `2·(size - nnz)` per matrix per token
@@ -16,7 +17,13 @@
  */
 
 import { check } from "../spec/errors.ts";
-import { type ModelConfig, type ParamRole, paramSpecs, sizeOf } from "../spec/config.ts";
+import {
+  type ModelConfig,
+  type ParamRole,
+  paramSpecs,
+  sizeOf,
+  tiedDecoder,
+} from "../spec/config.ts";
 import { type MethodName, methodPreset } from "./methods.ts";
 import { type GmpScheduleOptions, gmpSparsity } from "./schedule.ts";
 
@@ -128,6 +135,8 @@ export function inferenceFlops(
     switch (p.role) {
       case "embedding":
         add(p.name, 0, 0);
+        // A tied decoder multiplies by the embedding's transpose every token.
+        if (tiedDecoder(config)) add("decoder (tied)", 2 * p.nonzeros, 2 * p.size);
         break;
       case "gate":
         add(p.name, 2 * p.nonzeros, 2 * p.size);
@@ -145,6 +154,11 @@ export function inferenceFlops(
           add(cell, flops, flops);
         } else if (/^gru\.\d+\.bR$/.test(p.name)) {
           add(p.name, 0, 0);
+        } else if (p.name.startsWith("rhn.")) {
+          // One micro-layer's elementwise math, bias included; `rhn.L.b.k` → `rhn.L.cell.k`.
+          const cell = p.name.replace(/\.b\.(\d+)$/, ".cell.$1");
+          const flops = rhnMicroLayerFlops(config.hiddenSize, cell.endsWith(".cell.0"));
+          add(cell, flops, flops);
         } else {
           add(p.name, p.size, p.size, perSequenceDecoder);
         }
@@ -179,6 +193,15 @@ export function cellFlops(hiddenSize: number): number {
  */
 export function gruCellFlops(hiddenSize: number): number {
   return 14 * hiddenSize;
+}
+
+/**
+ * Elementwise FLOPs of one RHN micro-layer with state size `H`: adding the
+ * bias to the recurrent product (2H; micro-layer 0 also adds the input
+ * product, 2H more), a tanh and a sigmoid (2H), and `s = h·t + s·(1 − t)` (4H).
+ */
+export function rhnMicroLayerFlops(hiddenSize: number, first: boolean): number {
+  return (first ? 10 : 8) * hiddenSize;
 }
 
 /** What a training run processed. */

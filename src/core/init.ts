@@ -43,6 +43,9 @@ export function initMasks(
   return masks;
 }
 
+/** The initial bias of an RHN layer's transform gates. */
+export const RHN_TRANSFORM_BIAS = -2;
+
 /**
  * How fresh weights are scaled.
  * - `dense`: uniform in ±1/√H for gate and decoder weights (PyTorch's LSTM
@@ -59,8 +62,11 @@ export const WEIGHT_INITS = ["dense", "normal-embedding", "fan-in"] as const;
 export type WeightInit = typeof WEIGHT_INITS[number];
 
 /**
- * Fresh weights, zero biases, as `init` says (see {@link WEIGHT_INITS}).
- * Drawn from `rng` so the same seed gives the same model on every backend.
+ * Fresh weights, as `init` says (see {@link WEIGHT_INITS}), and zero biases
+ * except an RHN's transform gates, which start at {@link RHN_TRANSFORM_BIAS}
+ * so each micro-layer first mostly carries its state through (Zilly et al.'s
+ * PTB setting). Drawn from `rng` so the same seed gives the same model on
+ * every backend.
  * For `fan-in`, pass the result through {@link scaleByDensity} once the
  * masks exist.
  */
@@ -74,6 +80,9 @@ export function initParams(config: ModelConfig, rng: Rng, init: WeightInit = "de
     } else if (spec.role !== "bias") {
       const scale = spec.role === "embedding" ? 0.1 : gateScale;
       for (let i = 0; i < data.length; i++) data[i] = rng.uniform(-scale, scale);
+    }
+    if (spec.role === "bias" && spec.name.startsWith("rhn.")) {
+      data.fill(RHN_TRANSFORM_BIAS, config.hiddenSize);
     }
     params[spec.name] = { shape: spec.shape, data };
   }

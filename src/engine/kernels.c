@@ -717,6 +717,132 @@ double softmax_loss(float *L, int ld, int Vn, int N, const int *tg, int *pred) {
 }
 
 // ---------------------------------------------------------------------------
+// Recurrent Highway Network layer (rhn.ts has the same loops in TypeScript,
+// the reference these are tested against). Per step, micro-layers k = 0..D-1:
+// the state entering k (after the hidden-dropout mask) goes to sIn, the
+// pre-activations [2H] (candidate, then transform gate) to acts, which then
+// hold tanh and sigmoid of them, and the new state s_k = p + t·(tanh − p) to s.
+// `tab` holds, per micro-layer, the addresses of R_k's rowPtr, colIdx and
+// values and of b_k (micro-layer 0's bias is already in zx).
+
+INLINE const void *address(int a) { return (const void *)(uintptr_t)(unsigned)a; }
+
+// Where micro-layer k of step t reads its previous state, and that buffer's stride.
+INLINE const float *rhn_prev(const float *s, const float *s0, int H, int D, int ld, int B, int t,
+                             int k, int *ldp) {
+  *ldp = ld;
+  if (k > 0) return s + (k - 1) * H * ld + t * B;
+  if (t > 0) return s + (D - 1) * H * ld + (t - 1) * B;
+  *ldp = B;
+  return s0;
+}
+
+EXPORT(rhn_forward)
+void rhn_forward(int H, int D, const int *tab, const float *zx, const float *s0, int T, int B,
+                 const float *mask, const float *hmask, float *s, float *acts, float *sIn,
+                 float *sT) {
+  int ld = T * B;
+  for (int t = 0; t < T; t++) {
+    int col = t * B;
+    for (int k = 0; k < D; k++) {
+      const int *rp = address(tab[4 * k]);
+      const int *ci = address(tab[4 * k + 1]);
+      const float *val = address(tab[4 * k + 2]);
+      const float *bias = address(tab[4 * k + 3]);
+      int ldp;
+      const float *prev = rhn_prev(s, s0, H, D, ld, B, t, k, &ldp);
+      float *in = sIn + k * H * ld + col;
+      for (int j = 0; j < H; j++) {
+        for (int b = 0; b < B; b++) {
+          float p = prev[j * ldp + b];
+          in[j * ld + b] = hmask ? p * hmask[j * B + b] : p;
+        }
+      }
+      float *a = acts + k * 2 * H * ld + col;
+      if (k == 0) {
+        csr_fwd(2 * H, rp, ci, val, in, ld, a, ld, B, zx + col, ld);
+      } else {
+        for (int r = 0; r < 2 * H; r++) {
+          for (int b = 0; b < B; b++) a[r * ld + b] = bias[r];
+        }
+        csr_fwd(2 * H, rp, ci, val, in, ld, a, ld, B, a, ld);
+      }
+      float *sk = s + k * H * ld + col;
+      for (int j = 0; j < H; j++) {
+        float *ah = a + j * ld;
+        float *at = a + (H + j) * ld;
+        for (int b = 0; b < B; b += 4) {
+          int n = B - b < 4 ? B - b : 4;
+          V h = vtanh(load_part(ah + b, n));
+          V g = vsigmoid(load_part(at + b, n));
+          store_part(ah + b, h, n);
+          store_part(at + b, g, n);
+          V p = load_part(prev + j * ldp + b, n);
+          V next = mla(p, g, sub(h, p));
+          if (mask) next = mla(p, load_part(mask + col + b, n), sub(next, p));
+          store_part(sk + j * ld + b, next, n);
+        }
+      }
+    }
+  }
+  const float *last = s + (D - 1) * H * ld;
+  for (int j = 0; j < H; j++) {
+    for (int b = 0; b < B; b++) {
+      sT[j * B + b] = T ? last[j * ld + (T - 1) * B + b] : s0[j * B + b];
+    }
+  }
+}
+
+EXPORT(rhn_backward)
+void rhn_backward(int H, int D, const int *tab, const float *s0, int T, int B, const float *mask,
+                  const float *hmask, const float *s, const float *acts, const float *dOut,
+                  const float *dsT, float *dz, float *ds0, float *dp, float *dIn) {
+  int ld = T * B;
+  // ds0 carries the gradient at the state entering the current micro-layer.
+  float *ds = ds0;
+  for (int x = 0; x < H * B; x++) ds[x] = dsT[x];
+  for (int t = T - 1; t >= 0; t--) {
+    int col = t * B;
+    for (int j = 0; j < H; j++) {
+      for (int b = 0; b < B; b++) ds[j * B + b] += dOut[j * ld + col + b];
+    }
+    for (int k = D - 1; k >= 0; k--) {
+      const int *rp = address(tab[4 * k]);
+      const int *ci = address(tab[4 * k + 1]);
+      const float *val = address(tab[4 * k + 2]);
+      int ldp;
+      const float *prev = rhn_prev(s, s0, H, D, ld, B, t, k, &ldp);
+      const float *a = acts + k * 2 * H * ld + col;
+      float *d = dz + k * 2 * H * ld + col;
+      for (int j = 0; j < H; j++) {
+        for (int b = 0; b < B; b += 4) {
+          int n = B - b < 4 ? B - b : 4;
+          V one = splat(1.0f);
+          V m = mask ? load_part(mask + col + b, n) : one;
+          V h = load_part(a + j * ld + b, n);
+          V g = load_part(a + (H + j) * ld + b, n);
+          V p = load_part(prev + j * ldp + b, n);
+          V dsv = load_part(ds + j * B + b, n);
+          V dNext = mul(m, dsv);
+          store_part(d + j * ld + b, mul(mul(dNext, g), sub(one, mul(h, h))), n);
+          store_part(d + (H + j) * ld + b, mul(mul(dNext, sub(h, p)), mul(g, sub(one, g))), n);
+          store_part(dp + j * B + b, mla(mul(sub(one, m), dsv), dNext, sub(one, g)), n);
+        }
+      }
+      if (hmask) {
+        // The product read the dropped state: its gradient passes the mask.
+        for (int x = 0; x < H * B; x++) dIn[x] = 0.0f;
+        csr_bwd(2 * H, rp, ci, val, d, ld, dIn, B, B);
+        for (int x = 0; x < H * B; x++) dp[x] += dIn[x] * hmask[x];
+      } else {
+        csr_bwd(2 * H, rp, ci, val, d, ld, dp, B, B);
+      }
+      for (int x = 0; x < H * B; x++) ds[x] = dp[x];
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
 // GRU layer over all time steps (gates z, r, n; the candidate's recurrent
 // term R_n·h + bR is scaled by r, as ONNX's linear_before_reset=1). The cache
 // is [4H][T·B]: rows z, r, n (activations) and hn = R_n·h + bR.

@@ -29,6 +29,8 @@
  * @module
  */
 
+import type { RhnCache, RhnShape, RhnWeights } from "./rhn.ts";
+
 /** A sparse matrix in CSR over output rows (the transpose of a `[in, out]` weight). */
 export interface Csr {
   /** Outputs. */
@@ -145,6 +147,43 @@ export interface Kernels {
     dh0: Float32Array,
     dc0: Float32Array,
     dR: Float32Array,
+  ): void;
+
+  /**
+   * One RHN layer's forward pass over `T` steps (./rhn.ts, which also holds
+   * the TypeScript reference of this kernel): `zx` (`[2H][T·B]`) is the input
+   * projection plus micro-layer 0's bias; fills `cache`, writes the final
+   * state to `sT` (`[H][B]`). `stepMask` `[T·B]` and `hiddenMask` `[H][B]`
+   * may be null.
+   */
+  rhnForward(
+    weights: RhnWeights,
+    zx: Float32Array,
+    s0: Float32Array,
+    shape: RhnShape,
+    stepMask: Float32Array | null,
+    hiddenMask: Float32Array | null,
+    cache: RhnCache,
+    sT: Float32Array,
+  ): void;
+  /**
+   * Backward through time of {@link rhnForward}: from `dOut` (`[H][T·B]`)
+   * and `dsT` (`[H][B]`) writes `dz` (`[D][2H][T·B]`) and `ds0`; `scratch`
+   * and `scratch2` are `[H][B]`. Weight gradients: `rhnGradientSites` (./rhn.ts).
+   */
+  rhnBackward(
+    weights: RhnWeights,
+    s0: Float32Array,
+    shape: RhnShape,
+    stepMask: Float32Array | null,
+    hiddenMask: Float32Array | null,
+    cache: RhnCache,
+    dOut: Float32Array,
+    dsT: Float32Array,
+    dz: Float32Array,
+    ds0: Float32Array,
+    scratch: Float32Array,
+    scratch2: Float32Array,
   ): void;
 
   /**

@@ -4,21 +4,33 @@
  * layer and direction (./kernels.ts). Activations are feature-major
  * `[F][T·B]`; see the layouts there.
  *
- * Forward: embedding → dropout → LSTM or GRU layers (dropout after each) → decoder
+ * Forward: embedding → dropout → LSTM, GRU or RHN layers (dropout after each) → decoder
  * → softmax cross-entropy (LM: every step; classifier: the last real step).
  * Backward runs the same path in reverse and leaves the gradient of the
- * mean loss in each parameter's `grad`, at its stored entries only.
+ * mean loss in each parameter's `grad`, at its stored entries only. An RHN
+ * layer runs in ./rhn.ts; its state rides in `h` (its `c` stays zero).
  *
  * @module
  */
 
 import { dropoutMaskFeatureMajor } from "../core/dropout.ts";
 import { type Confusion, countConfusion } from "../core/metrics.ts";
-import { gateCount, type ModelConfig, outputSize, paramSpecs, sizeOf } from "../spec/config.ts";
+import { applySequenceMask, applyWordMask, variationalSeed } from "../core/variational_dropout.ts";
+import {
+  gateCount,
+  type ModelConfig,
+  outputSize,
+  paramSpecs,
+  recurrenceDepth,
+  sizeOf,
+  tiedDecoder,
+  variationalRates,
+} from "../spec/config.ts";
 import type { HostParams } from "../spec/params.ts";
 import type { Csr, Kernels, LstmCache, Strided } from "./kernels.ts";
 import type { WasmKernels } from "./wasm.ts";
 import { csrPattern, gather, type Orientation, scatter, specIndices } from "./layout.ts";
+import { type RhnCache, rhnGradientSites, type RhnShape, type RhnWeights } from "./rhn.ts";
 
 /** One parameter as the engine holds it. */
 export interface EngineParam {
@@ -99,23 +111,48 @@ interface LayerBuffers {
   h0: Float32Array;
   c0: Float32Array;
   /**
-   * The input projection plus bias, `[gates·H][N]`; it is dead once the
-   * forward pass has used it, so it shares its buffer with `dz`.
+   * The input projection plus bias, `[gates·H][N]` (RHN: micro-layer 0's
+   * `[2H][N]`); it is dead once the forward pass has used it, so it shares its
+   * buffer with `dz`.
    */
   zx: Float32Array;
+  /** LSTM and GRU: every step's output `[H][N]`; RHN: unused. */
   h: Float32Array;
   /** A GRU's cache is `gates` alone (`[4H][N]`, see ./kernels.ts GruCache). */
   cache: LstmCache;
+  /** RHN: states and activations of every micro-layer (empty for other cells). */
+  rhn: RhnCache;
+  /** The layer's output `[H][N]` in the current pass: `h`, or the RHN's last micro-layer. */
+  out: Float32Array;
   hT: Float32Array;
   cT: Float32Array;
+  /**
+   * Gradients of the pre-activations: `[gates·H][N]`, RHN `[D][2H][N]`
+   * (micro-layer 0 first).
+   */
   dz: Float32Array;
   /** GRU: the gradient of the recurrent pre-activations, `[3H][N]`. */
   da: Float32Array;
   /** Dropout mask of this layer's output (`[H][N]`) and the dropped output (LM with dropout). */
   dropMask: Float32Array;
   dropped: Float32Array;
+  /** The layer's input `[in][N]` in the current pass (after any input dropout). */
+  in: Float32Array;
+  /** Variational input dropout: its mask and the dropped input, `[in][N]`. */
+  inMask: Float32Array;
+  inDropped: Float32Array;
+  /** Variational hidden dropout of an RHN, `[H][B]`. */
+  hiddenMask: Float32Array;
   /** Gradient at the layer's input, `[in][N]`. */
   dx: Float32Array;
+}
+
+/** Which dropout masks a training pass applies (each may combine plain and variational). */
+interface DropPlan {
+  embed: boolean;
+  input: boolean;
+  hidden: boolean;
+  output: boolean;
 }
 
 /** A weight gradient's operands, kept for dense gradients after a step (RigL). */
@@ -129,10 +166,16 @@ interface GradientSite {
 /** Every activation and gradient buffer of a step of `N` columns and `B` sequences. */
 function allocateBuffers(k: Kernels, model: ModelConfig, N: number, B: number) {
   const { embedSize: E, hiddenSize: H, layers } = model;
+  const rhn = model.cell === "rhn";
+  const D = recurrenceDepth(model);
   const V = outputSize(model);
   const lm = model.kind === "lm";
   // Dropout buffers only where a step can drop: memory is what limits large models.
-  const dropping = model.dropout > 0;
+  const v = variationalRates(model);
+  const embedDrop = model.dropout > 0 || (v?.embedding ?? 0) > 0;
+  const outDrop = lm && (model.dropout > 0 || (v?.output ?? 0) > 0);
+  const inDrop = (v?.input ?? 0) > 0;
+  const hiddenDrop = rhn && (v?.hidden ?? 0) > 0;
   const none = k.f32(0);
   return {
     tokens: k.i32(N),
@@ -140,24 +183,35 @@ function allocateBuffers(k: Kernels, model: ModelConfig, N: number, B: number) {
     predicted: k.i32(lm ? N : B),
     stepMask: k.f32(N),
     embedded: k.f32(E * N),
-    embedMask: dropping ? k.f32(E * N) : none,
+    embedMask: embedDrop ? k.f32(E * N) : none,
     layers: Array.from({ length: layers }, (_, l): LayerBuffers => {
       const gru = model.cell === "gru";
-      const dz = k.f32(gateCount(model.cell) * H * N);
+      const dz = k.f32((rhn ? D * 2 : gateCount(model.cell)) * H * N);
+      const h = rhn ? none : k.f32(H * N);
       return {
         h0: k.f32(H * B),
         c0: k.f32(H * B),
         zx: dz,
-        h: k.f32(H * N),
-        cache: gru
+        h,
+        cache: rhn
+          ? { gates: none, c: none, tanhC: none }
+          : gru
           ? { gates: k.f32(4 * H * N), c: none, tanhC: none }
           : { gates: k.f32(4 * H * N), c: k.f32(H * N), tanhC: k.f32(H * N) },
+        rhn: rhn
+          ? { s: k.f32(D * H * N), acts: k.f32(D * 2 * H * N), sIn: k.f32(D * H * N) }
+          : { s: none, acts: none, sIn: none },
+        out: h,
         hT: k.f32(H * B),
         cT: k.f32(H * B),
         dz,
         da: gru ? k.f32(3 * H * N) : none,
-        dropMask: lm && dropping ? k.f32(H * N) : none,
-        dropped: lm && dropping ? k.f32(H * N) : none,
+        dropMask: outDrop ? k.f32(H * N) : none,
+        dropped: outDrop ? k.f32(H * N) : none,
+        in: none,
+        inMask: inDrop ? k.f32((l === 0 ? E : H) * N) : none,
+        inDropped: inDrop ? k.f32((l === 0 ? E : H) * N) : none,
+        hiddenMask: hiddenDrop ? k.f32(H * B) : none,
         dx: k.f32((l === 0 ? E : H) * N),
       };
     }),
@@ -168,7 +222,7 @@ function allocateBuffers(k: Kernels, model: ModelConfig, N: number, B: number) {
     lastMask: k.f32(H * B),
     dLast: k.f32(H * B),
     zerosHB: k.f32(H * B),
-    scratchHB: [k.f32(H * B), k.f32(H * B)],
+    scratchHB: [k.f32(H * B), k.f32(H * B), k.f32(H * B)],
   };
 }
 
@@ -184,6 +238,7 @@ export class Network {
   #buffers?: Buffers;
   #sites: GradientSite[] = [];
   #lastTokens?: { tokens: Int32Array; dOut: Strided; N: number };
+  #rhn = new Map<number, { R: EngineParam[]; b: EngineParam[]; kernel: RhnWeights }>();
 
   constructor(kernels: Kernels, model: ModelConfig, init: NetworkInit | SharedParam[]) {
     this.#k = kernels;
@@ -285,6 +340,14 @@ export class Network {
     return this.#byName.get(name)!;
   }
 
+  /**
+   * The decoder matrix: `decoder.W`, or with tied weights the embedding,
+   * whose CSR over vocabulary rows is the decoder's CSR over output rows.
+   */
+  #decoder(): EngineParam {
+    return tiedDecoder(this.model) ? this.param("embedding") : this.param("decoder.W");
+  }
+
   /** A parameter's values in the spec layout (zeros where nothing is stored). */
   hostValues(param: EngineParam, values = param.values): Float32Array {
     return param.index
@@ -345,6 +408,15 @@ export class Network {
     const { T, B, N, E, H, V, lm } = this.#sizes(batch);
     const buf = this.#ensure(N, B);
     const dropping = drop !== undefined && drop.rate > 0;
+    // Variational dropout (training only) adds per-sequence masks on top of plain dropout.
+    const v = drop !== undefined ? variationalRates(m) : undefined;
+    const plan: DropPlan = {
+      embed: dropping || (v?.embedding ?? 0) > 0,
+      input: (v?.input ?? 0) > 0,
+      hidden: m.cell === "rhn" && (v?.hidden ?? 0) > 0,
+      output: lm && (dropping || (v?.output ?? 0) > 0),
+    };
+    const sequenceOf = (b: number) => slice.offset + b;
     // Column t·B + b of this slice is column t·batch + offset + b of the whole batch.
     const columnOf = (n: number) => Math.floor(n / B) * slice.batch + slice.offset + (n % B);
     const tokens = buf.tokens.subarray(0, N);
@@ -359,48 +431,81 @@ export class Network {
     // Embedding and its dropout (salt 0, as in ../model/language_model.ts).
     const embedding = this.param("embedding");
     k.embedForward(embedding.csr!, tokens, { data: buf.embedded, ld: N }, N);
-    if (dropping) {
-      dropoutMaskFeatureMajor(drop.seed, drop.rate, N, E, buf.embedMask, columnOf);
-      k.multiply(buf.embedded, buf.embedMask, E * N);
+    if (plan.embed) {
+      const mask = buf.embedMask.subarray(0, E * N);
+      if (dropping) dropoutMaskFeatureMajor(drop.seed, drop.rate, N, E, mask, columnOf);
+      else mask.fill(1);
+      if (v && v.embedding > 0) {
+        const seed = variationalSeed(drop!.seed, "embedding");
+        applyWordMask(seed, v.embedding, tokens, B, E, m.vocabSize, mask, sequenceOf);
+      }
+      k.multiply(buf.embedded, mask, E * N);
     }
 
     // Recurrent layers; each layer's output is dropped out before the next one.
     let input = buf.embedded;
     for (let l = 0; l < m.layers; l++) {
       const L = buf.layers[l];
-      const p = `${m.cell}.${l}`;
-      const W = this.param(`${p}.W`), R = this.param(`${p}.R`);
-      const G = gateCount(m.cell) * H;
-      k.csrForward(W.csr!, { data: input, ld: N }, { data: L.zx, ld: N }, N, false);
-      k.addBias({ data: L.zx, ld: N }, G, N, this.param(`${p}.b`).values);
       const h0 = L.h0.subarray(0, H * B), c0 = L.c0.subarray(0, H * B);
       h0.set(state.h[l]);
       c0.set(state.c[l]);
+      if (plan.input) {
+        const F = l === 0 ? E : H;
+        const mask = L.inMask.subarray(0, F * N);
+        mask.fill(1);
+        applySequenceMask(
+          variationalSeed(drop!.seed, "input", l),
+          v!.input,
+          T,
+          B,
+          F,
+          mask,
+          sequenceOf,
+        );
+        L.inDropped.set(input.subarray(0, F * N));
+        k.multiply(L.inDropped, mask, F * N);
+        input = L.inDropped;
+      }
+      L.in = input;
+      let hiddenMask: Float32Array | null = null;
+      if (plan.hidden) {
+        hiddenMask = L.hiddenMask.subarray(0, H * B);
+        hiddenMask.fill(1);
+        const seed = variationalSeed(drop!.seed, "hidden", l);
+        applySequenceMask(seed, v!.hidden, 1, B, H, hiddenMask, sequenceOf);
+      }
       switch (m.cell) {
         case "lstm":
-          k.lstmForward(R.csr!, L.zx, h0, c0, T, B, stepMask, L.h, L.cache, L.hT, L.cT);
+        case "gru": {
+          const p = `${m.cell}.${l}`;
+          const W = this.param(`${p}.W`), R = this.param(`${p}.R`);
+          k.csrForward(W.csr!, { data: input, ld: N }, { data: L.zx, ld: N }, N, false);
+          k.addBias({ data: L.zx, ld: N }, gateCount(m.cell) * H, N, this.param(`${p}.b`).values);
+          if (m.cell === "lstm") {
+            k.lstmForward(R.csr!, L.zx, h0, c0, T, B, stepMask, L.h, L.cache, L.hT, L.cT);
+          } else {
+            const bR = this.param(`${p}.bR`).values;
+            k.gruForward(R.csr!, bR, L.zx, h0, T, B, stepMask, L.h, L.cache, L.hT);
+          }
+          L.out = L.h;
           break;
-        case "gru":
-          k.gruForward(
-            R.csr!,
-            this.param(`${p}.bR`).values,
-            L.zx,
-            h0,
-            T,
-            B,
-            stepMask,
-            L.h,
-            L.cache,
-            L.hT,
-          );
+        }
+        case "rhn":
+          this.#rhnForward(l, L, input, { T, B, H, D: recurrenceDepth(m) }, stepMask, hiddenMask);
           break;
       }
-      input = L.h;
+      input = L.out;
       // The LM drops every layer's output; the classifier only its final state.
-      if (dropping && lm) {
-        dropoutMaskFeatureMajor(drop.seed + l + 1, drop.rate, N, H, L.dropMask, columnOf);
-        L.dropped.set(L.h.subarray(0, H * N));
-        k.multiply(L.dropped, L.dropMask, H * N);
+      if (plan.output) {
+        const mask = L.dropMask.subarray(0, H * N);
+        if (dropping) dropoutMaskFeatureMajor(drop.seed + l + 1, drop.rate, N, H, mask, columnOf);
+        else mask.fill(1);
+        if (v && v.output > 0) {
+          const seed = variationalSeed(drop!.seed, "output", l);
+          applySequenceMask(seed, v.output, T, B, H, mask, sequenceOf);
+        }
+        L.dropped.set(L.out.subarray(0, H * N));
+        k.multiply(L.dropped, mask, H * N);
         input = L.dropped;
       }
     }
@@ -416,7 +521,7 @@ export class Network {
       }
       decoderIn = buf.last, columns = B;
     }
-    const decoder = this.param("decoder.W");
+    const decoder = this.#decoder();
     const logits: Strided = { data: buf.logits, ld: columns };
     k.csrForward(decoder.csr!, { data: decoderIn, ld: columns }, logits, columns, false);
     k.addBias(logits, V, columns, this.param("decoder.b").values);
@@ -434,7 +539,7 @@ export class Network {
       // The gradient of the whole batch's mean loss.
       const wholeColumns = (columns / B) * slice.batch;
       nats = k.softmaxCrossEntropy(logits, V, columns, targets, 1 / wholeColumns);
-      this.#backward(batch, buf, stepMask, dropping, decoderIn, columns);
+      this.#backward(batch, buf, stepMask, dropping, plan, decoderIn, columns);
     }
     // Carry the final state (the LM's next window starts from it).
     for (let l = 0; l < m.layers; l++) {
@@ -449,6 +554,7 @@ export class Network {
     buf: Buffers,
     stepMask: Float32Array | null,
     dropping: boolean,
+    plan: DropPlan,
     decoderIn: Float32Array,
     columns: number,
   ): void {
@@ -459,7 +565,7 @@ export class Network {
     this.#sites = [];
 
     // Decoder: logits now hold d(mean loss)/d(logits).
-    const decoder = this.param("decoder.W");
+    const decoder = this.#decoder();
     const dLogits: Strided = { data: buf.logits, ld: columns };
     k.biasGrad(dLogits, V, columns, this.param("decoder.b").grad);
     k.csrWeightGrad(decoder.csr!, dLogits, { data: decoderIn, ld: columns }, columns, decoder.grad);
@@ -478,7 +584,7 @@ export class Network {
     dhT.fill(0);
     if (lm) {
       k.csrBackwardInput(decoder.csr!, dLogits, { data: dTop, ld: N }, N);
-      if (dropping) k.multiply(dTop, top.dropMask, H * N);
+      if (plan.output) k.multiply(dTop, top.dropMask, H * N);
     } else {
       k.csrBackwardInput(decoder.csr!, dLogits, { data: dhT, ld: B }, B);
       if (dropping) k.multiply(dhT, buf.lastMask, H * B);
@@ -487,90 +593,199 @@ export class Network {
     let dOut = dTop;
     for (let l = m.layers - 1; l >= 0; l--) {
       const L = buf.layers[l];
-      const p = `${m.cell}.${l}`;
-      const W = this.param(`${p}.W`), R = this.param(`${p}.R`);
-      const input = l === 0
-        ? buf.embedded
-        : (dropping && lm ? buf.layers[l - 1].dropped : buf.layers[l - 1].h);
+      const input = L.in;
       const inputSize = l === 0 ? E : H;
-      const zeros = buf.zerosHB.subarray(0, H * B);
-      const h0 = L.h0.subarray(0, H * B), c0 = L.c0.subarray(0, H * B);
-      const dhLast = l === m.layers - 1 ? dhT : zeros;
-      // The gradient of R's outputs: dz for an LSTM; a GRU's differs in the candidate rows.
-      let dRec = L.dz;
+      const dsT = l === m.layers - 1 ? dhT : buf.zerosHB.subarray(0, H * B);
+      const p = `${m.cell}.${l}`;
+      const W = this.param(`${p}.W`);
+      const bias = this.param(m.cell === "rhn" ? `${p}.b.0` : `${p}.b`);
+      const gateRows = (m.cell === "rhn" ? 2 : gateCount(m.cell)) * H;
       switch (m.cell) {
         case "lstm":
-          k.lstmBackward(
-            R.csr!,
-            h0,
-            c0,
-            T,
-            B,
-            stepMask,
-            L.h,
-            L.cache,
-            dOut,
-            dhLast,
-            zeros,
-            L.dz,
-            buf.scratchHB[0],
-            buf.scratchHB[1],
-            R.grad,
-          );
-          break;
         case "gru":
-          k.gruBackward(
-            R.csr!,
-            h0,
-            T,
-            B,
-            stepMask,
-            L.h,
-            L.cache,
-            dOut,
-            dhLast,
-            L.dz,
-            L.da,
-            buf.scratchHB[0],
-            R.grad,
-          );
-          dRec = L.da;
-          k.biasGrad({ data: L.da.subarray(2 * H * N), ld: N }, H, N, this.param(`${p}.bR`).grad);
+          this.#cellBackward(l, L, T, B, N, H, stepMask, dOut, dsT, buf);
           break;
+        case "rhn": {
+          const shape = { T, B, H, D: recurrenceDepth(m) };
+          const hiddenMask = plan.hidden ? L.hiddenMask.subarray(0, H * B) : null;
+          this.#rhnBackward(l, L, shape, stepMask, hiddenMask, dOut, dsT, buf);
+          break;
+        }
       }
-      // R's sites for dense gradients: steps 1.. use h_{t-1}; step 0 uses h0.
-      if (T > 1) {
-        this.#sites.push({
-          param: R,
-          dy: { data: dRec.subarray(B), ld: N },
-          x: { data: L.h, ld: N },
-          N: N - B,
-        });
-      }
-      this.#sites.push({
-        param: R,
-        dy: { data: dRec, ld: N },
-        x: { data: h0, ld: B },
-        N: B,
-      });
 
+      // dz's first [gateRows][N] block is the gradient of the input projection.
       const dz: Strided = { data: L.dz, ld: N };
-      k.biasGrad(dz, gateCount(m.cell) * H, N, this.param(`${p}.b`).grad);
+      k.biasGrad(dz, gateRows, N, bias.grad);
       k.csrWeightGrad(W.csr!, dz, { data: input, ld: N }, N, W.grad);
       this.#sites.push({ param: W, dy: dz, x: { data: input, ld: N }, N });
       const dx = L.dx.subarray(0, inputSize * N);
       dx.fill(0);
       k.csrBackwardInput(W.csr!, dz, { data: dx, ld: N }, N);
-      if (l > 0 && dropping && lm) k.multiply(dx, buf.layers[l - 1].dropMask, H * N);
+      if (plan.input) k.multiply(dx, L.inMask, inputSize * N);
+      if (l > 0 && plan.output) k.multiply(dx, buf.layers[l - 1].dropMask, H * N);
       dOut = dx;
     }
 
     // dOut is now the gradient at the (dropped) embedding output.
-    if (dropping) k.multiply(dOut, buf.embedMask, E * N);
+    if (plan.embed) k.multiply(dOut, buf.embedMask, E * N);
     const embedding = this.param("embedding");
     const tokens = buf.tokens.subarray(0, N);
     k.embedBackward(embedding.csr!, tokens, { data: dOut, ld: N }, N, embedding.grad);
     this.#lastTokens = { tokens, dOut: { data: dOut, ld: N }, N };
+  }
+
+  /**
+   * An LSTM or GRU layer's backward through time, leaving `dz` and the
+   * gradients of R (and a GRU's `bR`).
+   */
+  #cellBackward(
+    l: number,
+    L: LayerBuffers,
+    T: number,
+    B: number,
+    N: number,
+    H: number,
+    stepMask: Float32Array | null,
+    dOut: Float32Array,
+    dhT: Float32Array,
+    buf: Buffers,
+  ): void {
+    const k = this.#k;
+    const p = `${this.model.cell}.${l}`;
+    const R = this.param(`${p}.R`);
+    const zeros = buf.zerosHB.subarray(0, H * B);
+    const h0 = L.h0.subarray(0, H * B), c0 = L.c0.subarray(0, H * B);
+    // The gradient of R's outputs: dz for an LSTM; a GRU's differs in the candidate rows.
+    let dRec = L.dz;
+    if (this.model.cell === "gru") {
+      k.gruBackward(
+        R.csr!,
+        h0,
+        T,
+        B,
+        stepMask,
+        L.h,
+        L.cache,
+        dOut,
+        dhT,
+        L.dz,
+        L.da,
+        buf.scratchHB[0],
+        R.grad,
+      );
+      dRec = L.da;
+      k.biasGrad({ data: L.da.subarray(2 * H * N), ld: N }, H, N, this.param(`${p}.bR`).grad);
+    } else {
+      k.lstmBackward(
+        R.csr!,
+        h0,
+        c0,
+        T,
+        B,
+        stepMask,
+        L.h,
+        L.cache,
+        dOut,
+        dhT,
+        zeros,
+        L.dz,
+        buf.scratchHB[0],
+        buf.scratchHB[1],
+        R.grad,
+      );
+    }
+    // R's sites for dense gradients: steps 1.. use h_{t-1}; step 0 uses h0.
+    if (T > 1) {
+      this.#sites.push({
+        param: R,
+        dy: { data: dRec.subarray(B), ld: N },
+        x: { data: L.h, ld: N },
+        N: N - B,
+      });
+    }
+    this.#sites.push({
+      param: R,
+      dy: { data: dRec, ld: N },
+      x: { data: h0, ld: B },
+      N: B,
+    });
+  }
+
+  /** The recurrent weights of RHN layer `l`, one kernel object per layer for the network's life. */
+  #rhnWeights(l: number, D: number): { R: EngineParam[]; b: EngineParam[]; kernel: RhnWeights } {
+    let weights = this.#rhn.get(l);
+    if (!weights) {
+      const micro = Array.from({ length: D }, (_, i) => i);
+      const R = micro.map((i) => this.param(`rhn.${l}.R.${i}`));
+      const b = micro.map((i) => this.param(`rhn.${l}.b.${i}`));
+      weights = { R, b, kernel: { R: R.map((p) => p.csr!), b: b.map((p) => p.values) } };
+      this.#rhn.set(l, weights);
+    }
+    return weights;
+  }
+
+  /** RHN layer `l`'s forward pass from its input `[in][N]`; sets `L.out`, `L.hT`. */
+  #rhnForward(
+    l: number,
+    L: LayerBuffers,
+    input: Float32Array,
+    shape: RhnShape,
+    stepMask: Float32Array | null,
+    hiddenMask: Float32Array | null,
+  ): void {
+    const k = this.#k;
+    const { T, B, H, D } = shape;
+    const N = T * B;
+    const W = this.param(`rhn.${l}.W`);
+    const { kernel } = this.#rhnWeights(l, D);
+    k.csrForward(W.csr!, { data: input, ld: N }, { data: L.zx, ld: N }, N, false);
+    k.addBias({ data: L.zx, ld: N }, 2 * H, N, kernel.b[0]);
+    const s0 = L.h0.subarray(0, H * B);
+    k.rhnForward(kernel, L.zx, s0, shape, stepMask, hiddenMask, L.rhn, L.hT);
+    L.out = L.rhn.s.subarray((D - 1) * H * N, D * H * N);
+    // The RHN has no cell state; c stays zero so state buffers look the same for every cell.
+    L.cT.fill(0, 0, H * B);
+  }
+
+  /** RHN layer `l`'s backward through time, leaving `dz` and the R and b gradients. */
+  #rhnBackward(
+    l: number,
+    L: LayerBuffers,
+    shape: RhnShape,
+    stepMask: Float32Array | null,
+    hiddenMask: Float32Array | null,
+    dOut: Float32Array,
+    dsT: Float32Array,
+    buf: Buffers,
+  ): void {
+    const k = this.#k;
+    const { T, B, H, D } = shape;
+    const N = T * B;
+    const { R, b, kernel } = this.#rhnWeights(l, D);
+    const s0 = L.h0.subarray(0, H * B);
+    k.rhnBackward(
+      kernel,
+      s0,
+      shape,
+      stepMask,
+      hiddenMask,
+      L.rhn,
+      dOut,
+      dsT,
+      L.dz,
+      buf.scratchHB[0],
+      buf.scratchHB[1],
+      buf.scratchHB[2],
+    );
+    for (const site of rhnGradientSites(L.rhn, L.dz, shape)) {
+      const param = R[site.micro];
+      k.csrWeightGrad(param.csr!, site.dy, site.x, site.N, param.grad);
+      this.#sites.push({ param, dy: site.dy, x: site.x, N: site.N });
+    }
+    // Micro-layer 0's bias is the input projection's (the caller's); the others' here.
+    for (let i = 1; i < D; i++) {
+      k.biasGrad({ data: L.dz.subarray(i * 2 * H * N), ld: N }, 2 * H, N, b[i].grad);
+    }
   }
 
   /**
@@ -587,10 +802,10 @@ export class Network {
       if (name === "embedding") {
         const last = this.#lastTokens!;
         k.embedBackward(full, last.tokens, last.dOut, last.N, full.values);
-      } else {
-        for (const site of this.#sites) {
-          if (site.param === param) k.csrWeightGrad(full, site.dy, site.x, site.N, full.values);
-        }
+      }
+      // The embedding has a site too when it is the tied decoder.
+      for (const site of this.#sites) {
+        if (site.param === param) k.csrWeightGrad(full, site.dy, site.x, site.N, full.values);
       }
       out[name] = scatter(
         full.values,

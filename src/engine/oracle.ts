@@ -12,6 +12,7 @@
  */
 
 import type { Kernels } from "./kernels.ts";
+import { rhnBackwardReference, rhnForwardReference } from "./rhn.ts";
 
 /** A float buffer of either precision. */
 export type Vec = Float32Array | Float64Array;
@@ -507,10 +508,14 @@ export const oracleOps = {
 
 /** The reference kernels on ordinary JavaScript buffers. */
 export function createOracleKernels(): Kernels {
-  return {
+  const kernels: Kernels = {
     f32: (length) => new Float32Array(length),
     i32: (length) => new Int32Array(length),
     reset: () => {},
     ...oracleOps,
+    // The RHN layer is composed from the kernels above (./rhn.ts).
+    rhnForward: (...args) => rhnForwardReference(kernels, ...args),
+    rhnBackward: (...args) => rhnBackwardReference(kernels, ...args),
   };
+  return kernels;
 }

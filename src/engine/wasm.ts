@@ -12,6 +12,7 @@
  */
 
 import type { Csr, Kernels, LstmCache, Strided } from "./kernels.ts";
+import type { RhnWeights } from "./rhn.ts";
 
 const WASM_URL = new URL("./kernels.wasm", import.meta.url);
 const PAGE = 65536;
@@ -38,6 +39,8 @@ interface Exports {
   embed_backward(...a: number[]): void;
   lstm_forward(...a: number[]): void;
   lstm_backward(...a: number[]): void;
+  rhn_forward(...a: number[]): void;
+  rhn_backward(...a: number[]): void;
   gru_forward(...a: number[]): void;
   gru_backward(...a: number[]): void;
   softmax_cross_entropy(...a: number[]): number;
@@ -182,6 +185,26 @@ export function instantiateKernels(
     ];
   }
 
+  // Per RHN layer: the addresses of each micro-layer's R (CSR) and bias, which the kernel reads.
+  const rhnTables = new WeakMap<RhnWeights, Int32Array>();
+  function rhnTable(w: RhnWeights, H: number): Int32Array {
+    let table = rhnTables.get(w);
+    if (!table) {
+      const [buffer, start] = alloc(4 * 4 * w.R.length);
+      table = new Int32Array(buffer, start, 4 * w.R.length);
+      for (const [k, R] of w.R.entries()) {
+        if (R.rows !== 2 * H || R.cols !== H) {
+          throw new RangeError(`R.${k}: ${R.rows}×${R.cols}, expected ${2 * H}×${H}`);
+        }
+        need(w.b[k], 2 * H, `b.${k}`);
+        const [rp, ci, val] = csr(R, `R.${k}`);
+        table.set([rp, ci, val, ptr(w.b[k], `b.${k}`)], 4 * k);
+      }
+      rhnTables.set(w, table);
+    }
+    return table;
+  }
+
   return {
     module,
     memory,
@@ -278,6 +301,81 @@ export function instantiateKernels(
         N,
       );
     },
+    rhnForward(weights, zx, s0, shape, stepMask, hiddenMask, cache, sT) {
+      const { T, B, H, D } = shape;
+      const N = T * B;
+      need(zx, 2 * H * N, "zx");
+      need(s0, H * B, "s0");
+      need(sT, H * B, "sT");
+      need(cache.s, D * H * N, "cache.s");
+      need(cache.acts, D * 2 * H * N, "cache.acts");
+      need(cache.sIn, D * H * N, "cache.sIn");
+      if (stepMask !== null) need(stepMask, N, "stepMask");
+      if (hiddenMask !== null) need(hiddenMask, H * B, "hiddenMask");
+      e.rhn_forward(
+        H,
+        D,
+        ptr(rhnTable(weights, H), "table"),
+        ptr(zx, "zx"),
+        ptr(s0, "s0"),
+        T,
+        B,
+        opt(stepMask, "stepMask"),
+        opt(hiddenMask, "hiddenMask"),
+        ptr(cache.s, "cache.s"),
+        ptr(cache.acts, "cache.acts"),
+        ptr(cache.sIn, "cache.sIn"),
+        ptr(sT, "sT"),
+      );
+    },
+    rhnBackward(
+      weights,
+      s0,
+      shape,
+      stepMask,
+      hiddenMask,
+      cache,
+      dOut,
+      dsT,
+      dz,
+      ds0,
+      scratch,
+      scratch2,
+    ) {
+      const { T, B, H, D } = shape;
+      const N = T * B;
+      need(dOut, H * N, "dOut");
+      need(dz, D * 2 * H * N, "dz");
+      for (
+        const [v, name] of [[s0, "s0"], [dsT, "dsT"], [ds0, "ds0"], [scratch, "scratch"], [
+          scratch2,
+          "scratch2",
+        ]] as const
+      ) {
+        need(v, H * B, name);
+      }
+      if (stepMask !== null) need(stepMask, N, "stepMask");
+      if (hiddenMask !== null) need(hiddenMask, H * B, "hiddenMask");
+      e.rhn_backward(
+        H,
+        D,
+        ptr(rhnTable(weights, H), "table"),
+        ptr(s0, "s0"),
+        T,
+        B,
+        opt(stepMask, "stepMask"),
+        opt(hiddenMask, "hiddenMask"),
+        ptr(cache.s, "cache.s"),
+        ptr(cache.acts, "cache.acts"),
+        ptr(dOut, "dOut"),
+        ptr(dsT, "dsT"),
+        ptr(dz, "dz"),
+        ptr(ds0, "ds0"),
+        ptr(scratch, "scratch"),
+        ptr(scratch2, "scratch2"),
+      );
+    },
+
     embedBackward(E, tokens, dOut, N, grad) {
       const [rp, ci] = csr(E, "E");
       indices(tokens, N, E.rows, "tokens", "rows of E");

@@ -98,7 +98,10 @@ function stateSize(session: OnnxSession): { layers: number; hidden: number } {
   return { layers, hidden };
 }
 
-/** Whether the model carries a cell state (`state_c`): an LSTM does, a GRU does not. */
+/**
+ * Whether the model has a `state_c` input: an LSTM's cell state (an RHN passes
+ * an unused one through); a GRU has none.
+ */
 export function hasCellStateInput(session: OnnxSession): boolean {
   return session.inputNames.includes("state_c");
 }

@@ -1,7 +1,7 @@
 /**
- * The LSTM (or GRU) text classifier as a function of its parameters: embedding →
- * dropout → one LSTM layer over the real tokens of each sequence → dropout
- * on the last state → linear head.
+ * The LSTM (or GRU or RHN) text classifier as a function of its parameters:
+ * embedding → dropout → recurrent layers over the real tokens of each
+ * sequence → dropout on the last state → linear head.
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * The stacked-LSTM (or GRU) language model as a function of its parameters:
+ * The stacked-LSTM (or GRU or RHN) language model as a function of its parameters:
  * embedding → dropout → LSTM layers (dropout between) → dropout → decoder.
  *
  * @module
@@ -7,6 +7,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { dropoutMask } from "../core/dropout.ts";
+import { sequenceMask, variationalSeed, wordMask } from "../core/variational_dropout.ts";
 import type { LanguageModelConfig } from "../spec/config.ts";
 import { recurrentLayer } from "./cell.ts";
 import type { LstmState } from "./lstm.ts";
@@ -61,15 +62,33 @@ export function languageModelForward(
   drop?: DropoutPlan,
 ): { logits: tf.Tensor2D; state: LstmState[] } {
   const [T, B] = tokens.shape;
+  const v = drop ? config.variational : undefined;
+  // A per-sequence [B, F] mask, broadcast over the steps of [T, B, F] activations.
+  const perSequence = (site: "input" | "hidden" | "output", l: number, rate: number, F: number) =>
+    tf.tensor2d(sequenceMask(variationalSeed(drop!.seed, site, l), rate, B, F), [B, F]);
   let x = dropout(embed(params, tokens), drop, 0) as tf.Tensor3D;
+  if (v && v.embedding > 0) {
+    const seed = variationalSeed(drop!.seed, "embedding");
+    const scales = wordMask(seed, v.embedding, tokens.dataSync(), B, config.vocabSize);
+    x = tf.mul(x, tf.tensor3d(scales, [T, B, 1]));
+  }
   const finals: LstmState[] = [];
   for (let l = 0; l < config.layers; l++) {
-    const layer = recurrentLayer(config, params, l, x, state[l]);
+    if (v && v.input > 0) x = tf.mul(x, perSequence("input", l, v.input, x.shape[2]));
+    const hiddenMask = v && v.hidden > 0 && config.cell === "rhn"
+      ? perSequence("hidden", l, v.hidden, config.hiddenSize)
+      : undefined;
+    const layer = recurrentLayer(config, params, l, x, state[l], undefined, hiddenMask);
     finals.push(layer.final);
     x = dropout(layer.outputs, drop, l + 1) as tf.Tensor3D;
+    if (v && v.output > 0) x = tf.mul(x, perSequence("output", l, v.output, config.hiddenSize));
   }
   const flat = tf.reshape(x, [T * B, config.hiddenSize]);
-  const logits = tf.add(tf.matMul(flat, params["decoder.W"]), params["decoder.b"]);
+  // A tied decoder is the embedding's transpose.
+  const product = config.tieWeights
+    ? tf.matMul(flat, params["embedding"], false, true)
+    : tf.matMul(flat, params["decoder.W"]);
+  const logits = tf.add(product, params["decoder.b"]);
   return { logits: logits as tf.Tensor2D, state: finals };
 }
 

@@ -7,7 +7,9 @@
  * column-wise in the order i, f, c, o, and `i=σ, f=σ, g=tanh, o=σ`,
  * `c' = f·c + i·g`, `h' = o·tanh(c')`, with no forget-bias offset. A GRU
  * (gates z, r, n) computes `n = tanh(W_n·x + b_n + r·(R_n·h + bR))`,
- * `h' = (1 − z)·n + z·h` and has no cell state.
+ * `h' = (1 − z)·n + z·h` and has no cell state. An RHN layer
+ * (./rhn_reference.ts) keeps one state vector, carried as `h`; its `c` stays
+ * zero.
  *
  * @module
  */
@@ -18,9 +20,11 @@ import {
   type ModelConfig,
   paramSpecs,
   sizeOf,
+  tiedDecoder,
 } from "./config.ts";
 import { check } from "./errors.ts";
 import type { HostParams } from "./params.ts";
+import { rhnLayers, rhnStep } from "./rhn_reference.ts";
 
 /**
  * Recurrent state of every layer, each `[layers, batch, hidden]` row-major.
@@ -162,6 +166,20 @@ function lstmStep(
   }
 }
 
+/** Advances one layer by one step on input `x`, updating its state `h`, `c` in place. */
+type LayerStep = (x: Float64Array, h: Float64Array, c: Float64Array) => void;
+
+/** One step function per layer of `config`'s cell. */
+function layerSteps(config: ModelConfig, weights: HostParams): LayerStep[] {
+  switch (config.cell) {
+    case "lstm":
+    case "gru":
+      return cellLayers(config, weights).map((layer) => (x, h, c) => cellStep(layer, x, h, c));
+    case "rhn":
+      return rhnLayers(config, weights).map((layer) => (x, h) => rhnStep(layer, x, h));
+  }
+}
+
 function embed(
   config: ModelConfig,
   weights: HostParams,
@@ -177,19 +195,26 @@ function embed(
   );
 }
 
-/** Writes `h @ decoder.W + decoder.b` into `out` at `offset`. */
+/**
+ * Writes `h @ decoder.W + decoder.b` into `out` at `offset`; a tied decoder
+ * is the embedding's transpose, `h @ embeddingᵀ + decoder.b`.
+ */
 function decode(
+  config: ModelConfig,
   weights: HostParams,
   h: Float64Array,
   out: Float32Array,
   offset: number,
 ): void {
-  const W = weights["decoder.W"];
   const b = weights["decoder.b"].data;
-  const [H, outSize] = W.shape;
+  const outSize = b.length;
+  const H = h.length;
+  // Entry (k, j) of the [H, out] decoder matrix.
+  const tied = tiedDecoder(config);
+  const W = tied ? weights.embedding.data : weights["decoder.W"].data;
   for (let j = 0; j < outSize; j++) {
     let sum = b[j];
-    for (let k = 0; k < H; k++) sum += h[k] * W.data[k * outSize + j];
+    for (let k = 0; k < H; k++) sum += h[k] * (tied ? W[j * H + k] : W[k * outSize + j]);
     out[offset + j] = sum;
   }
 }
@@ -222,7 +247,7 @@ export function referenceLmForward(
       `State must hold [${L}, ${B}, ${H}] values per tensor; pass the state returned for this batch`,
     );
   }
-  const layers = cellLayers(config, weights);
+  const layers = layerSteps(config, weights);
   // h[l][b] and c[l][b] as float64 vectors, seeded from the given state.
   const h: Float64Array[][] = [];
   const c: Float64Array[][] = [];
@@ -244,10 +269,10 @@ export function referenceLmForward(
     for (let b = 0; b < B; b++) {
       let x = embed(config, weights, tokens[t][b]);
       for (let l = 0; l < L; l++) {
-        cellStep(layers[l], x, h[l][b], c[l][b]);
+        layers[l](x, h[l][b], c[l][b]);
         x = h[l][b];
       }
-      decode(weights, x, logits, (t * B + b) * V);
+      decode(config, weights, x, logits, (t * B + b) * V);
     }
   }
   const out: RecurrentState = {
@@ -275,19 +300,19 @@ export function referenceClassifierForward(
   checkWeights(config, weights);
   const C = config.numClasses;
   const H = config.hiddenSize;
-  const layers = cellLayers(config, weights);
+  const layers = layerSteps(config, weights);
   const logits = new Float32Array(sequences.length * C);
   sequences.forEach((sequence, b) => {
     const h = layers.map(() => new Float64Array(H));
     const c = layers.map(() => new Float64Array(H));
     for (const token of sequence) {
       let x = embed(config, weights, token);
-      layers.forEach((layer, l) => {
-        cellStep(layer, x, h[l], c[l]);
+      layers.forEach((step, l) => {
+        step(x, h[l], c[l]);
         x = h[l];
       });
     }
-    decode(weights, h[layers.length - 1], logits, b * C);
+    decode(config, weights, h[layers.length - 1], logits, b * C);
   });
   return logits;
 }

@@ -15,7 +15,7 @@ import type { RedistributeName } from "../core/redistribute.ts";
 import type { ScheduleName } from "../core/schedule.ts";
 import { type MethodName, methodPreset } from "../core/methods.ts";
 import { check } from "../spec/errors.ts";
-import { CELL_TYPES, type CellType } from "../spec/config.ts";
+import { CELL_TYPES, type CellType, type VariationalRates } from "../spec/config.ts";
 import { COMPUTE_MODES, type ComputeMode } from "./compute.ts";
 import { checkInput, DEFAULT_INPUT, type InputConfig } from "../data/input.ts";
 import { DEFAULT_OPTIMIZER, type OptimizerConfig } from "../spec/optimizer.ts";
@@ -55,7 +55,13 @@ export interface TrainConfig {
     embedSize: number;
     hiddenSize: number;
     layers: number;
+    /** Micro-layers per step of an RHN (`--depth`); unset for other cells. */
+    depth?: number;
     dropout: number;
+    /** The LM's decoder is the embedding's transpose (`--tie-weights`); unset = untied. */
+    tieWeights?: boolean;
+    /** Variational dropout rates of the LM (`--dropout-embedding/-input/-hidden/-output`). */
+    variational?: VariationalRates;
   };
   sparse: SparseConfig;
   epochs: number;
@@ -233,10 +239,45 @@ export function validateConfig(c: TrainConfig): void {
   positiveInt(c.model.embedSize, "--embed-size");
   positiveInt(c.model.hiddenSize, "--hidden-size");
   positiveInt(c.model.layers, "--layers");
+  if (c.model.depth !== undefined) {
+    check(c.model.cell === "rhn", "--depth is the recurrence depth of --cell rhn; drop it");
+    positiveInt(c.model.depth, "--depth");
+  }
   check(
     c.task === "lm" || c.model.layers === 1,
     "the classifier has exactly one LSTM layer; drop --layers",
   );
+  if (c.model.tieWeights) {
+    check(
+      c.task === "lm",
+      "--tie-weights ties a language model's decoder to its embedding; drop it",
+    );
+    check(
+      c.model.embedSize === c.model.hiddenSize,
+      `--tie-weights needs --embed-size equal to --hidden-size, got ${c.model.embedSize} and ${c.model.hiddenSize}`,
+    );
+    check(
+      !c.sparse.sparseDecoder,
+      "--tie-weights makes the decoder the embedding; use --sparse-embedding instead of --sparse-decoder",
+    );
+    check(
+      c.sparse.method !== "small-dense",
+      "--method small-dense shrinks only the hidden size, which --tie-weights holds equal to the embedding size; drop --tie-weights",
+    );
+  }
+  if (c.model.variational) {
+    check(
+      c.task === "lm",
+      "variational dropout (--dropout-embedding/-input/-hidden/-output) is for the language model; use --dropout",
+    );
+    for (const [site, rate] of Object.entries(c.model.variational)) {
+      check(rate >= 0 && rate < 1, `--dropout-${site} must be in [0, 1), got ${rate}`);
+    }
+    check(
+      c.model.variational.hidden === 0 || c.model.cell === "rhn",
+      "--dropout-hidden drops the state inside an RHN's micro-layers; use it with --cell rhn",
+    );
+  }
   check(
     c.model.dropout >= 0 && c.model.dropout < 1,
     `--dropout must be in [0, 1), got ${c.model.dropout}`,

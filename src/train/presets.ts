@@ -15,11 +15,9 @@
 import type { TrainConfig } from "./config.ts";
 
 /**
- * The settings a preset may set, by their {@link TrainConfig} names. Some
- * are settings of features that arrive with other parts of issue 10 (the RHN
- * cell's depth, weight tying and variational dropout, plateau decay, the
- * held-out share): a preset that sets one refuses, in one line, to run on a
- * build without its flag (see {@link PRESET_SETTING_FLAGS}).
+ * The settings a preset may set, by their {@link TrainConfig} names. A preset
+ * that sets one this build has no flag for refuses, in one line, to run (see
+ * {@link PRESET_SETTING_FLAGS}) rather than train something else.
  */
 export interface PresetSettings {
   task?: TrainConfig["task"];
@@ -33,11 +31,8 @@ export interface PresetSettings {
     depth?: number;
     /** Decoder = the embedding's transpose. */
     tieWeights?: boolean;
-    /** Variational dropout rates (RHN). */
-    dropoutEmbedding?: number;
-    dropoutInput?: number;
-    dropoutHidden?: number;
-    dropoutOutput?: number;
+    /** Variational dropout rates (`--dropout-embedding/-input/-hidden/-output`). */
+    variational?: { embedding?: number; input?: number; hidden?: number; output?: number };
   };
   sparse?: { epsilon?: number; sparseEmbedding?: boolean; sparseDecoder?: boolean };
   epochs?: number;
@@ -71,10 +66,10 @@ export const PRESET_SETTING_FLAGS: Readonly<Record<string, string>> = {
   "model.dropout": "--dropout",
   "model.depth": "--depth",
   "model.tieWeights": "--tie-weights",
-  "model.dropoutEmbedding": "--dropout-embedding",
-  "model.dropoutInput": "--dropout-input",
-  "model.dropoutHidden": "--dropout-hidden",
-  "model.dropoutOutput": "--dropout-output",
+  "model.variational.embedding": "--dropout-embedding",
+  "model.variational.input": "--dropout-input",
+  "model.variational.hidden": "--dropout-hidden",
+  "model.variational.output": "--dropout-output",
   "sparse.epsilon": "--epsilon",
   "sparse.sparseEmbedding": "--sparse-embedding",
   "sparse.sparseDecoder": "--sparse-decoder",
@@ -157,10 +152,9 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
         hiddenSize: 830,
         layers: 1,
         tieWeights: true,
-        dropoutEmbedding: 0.2,
-        dropoutInput: 0.65,
-        dropoutHidden: 0.25,
-        dropoutOutput: 0.65,
+        // Variational dropout only: no plain dropout on top of it.
+        dropout: 0,
+        variational: { embedding: 0.2, input: 0.65, hidden: 0.25, output: 0.65 },
       },
       batchSize: 20,
       bptt: 35,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { checkRuns } from "../../cli/reproduce.ts";
+import { configFromFlags, trainCommand } from "../../cli/train.ts";
 import { indexCommand, kubernetesJob, slurmScript } from "../../src/reproduce/emit.ts";
 import { resultsTable } from "../../src/reproduce/markdown.ts";
 import type { RunRecord } from "../../src/reproduce/records.ts";
@@ -61,15 +62,34 @@ Deno.test("reproduce: table 2 has every method at 67% and 80%, table 4 dense and
   }
 });
 
-Deno.test("reproduce: the smoke runs of tables 2 and 4 are valid train commands here", () => {
-  for (const table of ["table2", "table4"] as const) {
-    checkRuns(table, "smoke", tableRuns(table, "smoke", PATHS));
+Deno.test("reproduce: the runs of every table at every scale are valid train commands here", () => {
+  for (const table of TABLE_IDS) {
+    for (const scale of SCALES) checkRuns(table, scale, tableRuns(table, scale, PATHS));
   }
   const bad = [{ name: "x", method: "x", args: ["--bogus"] }];
   assert.throws(
     () => checkRuns("table2", "smoke", bad),
     /table2 at scale smoke .* run x .*--bogus/,
   );
+});
+
+Deno.test("reproduce: table 3 trains the rhn preset's RHN at every scale", () => {
+  for (const scale of SCALES) {
+    for (const run of tableRuns("table3", scale, PATHS)) {
+      const command = trainCommand().parse(run.args, { from: "user" });
+      const given = (name: string) => command.getOptionValueSource(name) === "cli";
+      const config = configFromFlags(command.opts(), given);
+      assert.equal(config.preset, "rhn", `${scale} ${run.name}`);
+      assert.equal(config.model.cell, "rhn");
+      assert.equal(config.model.tieWeights, true);
+      assert.deepEqual(config.model.variational, {
+        embedding: 0.2,
+        input: 0.65,
+        hidden: 0.25,
+        output: 0.65,
+      });
+    }
+  }
 });
 
 Deno.test("reproduce: the table puts our numbers beside the references", () => {

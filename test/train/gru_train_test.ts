@@ -125,6 +125,38 @@ for (const kind of ["lm", "classifier"] as const) {
   });
 }
 
+Deno.test("gru lm with tied weights and variational dropout: both compute paths give the same run", async () => {
+  await withTempDir(async (dir) => {
+    const run = (compute: "sparse" | "masked", threads = 1) =>
+      train(
+        gruConfig("lm", `${dir}/${compute}-${threads}.sparrow`, {
+          method: "rigl",
+          compute,
+          threads,
+          epochs: 2,
+          maxSteps: 3,
+          clipNorm: 0.5,
+          model: {
+            cell: "gru",
+            embedSize: 8,
+            hiddenSize: 8,
+            layers: 2,
+            dropout: 0.2,
+            tieWeights: true,
+            // --dropout-hidden is the RHN's alone; the other three sites hold for every cell.
+            variational: { embedding: 0.2, input: 0.3, hidden: 0, output: 0.3 },
+          },
+          sparse: { updateEvery: 2, sparseEmbedding: true },
+        }),
+        () => {},
+      );
+    const masked = await run("masked");
+    assert.ok(!("decoder.W" in masked.checkpoint.params));
+    assertSameRun(await run("sparse"), masked, "tied gru");
+    assertSameRun(await run("sparse", 3), masked, "tied gru on 3 threads");
+  });
+});
+
 function assertSameRun(sparse: TrainResult, masked: TrainResult, what: string): void {
   const a = sparse.checkpoint.meta.progress.history;
   const b = masked.checkpoint.meta.progress.history;

@@ -115,3 +115,35 @@ Deno.test("presets: without --preset nothing changes, and the name does not bloc
   assert.deepEqual(settingChanges({ ...config, preset: "small" }, config), []);
   assert.equal(settingChanges({ ...config, preset: "small" }, { ...config, bptt: 7 }).length, 1);
 });
+
+Deno.test("presets: rhn sets the RHN's own settings, variational dropout included", () => {
+  const { flags, given } = parse(trainCommand(), ["--preset", "rhn", "--epochs", "1"]);
+  const config = configFromFlags(flags, given);
+  assert.equal(config.task, "lm");
+  assert.equal(config.model.cell, "rhn");
+  assert.equal(config.model.depth, 10);
+  assert.equal(config.model.tieWeights, true);
+  assert.equal(config.model.dropout, 0);
+  assert.deepEqual(config.model.variational, {
+    embedding: 0.2,
+    input: 0.65,
+    hidden: 0.25,
+    output: 0.65,
+  });
+  // A rate given on the command line still wins.
+  const r = parse(trainCommand(), ["--preset", "rhn", "--dropout-hidden", "0.1"]);
+  const overridden = configFromFlags(r.flags, r.given);
+  assert.equal(overridden.model.variational?.hidden, 0.1);
+});
+
+Deno.test("presets: each setting is named by its path in the training config it gives", () => {
+  for (const name of PRESET_NAMES) {
+    const { flags, given } = parse(trainCommand(), ["--preset", name]);
+    const config = configFromFlags(flags, given);
+    for (const [path, value] of presetEntries(PRESETS[name].settings)) {
+      // deno-lint-ignore no-explicit-any
+      const got = path.split(".").reduce((v: any, key) => v?.[key], config);
+      assert.deepEqual(got, value, `${name}: ${path}`);
+    }
+  }
+});
