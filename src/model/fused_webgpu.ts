@@ -12,8 +12,8 @@
  *
  * The WGSL is a cell-independent skeleton (the recurrent product, the
  * reading and writing of records) around a cell's gate functions
- * ({@link FusedCell}); another cell is another `FusedCell`. The gate matrices
- * are masked-dense (`R ⊙ M` is what the caller passes).
+ * ({@link FusedCell}); the LSTM is {@link LSTM_CELL}, the GRU {@link GRU_CELL}.
+ * The gate matrices are masked-dense (`R ⊙ M` is what the caller passes).
  *
  * @module
  */
@@ -23,25 +23,36 @@ import * as tf from "@tensorflow/tfjs";
 /**
  * A recurrent cell as WGSL gate functions for the fused kernels. The
  * skeleton hands a cell, per unit `j` of batch row `b`, the pre-activations
- * `z[k] = P_t[k·H + j] + (h_{t-1}·R)[k·H + j]` of its `gates` column blocks;
- * record field 0 must be the new h and field 1 the second carried state.
+ * `z[k] = P_t[k·H + j] + (h_{t-1}·R)[k·H + j]` of its `gates` column blocks
+ * (or, with `splitRecurrent`, the two terms apart); record field 0 must be
+ * the new h and field 1 the second carried state.
  */
 export interface FusedCell {
-  /** Column blocks of width H in P and R (LSTM: 4). */
+  /** Column blocks of width H in P and R (LSTM: 4, GRU: 3). */
   gates: number;
   /** Fields of width H in a step record (LSTM: h, c, i, f, g, o, tanh c). */
   recordFields: number;
   /**
+   * Whether the cell sees the input term `x = P_t` and the recurrent term
+   * `a = h_{t-1}·R + bR` apart (a GRU's reset gate scales only the recurrent
+   * term of its candidate); then the recurrence takes a recurrent bias
+   * `bR` (`[G·H]`), and the cell returns the gradients of both terms.
+   */
+  splitRecurrent: boolean;
+  /**
    * WGSL defining `fn cellForward(z: array<f32, G>, hPrev: f32, cPrev: f32,
-   * m: f32) -> array<f32, F>`: the step record of one unit; `m` is 1 for a
-   * real token and 0 for padding (the state passes through).
+   * m: f32) -> array<f32, F>` (with `splitRecurrent`: `cellForward(x, a,
+   * hPrev, cPrev, m)`): the step record of one unit; `m` is 1 for a real
+   * token and 0 for padding (the state passes through).
    */
   forward: string;
   /**
-   * WGSL defining `fn cellBackward(rec: array<f32, F>, cPrev: f32, dh: f32,
-   * dc: f32, m: f32) -> array<f32, G + 2>`: from the step's record and the
-   * gradients reaching its h and c, the gradients of the G pre-activations,
-   * then those passed to h_{t-1} (besides through R) and to c_{t-1}.
+   * WGSL defining `fn cellBackward(rec: array<f32, F>, hPrev: f32, cPrev: f32,
+   * dh: f32, dc: f32, m: f32) -> array<f32, G + 2>`: from the step's record
+   * and the gradients reaching its h and c, the gradients of the G
+   * pre-activations, then those passed to h_{t-1} (besides through R) and to
+   * c_{t-1}. With `splitRecurrent` it returns `2G + 2` values: the gradients
+   * of the G input terms, then of the G recurrent terms, then the two.
    */
   backward: string;
 }
@@ -59,6 +70,7 @@ fn tanh_(x: f32) -> f32 {
 export const LSTM_CELL: FusedCell = {
   gates: 4,
   recordFields: 7,
+  splitRecurrent: false,
   forward: /* wgsl */ `
 fn cellForward(z: array<f32, 4>, hPrev: f32, cPrev: f32, m: f32) -> array<f32, 7> {
   let i = sigmoid_(z[0]);
@@ -71,7 +83,7 @@ fn cellForward(z: array<f32, 4>, hPrev: f32, cPrev: f32, m: f32) -> array<f32, 7
   return array<f32, 7>(hPrev + m * (h - hPrev), cPrev + m * (c - cPrev), i, f, g, o, tc);
 }`,
   backward: /* wgsl */ `
-fn cellBackward(rec: array<f32, 7>, cPrev: f32, dh: f32, dc: f32, m: f32) -> array<f32, 6> {
+fn cellBackward(rec: array<f32, 7>, hPrev: f32, cPrev: f32, dh: f32, dc: f32, m: f32) -> array<f32, 6> {
   let i = rec[2];
   let f = rec[3];
   let g = rec[4];
@@ -87,6 +99,43 @@ fn cellBackward(rec: array<f32, 7>, cPrev: f32, dh: f32, dc: f32, m: f32) -> arr
     dhNew * tc * o * (1.0 - o),
     dh * (1.0 - m),
     dcCell * f + dc * (1.0 - m),
+  );
+}`,
+};
+
+/**
+ * The GRU cell (gates z, r, n, as in ./gru.ts):
+ * `n = tanh(x_n + r ⊙ a_n)` with `a_n = h·R_n + bR`, `h' = n + z ⊙ (h - n)`.
+ * Record: h, c (passed through unchanged), z, r, n, a_n.
+ */
+export const GRU_CELL: FusedCell = {
+  gates: 3,
+  recordFields: 6,
+  splitRecurrent: true,
+  forward: /* wgsl */ `
+fn cellForward(x: array<f32, 3>, a: array<f32, 3>, hPrev: f32, cPrev: f32, m: f32) -> array<f32, 6> {
+  let z = sigmoid_(x[0] + a[0]);
+  let r = sigmoid_(x[1] + a[1]);
+  let n = tanh_(x[2] + r * a[2]);
+  let h = n + z * (hPrev - n);
+  return array<f32, 6>(hPrev + m * (h - hPrev), cPrev, z, r, n, a[2]);
+}`,
+  backward: /* wgsl */ `
+fn cellBackward(rec: array<f32, 6>, hPrev: f32, cPrev: f32, dh: f32, dc: f32, m: f32) -> array<f32, 8> {
+  let z = rec[2];
+  let r = rec[3];
+  let n = rec[4];
+  let an = rec[5];
+  // A padded step passes the state through: only the masked part reaches the cell.
+  let dhNew = dh * m;
+  let dzPre = dhNew * (hPrev - n) * z * (1.0 - z);
+  let dnPre = dhNew * (1.0 - z) * (1.0 - n * n);
+  let drPre = dnPre * an * r * (1.0 - r);
+  return array<f32, 8>(
+    dzPre, drPre, dnPre,
+    dzPre, drPre, dnPre * r,
+    dhNew * z + dh * (1.0 - m),
+    dc,
   );
 }`,
 };
@@ -120,9 +169,15 @@ function program(key: string, variableNames: string[], threads: number, code: st
   };
 }
 
-/** WGSL of the forward step: inputs P, R, H0, C0, M; output the records. */
+/**
+ * WGSL of the forward step: inputs P, R, H0, C0, M (and BR with
+ * `splitRecurrent`); output the records.
+ */
 function forwardCode(cell: FusedCell, B: number, H: number): string {
   const G = cell.gates, F = cell.recordFields, GH = G * H;
+  // Without splitRecurrent the recurrent term accumulates onto the input term.
+  const split = cell.splitRecurrent;
+  const acc = split ? "a" : "z";
   return `${ACTIVATIONS}${cell.forward}
 fn prevH(t: i32, b: i32, m: i32) -> f32 {
   if (t == 0) { return H0[b * ${H} + m]; }
@@ -137,36 +192,58 @@ fn main(index: i32) {
   let b0 = (index / ${H}) * ${ROWS};
   if (b0 >= ${B}) { return; }
   let t = uniforms.t;
-  var z: array<array<f32, ${G}>, ${ROWS}>;
+  var z: array<array<f32, ${G}>, ${ROWS}>;${
+    split
+      ? `
+  var a: array<array<f32, ${G}>, ${ROWS}>;`
+      : ""
+  }
   for (var r = 0; r < ${ROWS}; r++) {
     let b = min(b0 + r, ${B - 1});
-    for (var k = 0; k < ${G}; k++) { z[r][k] = P[(t * ${B} + b) * ${GH} + k * ${H} + j]; }
+    for (var k = 0; k < ${G}; k++) {
+      z[r][k] = P[(t * ${B} + b) * ${GH} + k * ${H} + j];${
+    split
+      ? `
+      a[r][k] = BR[k * ${H} + j];`
+      : ""
+  }
+    }
   }
   for (var m = 0; m < ${H}; m++) {
     var h: array<f32, ${ROWS}>;
     for (var r = 0; r < ${ROWS}; r++) { h[r] = prevH(t, min(b0 + r, ${B - 1}), m); }
     for (var k = 0; k < ${G}; k++) {
       let w = R[m * ${GH} + k * ${H} + j];
-      for (var r = 0; r < ${ROWS}; r++) { z[r][k] += h[r] * w; }
+      for (var r = 0; r < ${ROWS}; r++) { ${acc}[r][k] += h[r] * w; }
     }
   }
   for (var r = 0; r < ${ROWS}; r++) {
     let b = b0 + r;
     if (b >= ${B}) { break; }
-    let rec = cellForward(z[r], prevH(t, b, j), prevC(t, b, j), M[t * ${B} + b]);
+    let rec = cellForward(z[r], ${
+    split ? "a[r], " : ""
+  }prevH(t, b, j), prevC(t, b, j), M[t * ${B} + b]);
     let base = (t * ${B} + b) * ${F * H} + j;
     for (var f = 0; f < ${F}; f++) { result[base + f * ${H}] = rec[f]; }
   }
 }`;
 }
 
+/** Width of a gradient record: dP (and dA with splitRecurrent), then what passes to h and c. */
+function gradientWidth(cell: FusedCell, H: number): number {
+  return ((cell.splitRecurrent ? 2 : 1) * cell.gates + 2) * H;
+}
+
 /**
  * WGSL of the backward step: inputs RT (`[G·H, H]`), DY (`[T + 2, B, H]`),
- * REC (the forward records), C0, M; output the gradient records
- * `[T, B, (G + 2)·H]`: dz of the G blocks, then what passes to h and c.
+ * REC (the forward records), H0, C0, M; output the gradient records
+ * `[T, B, D]`: the gradients of the G input blocks (then, with
+ * `splitRecurrent`, of the G recurrent blocks), then what passes to h and c.
  */
 function backwardCode(cell: FusedCell, T: number, B: number, H: number): string {
-  const G = cell.gates, F = cell.recordFields, GH = G * H, D = (G + 2) * H;
+  const G = cell.gates, F = cell.recordFields, GH = G * H, D = gradientWidth(cell, H);
+  // Where the recurrent blocks' gradients start, and the pass-through fields.
+  const A = cell.splitRecurrent ? GH : 0, PASS = D - 2 * H;
   return `${ACTIVATIONS}${cell.backward}
 fn main(index: i32) {
   let j = index % ${H};
@@ -179,7 +256,7 @@ fn main(index: i32) {
     for (var k = 0; k < ${GH}; k++) {
       let w = RT[k * ${H} + j];
       for (var r = 0; r < ${ROWS}; r++) {
-        dh[r] += result[((t + 1) * ${B} + min(b0 + r, ${B - 1})) * ${D} + k] * w;
+        dh[r] += result[((t + 1) * ${B} + min(b0 + r, ${B - 1})) * ${D} + ${A} + k] * w;
       }
     }
   }
@@ -193,17 +270,24 @@ fn main(index: i32) {
       dcIn = DY[(${T + 1} * ${B} + b) * ${H} + j];
     } else {
       let later = ((t + 1) * ${B} + b) * ${D} + j;
-      dhIn += result[later + ${GH}];
-      dcIn = result[later + ${GH + H}];
+      dhIn += result[later + ${PASS}];
+      dcIn = result[later + ${PASS + H}];
     }
     var rec: array<f32, ${F}>;
     let base = (t * ${B} + b) * ${F * H} + j;
     for (var f = 0; f < ${F}; f++) { rec[f] = REC[base + f * ${H}]; }
+    var hPrev: f32;
     var cPrev: f32;
-    if (t == 0) { cPrev = C0[b * ${H} + j]; } else { cPrev = REC[base - ${B * F * H} + ${H}]; }
-    let d = cellBackward(rec, cPrev, dhIn, dcIn, M[t * ${B} + b]);
+    if (t == 0) {
+      hPrev = H0[b * ${H} + j];
+      cPrev = C0[b * ${H} + j];
+    } else {
+      hPrev = REC[base - ${B * F * H}];
+      cPrev = REC[base - ${B * F * H} + ${H}];
+    }
+    let d = cellBackward(rec, hPrev, cPrev, dhIn, dcIn, M[t * ${B} + b]);
     let dst = (t * ${B} + b) * ${D} + j;
-    for (var k = 0; k < ${G + 2}; k++) { result[dst + k * ${H}] = d[k]; }
+    for (var k = 0; k < ${D / H}; k++) { result[dst + k * ${H}] = d[k]; }
   }
 }`;
 }
@@ -223,26 +307,31 @@ function emptyTensor(shape: number[]): tf.Tensor {
 /**
  * The fused recurrence with the contract of ./lstm.ts's op-by-op one:
  * `(P [T, B, G·H], R [H, G·H], h0 [B, H], c0 [B, H])` → `[T + 2, B, H]`
- * (the T outputs, then the final h and c), differentiable in all four.
- * `stepMasks` are per step `[B, 1]`, 1 for a real token and 0 for padding.
- * Runs only on the webgpu backend.
+ * (the T outputs, then the final h and c), differentiable in all its
+ * inputs; a `splitRecurrent` cell takes a fifth, the recurrent bias
+ * `bR [G·H]`. `stepMasks` are per step `[B, 1]`, 1 for a real token and 0
+ * for padding. Runs only on the webgpu backend.
  */
 export function fusedRecurrence(cell: FusedCell, stepMasks?: tf.Tensor2D[]) {
   return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [P, R, h0, c0] = args as tf.Tensor[];
-    const save = args[4] as tf.GradSaveFunc;
+    const split = cell.splitRecurrent;
+    const inputs = args.slice(0, split ? 5 : 4) as tf.Tensor[];
+    const [P, R, h0, c0] = inputs;
+    const save = args[inputs.length] as tf.GradSaveFunc;
     const [T, B] = P.shape as number[];
     const H = R.shape[0];
     const F = cell.recordFields;
     const M = stepMasks ? tf.reshape(tf.stack(stepMasks), [T, B]) : tf.ones([T, B]);
     const threads = Math.ceil(B / ROWS) * H;
-    const key = `sparrowFusedForward_${F}_${B}_${H}`;
+    const key = `sparrowFusedForward_${cell.gates}_${F}_${split}_${B}_${H}`;
     const code = forwardCode(cell, B, H);
     const records = emptyTensor([T, B, F * H]);
+    const names = ["P", "R", "H0", "C0", "M", ...(split ? ["BR"] : [])];
+    const forwardInputs = [P, R, h0, c0, M, ...inputs.slice(4)];
     for (let t = 0; t < T; t++) {
       // A fresh program object per dispatch: runWebGPUProgram extends its shaderKey.
-      const forward = program(key, ["P", "R", "H0", "C0", "M"], threads, code);
-      webgpu().runWebGPUProgram(forward, [P, R, h0, c0, M], "float32", [
+      const forward = program(key, names, threads, code);
+      webgpu().runWebGPUProgram(forward, forwardInputs, "float32", [
         { type: "int32", data: [t] },
       ], records);
     }
@@ -253,30 +342,33 @@ export function fusedRecurrence(cell: FusedCell, stepMasks?: tf.Tensor2D[]) {
 
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const [records, R, h0, c0, M] = saved;
-      const G = cell.gates, GH = G * H;
+      const G = cell.gates, GH = G * H, D = gradientWidth(cell, H);
       const RT = tf.transpose(R);
-      const key = `sparrowFusedBackward_${F}_${T}_${B}_${H}`;
+      const key = `sparrowFusedBackward_${cell.gates}_${F}_${split}_${T}_${B}_${H}`;
       const code = backwardCode(cell, T, B, H);
-      const grads = emptyTensor([T, B, (G + 2) * H]);
+      const grads = emptyTensor([T, B, D]);
       for (let t = T - 1; t >= 0; t--) {
-        const backward = program(key, ["RT", "DY", "REC", "C0", "M"], threads, code);
-        webgpu().runWebGPUProgram(backward, [RT, dy, records, c0, M], "float32", [
+        const backward = program(key, ["RT", "DY", "REC", "H0", "C0", "M"], threads, code);
+        webgpu().runWebGPUProgram(backward, [RT, dy, records, h0, c0, M], "float32", [
           { type: "int32", data: [t] },
         ], grads);
       }
       const dP = tf.slice(grads, [0, 0, 0], [T, B, GH]);
+      // The gradient of the recurrent term h·R (+ bR): dP itself unless the cell splits them.
+      const dA = split ? tf.reshape(tf.slice(grads, [0, 0, GH], [T, B, GH]), [T * B, GH]) : null;
+      const dAll = dA ?? tf.reshape(dP, [T * B, GH]);
       const hPrev = tf.concat([
         tf.reshape(h0, [1, B, H]),
         tf.slice(records, [0, 0, 0], [T - 1, B, H]),
       ]);
-      const dR = tf.matMul(tf.reshape(hPrev, [T * B, H]), tf.reshape(dP, [T * B, GH]), true);
-      const first = tf.reshape(tf.slice(grads, [0, 0, 0], [1, B, (G + 2) * H]), [B, (G + 2) * H]);
+      const dR = tf.matMul(tf.reshape(hPrev, [T * B, H]), dAll, true);
+      const first = tf.reshape(tf.slice(grads, [0, 0, 0], [1, B, D]), [B, D]);
       const dh0 = tf.add(
-        tf.matMul(tf.slice(first, [0, 0], [B, GH]), RT),
-        tf.slice(first, [0, GH], [B, H]),
+        tf.matMul(tf.slice(first, [0, D - 2 * H - GH], [B, GH]), RT),
+        tf.slice(first, [0, D - 2 * H], [B, H]),
       );
-      const dc0 = tf.slice(first, [0, GH + H], [B, H]);
-      return [dP, dR, dh0, dc0];
+      const dc0 = tf.slice(first, [0, D - H], [B, H]);
+      return dA ? [dP, dR, dh0, dc0, tf.sum(dA, 0)] : [dP, dR, dh0, dc0];
     };
     return { value, gradFunc };
   });

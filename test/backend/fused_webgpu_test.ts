@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../src/backend/backend.ts";
 import { lstmLayer } from "../../src/model/lstm.ts";
+import { gruLayer } from "../../src/model/gru.ts";
 import { fusedRecurrenceActive, setFusedRecurrence } from "../../src/model/fused_webgpu.ts";
 import { Rng } from "../../src/core/rng.ts";
 import { clipByGlobalNorm } from "../../src/train/optimizer.ts";
@@ -39,8 +40,9 @@ interface LayerCase {
   masks?: number[][];
 }
 
-/** Loss and gradients of one LSTM layer whose every output (and final state) reaches the loss. */
-async function layerGradients(c: LayerCase, seed = 5) {
+/** Loss and gradients of one layer whose every output (and final state) reaches the loss. */
+async function layerGradients(c: LayerCase, cell: "lstm" | "gru" = "lstm", seed = 5) {
+  const G = cell === "lstm" ? 4 : 3;
   const rng = new Rng(seed);
   const rand = (n: number, scale: number) =>
     Float32Array.from({ length: n }, () => (rng.next() * 2 - 1) * scale);
@@ -51,9 +53,10 @@ async function layerGradients(c: LayerCase, seed = 5) {
     return v as unknown as T & tf.Variable;
   };
   const x = tf.tensor3d(rand(c.T * c.B * c.input, 1), [c.T, c.B, c.input]);
-  const W = variable(tf.tensor2d(rand(c.input * 4 * c.H, 0.5), [c.input, 4 * c.H]));
-  const R = variable(tf.tensor2d(rand(c.H * 4 * c.H, 0.5), [c.H, 4 * c.H]));
-  const b = variable(tf.tensor1d(rand(4 * c.H, 0.5)));
+  const W = variable(tf.tensor2d(rand(c.input * G * c.H, 0.5), [c.input, G * c.H]));
+  const R = variable(tf.tensor2d(rand(c.H * G * c.H, 0.5), [c.H, G * c.H]));
+  const b = variable(tf.tensor1d(rand(G * c.H, 0.5)));
+  const bR = variable(tf.tensor1d(rand(c.H, 0.5)));
   const h0 = variable(tf.tensor2d(rand(c.B * c.H, 0.5), [c.B, c.H]));
   const c0 = variable(tf.tensor2d(rand(c.B * c.H, 0.5), [c.B, c.H]));
   const wOut = tf.tensor3d(rand(c.T * c.B * c.H, 1), [c.T, c.B, c.H]);
@@ -61,18 +64,34 @@ async function layerGradients(c: LayerCase, seed = 5) {
   const wC = tf.tensor2d(rand(c.B * c.H, 1), [c.B, c.H]);
   const masks = c.masks?.map((m) => tf.tensor2d(m, [c.B, 1]));
   const { value, grads } = tf.variableGrads(() => {
-    const out = lstmLayer(x, { W, R, b }, { h: h0, c: c0 }, masks);
+    const out = cell === "lstm"
+      ? lstmLayer(x, { W, R, b }, { h: h0, c: c0 }, masks)
+      : gruLayer(x, { W, R, b, bR }, { h: h0, c: c0 }, masks);
     return tf.addN([
       tf.sum(tf.mul(out.outputs, wOut)),
       tf.sum(tf.mul(out.final.h, wH)),
       tf.sum(tf.mul(out.final.c, wC)),
     ]) as tf.Scalar;
-  }, [W, R, b, h0, c0]);
+  }, cell === "lstm" ? [W, R, b, h0, c0] : [W, R, b, bR, h0, c0]);
   const result = { loss: (await value.data())[0], grads: {} as Record<string, Float32Array> };
   for (const [name, g] of Object.entries(grads)) {
     result.grads[name] = (await g.data()) as Float32Array;
   }
-  tf.dispose([value, ...Object.values(grads), x, W, R, b, h0, c0, wOut, wH, wC, ...(masks ?? [])]);
+  tf.dispose([
+    value,
+    ...Object.values(grads),
+    x,
+    W,
+    R,
+    b,
+    bR,
+    h0,
+    c0,
+    wOut,
+    wH,
+    wC,
+    ...(masks ?? []),
+  ]);
   return result;
 }
 
@@ -103,22 +122,24 @@ const CASES: Record<string, LayerCase> = {
   "one step": { T: 1, B: 2, input: 2, H: 3 },
 };
 
-Deno.test("the fused LSTM on webgpu matches the op-by-op one on wasm", async () => {
-  try {
-    for (const [name, c] of Object.entries(CASES)) {
+for (const cell of ["lstm", "gru"] as const) {
+  Deno.test(`the fused ${cell} on webgpu matches the op-by-op one on wasm`, async () => {
+    try {
+      for (const [name, c] of Object.entries(CASES)) {
+        await useBackend("wasm");
+        assert.equal(fusedRecurrenceActive(), false);
+        const want = await layerGradients(c, cell);
+        await useBackend("webgpu");
+        assert.equal(fusedRecurrenceActive(), true);
+        const before = tf.memory().numTensors;
+        assertClose(await layerGradients(c, cell), want, `${cell} ${name}`);
+        assert.equal(tf.memory().numTensors, before, `${cell} ${name}: tensors left behind`);
+      }
+    } finally {
       await useBackend("wasm");
-      assert.equal(fusedRecurrenceActive(), false);
-      const want = await layerGradients(c);
-      await useBackend("webgpu");
-      assert.equal(fusedRecurrenceActive(), true);
-      const before = tf.memory().numTensors;
-      assertClose(await layerGradients(c), want, name);
-      assert.equal(tf.memory().numTensors, before, `${name}: tensors left behind`);
     }
-  } finally {
-    await useBackend("wasm");
-  }
-});
+  });
+}
 
 Deno.test("an LM gradient fused on webgpu matches op-by-op webgpu and wasm", async () => {
   try {
