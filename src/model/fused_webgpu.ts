@@ -140,6 +140,37 @@ fn cellBackward(rec: array<f32, 6>, hPrev: f32, cPrev: f32, dh: f32, dc: f32, m:
 }`,
 };
 
+/**
+ * The RHN cell (./rhn.ts), one micro-layer: candidate `h = tanh(z_h)`,
+ * transform gate `g = σ(z_t)`, `s' = h ⊙ g + s ⊙ (1 − g)`; run with
+ * `depth` micro-steps per time step. Record: s, c (passed through), h, g.
+ */
+export const RHN_CELL: FusedCell = {
+  gates: 2,
+  recordFields: 4,
+  splitRecurrent: false,
+  forward: /* wgsl */ `
+fn cellForward(z: array<f32, 2>, hPrev: f32, cPrev: f32, m: f32) -> array<f32, 4> {
+  let h = tanh_(z[0]);
+  let g = sigmoid_(z[1]);
+  let s = h * g + hPrev * (1.0 - g);
+  return array<f32, 4>(hPrev + m * (s - hPrev), cPrev, h, g);
+}`,
+  backward: /* wgsl */ `
+fn cellBackward(rec: array<f32, 4>, hPrev: f32, cPrev: f32, dh: f32, dc: f32, m: f32) -> array<f32, 4> {
+  let h = rec[2];
+  let g = rec[3];
+  // A padded step passes the state through: only the masked part reaches the cell.
+  let dsNew = dh * m;
+  return array<f32, 4>(
+    dsNew * g * (1.0 - h * h),
+    dsNew * (h - hPrev) * g * (1.0 - g),
+    dsNew * (1.0 - g) + dh * (1.0 - m),
+    dc,
+  );
+}`,
+};
+
 /** Batch rows per thread: each weight read from memory serves this many rows. */
 const ROWS = 4;
 const WORKGROUP = 64;
@@ -170,14 +201,18 @@ function program(key: string, variableNames: string[], threads: number, code: st
 }
 
 /**
- * WGSL of the forward step: inputs P, R, H0, C0, M (and BR with
- * `splitRecurrent`); output the records.
+ * WGSL of the forward step: inputs P, R, H0, C0, M (then BR with
+ * `splitRecurrent`, then HM with a hidden mask); output the records.
  */
-function forwardCode(cell: FusedCell, B: number, H: number): string {
+function forwardCode(cell: FusedCell, B: number, H: number, layout: Layout): string {
   const G = cell.gates, F = cell.recordFields, GH = G * H;
   // Without splitRecurrent the recurrent term accumulates onto the input term.
   const split = cell.splitRecurrent;
   const acc = split ? "a" : "z";
+  const declareA = split ? `var a: array<array<f32, ${G}>, ${ROWS}>;` : "";
+  const initA = split ? `a[r][k] = BR[k * ${H} + j];` : "";
+  const splitArg = split ? "a[r], " : "";
+  const dropout = layout.hiddenMask ? ` * HM[b * ${H} + m]` : "";
   return `${ACTIVATIONS}${cell.forward}
 fn prevH(t: i32, b: i32, m: i32) -> f32 {
   if (t == 0) { return H0[b * ${H} + m]; }
@@ -192,41 +227,49 @@ fn main(index: i32) {
   let b0 = (index / ${H}) * ${ROWS};
   if (b0 >= ${B}) { return; }
   let t = uniforms.t;
-  var z: array<array<f32, ${G}>, ${ROWS}>;${
-    split
-      ? `
-  var a: array<array<f32, ${G}>, ${ROWS}>;`
-      : ""
-  }
+  // Micro-step t of a deep cell uses its own R; the padding mask is per time step.
+  let rBase = (t % ${layout.depth}) * ${H * GH};
+  let mStep = (t / ${layout.depth}) * ${B};
+  var z: array<array<f32, ${G}>, ${ROWS}>;
+  ${declareA}
   for (var r = 0; r < ${ROWS}; r++) {
     let b = min(b0 + r, ${B - 1});
     for (var k = 0; k < ${G}; k++) {
-      z[r][k] = P[(t * ${B} + b) * ${GH} + k * ${H} + j];${
-    split
-      ? `
-      a[r][k] = BR[k * ${H} + j];`
-      : ""
-  }
+      z[r][k] = P[(t * ${B} + b) * ${GH} + k * ${H} + j];
+      ${initA}
     }
   }
   for (var m = 0; m < ${H}; m++) {
     var h: array<f32, ${ROWS}>;
-    for (var r = 0; r < ${ROWS}; r++) { h[r] = prevH(t, min(b0 + r, ${B - 1}), m); }
+    for (var r = 0; r < ${ROWS}; r++) {
+      let b = min(b0 + r, ${B - 1});
+      h[r] = prevH(t, b, m)${dropout};
+    }
     for (var k = 0; k < ${G}; k++) {
-      let w = R[m * ${GH} + k * ${H} + j];
+      let w = R[rBase + m * ${GH} + k * ${H} + j];
       for (var r = 0; r < ${ROWS}; r++) { ${acc}[r][k] += h[r] * w; }
     }
   }
   for (var r = 0; r < ${ROWS}; r++) {
     let b = b0 + r;
     if (b >= ${B}) { break; }
-    let rec = cellForward(z[r], ${
-    split ? "a[r], " : ""
-  }prevH(t, b, j), prevC(t, b, j), M[t * ${B} + b]);
+    let rec = cellForward(z[r], ${splitArg}prevH(t, b, j), prevC(t, b, j), M[mStep + b]);
     let base = (t * ${B} + b) * ${F * H} + j;
     for (var f = 0; f < ${F}; f++) { result[base + f * ${H}] = rec[f]; }
   }
 }`;
+}
+
+/** How a recurrence goes beyond one cell step per time step. */
+export interface Layout {
+  /**
+   * Micro-steps per time step (an RHN's depth; 1 otherwise): P and the
+   * result then have `T·depth` steps, micro-step `s` uses `R[s % depth]`
+   * (R is `[depth, H, G·H]`), and the padding masks stay per time step.
+   */
+  depth: number;
+  /** `[B, H]`: multiplies the state entering the recurrent product (variational dropout). */
+  hiddenMask?: tf.Tensor2D;
 }
 
 /** Width of a gradient record: dP (and dA with splitRecurrent), then what passes to h and c. */
@@ -235,15 +278,24 @@ function gradientWidth(cell: FusedCell, H: number): number {
 }
 
 /**
- * WGSL of the backward step: inputs RT (`[G·H, H]`), DY (`[T + 2, B, H]`),
+ * WGSL of the backward step: inputs RT (`[depth, G·H, H]`), DY (`[T + 2, B, H]`),
  * REC (the forward records), H0, C0, M; output the gradient records
  * `[T, B, D]`: the gradients of the G input blocks (then, with
  * `splitRecurrent`, of the G recurrent blocks), then what passes to h and c.
  */
-function backwardCode(cell: FusedCell, T: number, B: number, H: number): string {
+function backwardCode(
+  cell: FusedCell,
+  T: number,
+  B: number,
+  H: number,
+  layout: Layout,
+): string {
   const G = cell.gates, F = cell.recordFields, GH = G * H, D = gradientWidth(cell, H);
   // Where the recurrent blocks' gradients start, and the pass-through fields.
   const A = cell.splitRecurrent ? GH : 0, PASS = D - 2 * H;
+  const dropout = layout.hiddenMask
+    ? `for (var r = 0; r < ${ROWS}; r++) { dh[r] *= HM[min(b0 + r, ${B - 1}) * ${H} + j]; }`
+    : "";
   return `${ACTIVATIONS}${cell.backward}
 fn main(index: i32) {
   let j = index % ${H};
@@ -253,12 +305,14 @@ fn main(index: i32) {
   // The gradient reaching h_t through R from step t + 1.
   var dh: array<f32, ${ROWS}>;
   if (t < ${T - 1}) {
+    let rBase = ((t + 1) % ${layout.depth}) * ${GH * H};
     for (var k = 0; k < ${GH}; k++) {
-      let w = RT[k * ${H} + j];
+      let w = RT[rBase + k * ${H} + j];
       for (var r = 0; r < ${ROWS}; r++) {
         dh[r] += result[((t + 1) * ${B} + min(b0 + r, ${B - 1})) * ${D} + ${A} + k] * w;
       }
     }
+    ${dropout}
   }
   for (var r = 0; r < ${ROWS}; r++) {
     let b = b0 + r;
@@ -285,7 +339,7 @@ fn main(index: i32) {
       hPrev = REC[base - ${B * F * H}];
       cPrev = REC[base - ${B * F * H} + ${H}];
     }
-    let d = cellBackward(rec, hPrev, cPrev, dhIn, dcIn, M[t * ${B} + b]);
+    let d = cellBackward(rec, hPrev, cPrev, dhIn, dcIn, M[(t / ${layout.depth}) * ${B} + b]);
     let dst = (t * ${B} + b) * ${D} + j;
     for (var k = 0; k < ${D / H}; k++) { result[dst + k * ${H}] = d[k]; }
   }
@@ -309,66 +363,89 @@ function emptyTensor(shape: number[]): tf.Tensor {
  * `(P [T, B, G·H], R [H, G·H], h0 [B, H], c0 [B, H])` → `[T + 2, B, H]`
  * (the T outputs, then the final h and c), differentiable in all its
  * inputs; a `splitRecurrent` cell takes a fifth, the recurrent bias
- * `bR [G·H]`. `stepMasks` are per step `[B, 1]`, 1 for a real token and 0
- * for padding. Runs only on the webgpu backend.
+ * `bR [G·H]`. `stepMasks` are per time step `[B, 1]`, 1 for a real token
+ * and 0 for padding; `layout` adds micro-steps (then T counts micro-steps
+ * and R is `[depth, H, G·H]`) and a hidden dropout mask. Runs only on the
+ * webgpu backend.
  */
-export function fusedRecurrence(cell: FusedCell, stepMasks?: tf.Tensor2D[]) {
+export function fusedRecurrence(
+  cell: FusedCell,
+  stepMasks?: tf.Tensor2D[],
+  layout: Layout = { depth: 1 },
+) {
   return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const split = cell.splitRecurrent;
     const inputs = args.slice(0, split ? 5 : 4) as tf.Tensor[];
     const [P, R, h0, c0] = inputs;
     const save = args[inputs.length] as tf.GradSaveFunc;
     const [T, B] = P.shape as number[];
-    const H = R.shape[0];
+    const H = h0.shape[1]!;
     const F = cell.recordFields;
-    const M = stepMasks ? tf.reshape(tf.stack(stepMasks), [T, B]) : tf.ones([T, B]);
-    const threads = Math.ceil(B / ROWS) * H;
-    const key = `sparrowFusedForward_${cell.gates}_${F}_${split}_${B}_${H}`;
-    const code = forwardCode(cell, B, H);
-    const records = emptyTensor([T, B, F * H]);
+    const depth = layout.depth;
+    const M = stepMasks ? tf.reshape(tf.stack(stepMasks), [T / depth, B]) : tf.ones([T, B]);
+    // Saved (a copy), since the caller's scope may dispose the mask before the backward pass.
+    const HM = layout.hiddenMask ? [tf.clone(layout.hiddenMask)] : [];
+    const extra = [...(split ? [inputs[4]] : []), ...HM];
     const names = ["P", "R", "H0", "C0", "M", ...(split ? ["BR"] : [])];
-    const forwardInputs = [P, R, h0, c0, M, ...inputs.slice(4)];
+    if (layout.hiddenMask) names.push("HM");
+    const threads = Math.ceil(B / ROWS) * H;
+    const shape = `${cell.gates}_${F}_${split}_${depth}_${!!layout.hiddenMask}_${B}_${H}`;
+    const code = forwardCode(cell, B, H, layout);
+    const records = emptyTensor([T, B, F * H]);
     for (let t = 0; t < T; t++) {
       // A fresh program object per dispatch: runWebGPUProgram extends its shaderKey.
-      const forward = program(key, names, threads, code);
-      webgpu().runWebGPUProgram(forward, forwardInputs, "float32", [
+      const forward = program(`sparrowFusedForward_${shape}`, names, threads, code);
+      webgpu().runWebGPUProgram(forward, [P, R, h0, c0, M, ...extra], "float32", [
         { type: "int32", data: [t] },
       ], records);
     }
-    save([records, R, h0, c0, M]);
+    save([records, R, h0, c0, M, ...HM]);
     const outputs = tf.slice(records, [0, 0, 0], [T, B, H]);
     const finals = tf.reshape(tf.slice(records, [T - 1, 0, 0], [1, B, 2 * H]), [1, B, 2, H]);
     const value = tf.concat([outputs, tf.reshape(tf.transpose(finals, [2, 1, 0, 3]), [2, B, H])]);
 
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-      const [records, R, h0, c0, M] = saved;
+      const [records, R, h0, c0, M, ...HM] = saved;
       const G = cell.gates, GH = G * H, D = gradientWidth(cell, H);
-      const RT = tf.transpose(R);
-      const key = `sparrowFusedBackward_${cell.gates}_${F}_${split}_${T}_${B}_${H}`;
-      const code = backwardCode(cell, T, B, H);
+      const R3 = tf.reshape(R, [depth, H, GH]);
+      const RT = tf.transpose(R3, [0, 2, 1]);
+      const code = backwardCode(cell, T, B, H, layout);
       const grads = emptyTensor([T, B, D]);
+      const names = ["RT", "DY", "REC", "H0", "C0", "M", ...(HM.length ? ["HM"] : [])];
+      const inputs = [RT, dy, records, h0, c0, M, ...HM];
+      const dropout = (x: tf.Tensor) => HM.length ? tf.mul(x, HM[0]) : x;
       for (let t = T - 1; t >= 0; t--) {
-        const backward = program(key, ["RT", "DY", "REC", "H0", "C0", "M"], threads, code);
-        webgpu().runWebGPUProgram(backward, [RT, dy, records, h0, c0, M], "float32", [
+        const backward = program(`sparrowFusedBackward_${shape}_${T}`, names, threads, code);
+        webgpu().runWebGPUProgram(backward, inputs, "float32", [
           { type: "int32", data: [t] },
         ], grads);
       }
       const dP = tf.slice(grads, [0, 0, 0], [T, B, GH]);
       // The gradient of the recurrent term h·R (+ bR): dP itself unless the cell splits them.
-      const dA = split ? tf.reshape(tf.slice(grads, [0, 0, GH], [T, B, GH]), [T * B, GH]) : null;
-      const dAll = dA ?? tf.reshape(dP, [T * B, GH]);
-      const hPrev = tf.concat([
-        tf.reshape(h0, [1, B, H]),
-        tf.slice(records, [0, 0, 0], [T - 1, B, H]),
-      ]);
-      const dR = tf.matMul(tf.reshape(hPrev, [T * B, H]), dAll, true);
+      const dA = split ? tf.slice(grads, [0, 0, GH], [T, B, GH]) : dP;
+      // The state each micro-step's product saw, and R's gradient summed per micro-layer.
+      const hPrev = dropout(
+        tf.concat([tf.reshape(h0, [1, B, H]), tf.slice(records, [0, 0, 0], [T - 1, B, H])]),
+      );
+      const perLayer = (x: tf.Tensor, width: number) =>
+        tf.reshape(
+          tf.transpose(tf.reshape(x, [T / depth, depth, B, width]), [1, 0, 2, 3]),
+          [depth, (T / depth) * B, width],
+        );
+      const dR = tf.reshape(
+        tf.matMul(perLayer(hPrev, H), perLayer(dA, GH), true),
+        R.shape,
+      );
       const first = tf.reshape(tf.slice(grads, [0, 0, 0], [1, B, D]), [B, D]);
+      const RT0 = tf.reshape(tf.slice(RT, [0, 0, 0], [1, GH, H]), [GH, H]);
       const dh0 = tf.add(
-        tf.matMul(tf.slice(first, [0, D - 2 * H - GH], [B, GH]), RT),
+        dropout(tf.matMul(tf.slice(first, [0, D - 2 * H - GH], [B, GH]), RT0)),
         tf.slice(first, [0, D - 2 * H], [B, H]),
       );
       const dc0 = tf.slice(first, [0, D - H], [B, H]);
-      return dA ? [dP, dR, dh0, dc0, tf.sum(dA, 0)] : [dP, dR, dh0, dc0];
+      return split
+        ? [dP, dR, dh0, dc0, tf.sum(tf.reshape(dA, [T * B, GH]), 0)]
+        : [dP, dR, dh0, dc0];
     };
     return { value, gradFunc };
   });

@@ -53,10 +53,11 @@ export function gruLayer(
       initial.c,
       bR,
     );
-    const [outputs, h] = tf.split(packed, [T, 1, 1], 0);
+    const [outputs, h, c] = tf.split(packed, [T, 1, 1], 0);
+    // c is initial.c's values, but a new tensor: callers dispose the state they replace.
     return {
       outputs: outputs as tf.Tensor3D,
-      final: { h: tf.reshape(h, [B, H]) as tf.Tensor2D, c: initial.c },
+      final: { h: tf.reshape(h, [B, H]) as tf.Tensor2D, c: tf.reshape(c, [B, H]) as tf.Tensor2D },
     };
   }
   // Slices, not unstack: tfjs's gradient of a one-step unstack fails (it stacks a lone tensor).
