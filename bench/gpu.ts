@@ -11,18 +11,19 @@
  *   (src/model/fused_webgpu.ts),
  *
  * on the LM and classifier workloads of ./train_step.ts and the medium LM
- * (650 units). Each measurement runs in its own process under a time limit,
- * so the whole run stays under 8 minutes; the table is printed and written
- * to `--out` (runs/bench_gpu.md). On a software adapter (lavapipe) every
+ * (650 units), with the LSTM or `--cell gru|rhn`. Each measurement runs in
+ * its own process under a time limit, so the whole run stays under 8
+ * minutes; the table is printed and written to `--out` (runs/bench_gpu.md). On a software adapter (lavapipe) every
  * workload is scaled down 8x, with one timed step, and the table says so.
  *
  * @module
  */
 
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { adapterName, findAdapter, isSoftwareAdapter } from "../src/backend/auto.ts";
 import { writeFileAtomic } from "../src/spec/atomic.ts";
 import { integer } from "../cli/common.ts";
+import { CELL_TYPES } from "../src/spec/config.ts";
 import { GPU_WORKLOADS, WORKLOADS } from "./train_step.ts";
 
 /** The whole benchmark's budget; each measurement gets a share of what is left. */
@@ -119,6 +120,7 @@ export async function main(args: string[]): Promise<void> {
       "timed steps per measurement (default 3; 1 on a software adapter)",
       integer,
     )
+    .addOption(new Option("--cell <type>", "recurrent cell").choices(CELL_TYPES).default("lstm"))
     .parse(args, { from: "user" })
     .opts();
   const started = Date.now();
@@ -164,6 +166,8 @@ export async function main(args: string[]): Promise<void> {
         String(repeats),
         "--warmup",
         software ? "2" : "3",
+        "--cell",
+        flags.cell,
         ...variant.args,
       ];
       const result = await measure(stepArgs, timeout);
@@ -185,7 +189,7 @@ export async function main(args: string[]): Promise<void> {
     `# bench gpu, ${new Date().toISOString()}`,
     "",
     ...lines.map((l) => `- ${l}`),
-    `- sparsity 0.8 of the LSTM matrices; the CPU engine on ${navigator.hardwareConcurrency} cores`,
+    `- cell ${flags.cell}, sparsity 0.8 of its gate matrices; the CPU engine on ${navigator.hardwareConcurrency} cores`,
     "",
   ];
   await writeFileAtomic(flags.out, [...header, ...table, ""].join("\n"));

@@ -9,10 +9,10 @@
  * @module
  */
 
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { initMasks, initParams } from "../src/core/init.ts";
 import { Rng } from "../src/core/rng.ts";
-import { type ModelConfig, paramSpecs } from "../src/spec/config.ts";
+import { CELL_TYPES, type CellType, type ModelConfig, paramSpecs } from "../src/spec/config.ts";
 import { type ComputeMode, createCompute } from "../src/train/compute.ts";
 import { DEFAULT_OPTIMIZER } from "../src/spec/optimizer.ts";
 import type { Batch, Task } from "../src/train/tasks.ts";
@@ -60,6 +60,7 @@ function peakRssBytes(): number {
 async function main(): Promise<void> {
   const flags = new Command("train_step")
     .option("--workload <name>", "lm, cls or lm-medium", "lm")
+    .addOption(new Option("--cell <type>", "recurrent cell").choices(CELL_TYPES).default("lstm"))
     .option("--compute <mode>", "sparse or masked", "sparse")
     .option("--sparsity <s>", "sparsity of the sparse matrices", number, 0.8)
     .option("--sparse-io", "make the embedding and the decoder sparse too", false)
@@ -76,7 +77,12 @@ async function main(): Promise<void> {
   const w = all[flags.workload as keyof typeof all];
   const hidden = Math.max(8, Math.round(w.hidden * flags.scale));
   const vocab = Math.max(16, Math.round(w.vocab * flags.scale));
-  const common = { cell: "lstm", vocabSize: vocab, embedSize: hidden, hiddenSize: hidden } as const;
+  const common = {
+    cell: flags.cell as CellType,
+    vocabSize: vocab,
+    embedSize: hidden,
+    hiddenSize: hidden,
+  } as const;
   const model: ModelConfig = w.kind === "lm"
     ? { kind: "lm", ...common, layers: w.layers, dropout: 0 }
     : { kind: "classifier", ...common, layers: 1, numClasses: w.classes, dropout: 0 };

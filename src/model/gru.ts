@@ -3,13 +3,15 @@
  * column-wise in the order z, r, n; the reset gate scales the candidate's
  * recurrent term `h·R_n + bR` (see ../spec/config.ts). The recurrence is
  * plain tfjs ops, differentiated by autodiff: the GRU runs on this path only
- * for `--compute masked`, where clarity matters more than speed.
+ * for `--compute masked`, where clarity matters more than speed; on webgpu
+ * the fused WGSL recurrence (./fused_webgpu.ts) replaces it.
  *
  * @module
  */
 
 import * as tf from "@tensorflow/tfjs";
 import type { LstmState } from "./lstm.ts";
+import { fusedRecurrence, fusedRecurrenceActive, GRU_CELL } from "./fused_webgpu.ts";
 
 /** The four parameters of one GRU layer. */
 export interface GruWeights {
@@ -41,7 +43,28 @@ export function gruLayer(
     tf.add(tf.matMul(tf.reshape(inputs, [T * B, inputSize]), weights.W), weights.b),
     [T, B, 3 * H],
   ) as tf.Tensor3D;
-  const steps = tf.unstack(projected) as tf.Tensor2D[];
+  if (T > 0 && fusedRecurrenceActive()) {
+    // The fused kernel takes a recurrent bias for every gate; only n's is a parameter.
+    const bR = tf.concat([tf.zeros([2 * H]), weights.bR]);
+    const packed = fusedRecurrence(GRU_CELL, stepMasks)(
+      projected,
+      weights.R,
+      initial.h,
+      initial.c,
+      bR,
+    );
+    const [outputs, h, c] = tf.split(packed, [T, 1, 1], 0);
+    // c is initial.c's values, but a new tensor: callers dispose the state they replace.
+    return {
+      outputs: outputs as tf.Tensor3D,
+      final: { h: tf.reshape(h, [B, H]) as tf.Tensor2D, c: tf.reshape(c, [B, H]) as tf.Tensor2D },
+    };
+  }
+  // Slices, not unstack: tfjs's gradient of a one-step unstack fails (it stacks a lone tensor).
+  const steps = Array.from(
+    { length: T },
+    (_, t) => tf.reshape(tf.slice(projected, [t, 0, 0], [1, B, 3 * H]), [B, 3 * H]) as tf.Tensor2D,
+  );
   let h = initial.h;
   const outputs: tf.Tensor2D[] = [];
   for (let t = 0; t < T; t++) {

@@ -3,13 +3,15 @@
  * tensors (tfjs), the masked compute path's RHN. Layout and equations:
  * ../spec/config.ts and ../spec/rhn_reference.ts. The step-by-step graph is
  * differentiated by tfjs autodiff; this path is the reference the CPU engine
- * is held to, not the fast one.
+ * is held to, not the fast one. On webgpu the fused WGSL recurrence
+ * (./fused_webgpu.ts) replaces it, with one dispatch per micro-layer per step.
  *
  * @module
  */
 
 import * as tf from "@tensorflow/tfjs";
 import type { LstmState } from "./lstm.ts";
+import { fusedRecurrence, fusedRecurrenceActive, RHN_CELL } from "./fused_webgpu.ts";
 
 /** The parameters of one RHN layer. */
 export interface RhnWeights {
@@ -38,9 +40,19 @@ export function rhnLayer(
 ): { outputs: tf.Tensor3D; final: LstmState } {
   const [T, B, inputSize] = inputs.shape;
   const H = weights.R[0].shape[0];
-  const projected = tf.unstack(
-    tf.reshape(tf.matMul(tf.reshape(inputs, [T * B, inputSize]), weights.W), [T, B, 2 * H]),
-  ) as tf.Tensor2D[];
+  const xW = tf.reshape(tf.matMul(tf.reshape(inputs, [T * B, inputSize]), weights.W), [
+    T,
+    B,
+    2 * H,
+  ]);
+  if (T > 0 && fusedRecurrenceActive()) {
+    return fusedRhn(xW as tf.Tensor3D, weights, initial, stepMasks, hiddenMask);
+  }
+  // Slices, not unstack: tfjs's gradient of a one-step unstack fails (it stacks a lone tensor).
+  const projected = Array.from(
+    { length: T },
+    (_, t) => tf.reshape(tf.slice(xW, [t, 0, 0], [1, B, 2 * H]), [B, 2 * H]) as tf.Tensor2D,
+  );
   let s = initial.h;
   const outputs: tf.Tensor2D[] = [];
   for (let t = 0; t < T; t++) {
@@ -58,6 +70,43 @@ export function rhnLayer(
   }
   return {
     outputs: tf.stack(outputs) as tf.Tensor3D,
+    final: { h: s, c: tf.zerosLike(s) },
+  };
+}
+
+/**
+ * The RHN on the fused recurrence: each micro-layer is a micro-step with its
+ * own R, whose input term is its bias (plus x·W for micro-layer 0).
+ */
+function fusedRhn(
+  xW: tf.Tensor3D,
+  weights: RhnWeights,
+  initial: LstmState,
+  stepMasks?: tf.Tensor2D[],
+  hiddenMask?: tf.Tensor2D,
+): { outputs: tf.Tensor3D; final: LstmState } {
+  const [T, B, GH] = xW.shape;
+  const H = GH / 2, depth = weights.R.length;
+  let input: tf.Tensor = tf.reshape(xW, [T, 1, B, GH]);
+  if (depth > 1) input = tf.concat([input, tf.zeros([T, depth - 1, B, GH])], 1);
+  const P = tf.reshape(
+    tf.add(input, tf.reshape(tf.stack(weights.b), [1, depth, 1, GH])),
+    [T * depth, B, GH],
+  );
+  const run = fusedRecurrence(RHN_CELL, stepMasks, { depth, hiddenMask });
+  // The RHN's c means nothing; a fresh zero tensor stands in for it.
+  const packed = run(P, tf.stack(weights.R), initial.h, tf.zerosLike(initial.h));
+  const [micro, h] = tf.split(packed, [T * depth, 1, 1], 0);
+  // Each time step's output is its last micro-layer's state.
+  const outputs = tf.slice(tf.reshape(micro, [T, depth, B, H]), [0, depth - 1, 0, 0], [
+    T,
+    1,
+    B,
+    H,
+  ]);
+  const s = tf.reshape(h, [B, H]) as tf.Tensor2D;
+  return {
+    outputs: tf.reshape(outputs, [T, B, H]) as tf.Tensor3D,
     final: { h: s, c: tf.zerosLike(s) },
   };
 }

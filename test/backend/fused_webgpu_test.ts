@@ -14,6 +14,8 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../src/backend/backend.ts";
 import { lstmLayer } from "../../src/model/lstm.ts";
+import { gruLayer } from "../../src/model/gru.ts";
+import { rhnLayer } from "../../src/model/rhn.ts";
 import { fusedRecurrenceActive, setFusedRecurrence } from "../../src/model/fused_webgpu.ts";
 import { Rng } from "../../src/core/rng.ts";
 import { clipByGlobalNorm } from "../../src/train/optimizer.ts";
@@ -37,42 +39,69 @@ interface LayerCase {
   H: number;
   /** Per step, per batch row: 1 real, 0 padding. */
   masks?: number[][];
+  /** RHN micro-layers (default 2). */
+  depth?: number;
+  /** RHN: a variational hidden dropout mask. */
+  hiddenMask?: boolean;
 }
 
-/** Loss and gradients of one LSTM layer whose every output (and final state) reaches the loss. */
-async function layerGradients(c: LayerCase, seed = 5) {
+type Cell = "lstm" | "gru" | "rhn";
+
+/** Loss and gradients of one layer whose every output (and final state) reaches the loss. */
+async function layerGradients(c: LayerCase, cell: Cell = "lstm", seed = 5) {
+  const G = { lstm: 4, gru: 3, rhn: 2 }[cell];
   const rng = new Rng(seed);
   const rand = (n: number, scale: number) =>
     Float32Array.from({ length: n }, () => (rng.next() * 2 - 1) * scale);
+  const keep: tf.Tensor[] = [];
   // A variable shares its initial tensor's data; dropping that tensor leaves one owner.
   const variable = <T extends tf.Tensor>(t: T): T & tf.Variable => {
     const v = tf.variable(t);
     t.dispose();
+    keep.push(v);
     return v as unknown as T & tf.Variable;
   };
-  const x = tf.tensor3d(rand(c.T * c.B * c.input, 1), [c.T, c.B, c.input]);
-  const W = variable(tf.tensor2d(rand(c.input * 4 * c.H, 0.5), [c.input, 4 * c.H]));
-  const R = variable(tf.tensor2d(rand(c.H * 4 * c.H, 0.5), [c.H, 4 * c.H]));
-  const b = variable(tf.tensor1d(rand(4 * c.H, 0.5)));
+  const matrix = (rows: number) =>
+    variable(tf.tensor2d(rand(rows * G * c.H, 0.5), [rows, G * c.H]));
+  const vector = (n: number) => variable(tf.tensor1d(rand(n, 0.5)));
+  const depth = cell === "rhn" ? c.depth ?? 2 : 1;
+  const W = matrix(c.input);
+  const Rs = Array.from({ length: depth }, () => matrix(c.H));
+  const bs = Array.from({ length: depth }, () => vector(G * c.H));
+  const bR = cell === "gru" ? [vector(c.H)] : [];
   const h0 = variable(tf.tensor2d(rand(c.B * c.H, 0.5), [c.B, c.H]));
+  // An RHN has no cell state: its final c is zeros, whatever c0 is.
   const c0 = variable(tf.tensor2d(rand(c.B * c.H, 0.5), [c.B, c.H]));
+  const x = tf.tensor3d(rand(c.T * c.B * c.input, 1), [c.T, c.B, c.input]);
   const wOut = tf.tensor3d(rand(c.T * c.B * c.H, 1), [c.T, c.B, c.H]);
   const wH = tf.tensor2d(rand(c.B * c.H, 1), [c.B, c.H]);
   const wC = tf.tensor2d(rand(c.B * c.H, 1), [c.B, c.H]);
   const masks = c.masks?.map((m) => tf.tensor2d(m, [c.B, 1]));
+  const hiddenMask = c.hiddenMask
+    ? tf.tensor2d(Float32Array.from({ length: c.B * c.H }, () => rng.next() < 0.3 ? 0 : 1.4), [
+      c.B,
+      c.H,
+    ])
+    : undefined;
+  keep.push(x, wOut, wH, wC, ...(masks ?? []), ...(hiddenMask ? [hiddenMask] : []));
+  const initial = { h: h0, c: c0 };
   const { value, grads } = tf.variableGrads(() => {
-    const out = lstmLayer(x, { W, R, b }, { h: h0, c: c0 }, masks);
+    const out = cell === "lstm"
+      ? lstmLayer(x, { W, R: Rs[0], b: bs[0] }, initial, masks)
+      : cell === "gru"
+      ? gruLayer(x, { W, R: Rs[0], b: bs[0], bR: bR[0] }, initial, masks)
+      : rhnLayer(x, { W, R: Rs, b: bs }, initial, masks, hiddenMask);
     return tf.addN([
       tf.sum(tf.mul(out.outputs, wOut)),
       tf.sum(tf.mul(out.final.h, wH)),
       tf.sum(tf.mul(out.final.c, wC)),
     ]) as tf.Scalar;
-  }, [W, R, b, h0, c0]);
+  }, [W, ...Rs, ...bs, ...bR, h0, ...(cell === "rhn" ? [] : [c0])]);
   const result = { loss: (await value.data())[0], grads: {} as Record<string, Float32Array> };
   for (const [name, g] of Object.entries(grads)) {
     result.grads[name] = (await g.data()) as Float32Array;
   }
-  tf.dispose([value, ...Object.values(grads), x, W, R, b, h0, c0, wOut, wH, wC, ...(masks ?? [])]);
+  tf.dispose([value, ...Object.values(grads), ...keep]);
   return result;
 }
 
@@ -100,25 +129,29 @@ const CASES: Record<string, LayerCase> = {
     H: 7,
     masks: [[1, 1, 1, 1, 1], [1, 0, 1, 1, 0], [1, 0, 0, 1, 0], [1, 0, 0, 0, 0]],
   },
-  "one step": { T: 1, B: 2, input: 2, H: 3 },
+  "one step": { T: 1, B: 2, input: 2, H: 3, depth: 1 },
+  // For the RHN, more micro-layers and a hidden dropout mask; other cells ignore both.
+  "deep, dropout": { T: 3, B: 4, input: 3, H: 5, depth: 3, hiddenMask: true },
 };
 
-Deno.test("the fused LSTM on webgpu matches the op-by-op one on wasm", async () => {
-  try {
-    for (const [name, c] of Object.entries(CASES)) {
+for (const cell of ["lstm", "gru", "rhn"] as const) {
+  Deno.test(`the fused ${cell} on webgpu matches the op-by-op one on wasm`, async () => {
+    try {
+      for (const [name, c] of Object.entries(CASES)) {
+        await useBackend("wasm");
+        assert.equal(fusedRecurrenceActive(), false);
+        const want = await layerGradients(c, cell);
+        await useBackend("webgpu");
+        assert.equal(fusedRecurrenceActive(), true);
+        const before = tf.memory().numTensors;
+        assertClose(await layerGradients(c, cell), want, `${cell} ${name}`);
+        assert.equal(tf.memory().numTensors, before, `${cell} ${name}: tensors left behind`);
+      }
+    } finally {
       await useBackend("wasm");
-      assert.equal(fusedRecurrenceActive(), false);
-      const want = await layerGradients(c);
-      await useBackend("webgpu");
-      assert.equal(fusedRecurrenceActive(), true);
-      const before = tf.memory().numTensors;
-      assertClose(await layerGradients(c), want, name);
-      assert.equal(tf.memory().numTensors, before, `${name}: tensors left behind`);
     }
-  } finally {
-    await useBackend("wasm");
-  }
-});
+  });
+}
 
 Deno.test("an LM gradient fused on webgpu matches op-by-op webgpu and wasm", async () => {
   try {
@@ -149,7 +182,7 @@ Deno.test("an LM gradient fused on webgpu matches op-by-op webgpu and wasm", asy
 Deno.test("short training runs on webgpu (fused) and wasm give the same losses", async () => {
   try {
     await withTempDir(async (dir) => {
-      // Every cell: those without a fused kernel run op-by-op on webgpu, and must match too.
+      // Every cell, each on its fused kernel on webgpu.
       for (const cell of CELL_TYPES) {
         for (const kind of ["lm", "classifier"] as const) {
           const histories: Record<string, number>[][] = [];
