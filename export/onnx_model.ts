@@ -205,71 +205,49 @@ function addLstmStack(
   let sequence: string | undefined;
   for (let l = 0; l < L; l++) {
     const wantY = l < L - 1 || needSequence;
-    const inputSize = l === 0 ? config.embedSize : H;
+    const shape = { index: l, inputSize: l === 0 ? config.embedSize : H, hidden: H };
+    const param = (name: string) => source[`${config.cell}.${l}.${name}`].data;
+    const layerInputs = { x, h0: initialH[l], c0: initialC[l]!, lengths: inputs.lengths };
+    let out: { y?: string; h: string; c?: string };
     switch (config.cell) {
-      case "lstm": {
-        const out = LAYER_BUILDERS[compute](
+      case "lstm":
+        out = LAYER_BUILDERS[compute](
           graph,
           store,
-          {
-            index: l,
-            inputSize,
-            hidden: H,
-            W: source[`lstm.${l}.W`].data,
-            R: source[`lstm.${l}.R`].data,
-            b: source[`lstm.${l}.b`].data,
-          },
-          { x, h0: initialH[l], c0: initialC[l]!, lengths: inputs.lengths },
+          { ...shape, W: param("W"), R: param("R"), b: param("b") },
+          layerInputs,
           wantY,
         );
-        finalH.push(out.h);
-        finalC.push(out.c);
-        if (wantY) x = sequence = out.y!;
         break;
-      }
-      case "gru": {
-        const p = `gru.${l}`;
-        const out = GRU_LAYER_BUILDERS[compute]!(
+      case "gru":
+        out = GRU_LAYER_BUILDERS[compute]!(
           graph,
           store,
-          {
-            index: l,
-            inputSize,
-            hidden: H,
-            W: source[`${p}.W`].data,
-            R: source[`${p}.R`].data,
-            b: source[`${p}.b`].data,
-            bR: source[`${p}.bR`].data,
-          },
+          { ...shape, W: param("W"), R: param("R"), b: param("b"), bR: param("bR") },
           { x, h0: initialH[l], lengths: inputs.lengths },
           wantY,
         );
-        finalH.push(out.h);
-        if (wantY) x = sequence = out.y!;
         break;
-      }
       case "rhn": {
         const micro = Array.from({ length: recurrenceDepth(config) }, (_, k) => k);
-        const out = RHN_LAYER_BUILDERS[compute]!(
+        out = RHN_LAYER_BUILDERS[compute]!(
           graph,
           store,
           {
-            index: l,
-            inputSize,
-            hidden: H,
-            W: source[`rhn.${l}.W`].data,
-            R: micro.map((k) => source[`rhn.${l}.R.${k}`].data),
-            b: micro.map((k) => source[`rhn.${l}.b.${k}`].data),
+            ...shape,
+            W: param("W"),
+            R: micro.map((k) => param(`R.${k}`)),
+            b: micro.map((k) => param(`b.${k}`)),
           },
-          { x, h0: initialH[l], c0: initialC[l]!, lengths: inputs.lengths },
+          layerInputs,
           wantY,
         );
-        finalH.push(out.h);
-        finalC.push(out.c);
-        if (wantY) x = sequence = out.y!;
         break;
       }
     }
+    finalH.push(out.h);
+    if (out.c !== undefined) finalC.push(out.c);
+    if (wantY) x = sequence = out.y!;
   }
   return { embedding, sequence, finalH, finalC };
 }

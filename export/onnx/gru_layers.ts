@@ -15,14 +15,11 @@
  */
 
 import { type GraphBuilder, intAttr } from "./builder.ts";
+import type { LayerShape } from "./lstm_layers.ts";
 import { int64Constant, type WeightStore } from "./storage.ts";
 
 /** One GRU layer's trained parameters, Keras layout (gates z, r, n). */
-export interface GruLayerWeights {
-  /** Layer number, used in value names. */
-  index: number;
-  inputSize: number;
-  hidden: number;
+export interface GruLayerWeights extends LayerShape {
   /** `[inputSize, 3H]`. */
   W: Float32Array;
   /** `[H, 3H]`. */
