@@ -177,7 +177,7 @@ function addLstmStack(
   config: ModelConfig,
   source: HostParams,
   compute: ComputeMode,
-  inputs: { tokens: string; stateH: string; stateC?: string; lengths?: string },
+  inputs: StackInputs,
   needSequence: boolean,
 ): LstmStack {
   const H = config.hiddenSize;
@@ -282,6 +282,31 @@ function addStateOutput(graph: GraphBuilder, perLayer: string[], output: string)
   else graph.addNode("Concat", perLayer, [output], { axis: intAttr(0) });
 }
 
+/** What {@link addLstmStack} reads from the graph's inputs. */
+interface StackInputs {
+  tokens: string;
+  stateH: string;
+  stateC?: string;
+  lengths?: string;
+}
+
+/**
+ * Declares the graph inputs: `tokens`, `lengths` when `withLengths`,
+ * `state_h`, and `state_c` for a cell that has one.
+ */
+function addStackInputs(
+  graph: GraphBuilder,
+  config: ModelConfig,
+  withLengths: boolean,
+): StackInputs {
+  const dims = [config.layers, BATCH, config.hiddenSize];
+  const tokens = graph.addInput("tokens", DataType.INT64, [TIME, BATCH]);
+  const lengths = withLengths ? graph.addInput("lengths", DataType.INT32, [BATCH]) : undefined;
+  const stateH = graph.addInput("state_h", DataType.FLOAT, dims);
+  const stateC = hasCellState(config) ? graph.addInput("state_c", DataType.FLOAT, dims) : undefined;
+  return { tokens, stateH, stateC, lengths };
+}
+
 function buildLanguageModel(
   graph: GraphBuilder,
   store: WeightStore,
@@ -291,19 +316,9 @@ function buildLanguageModel(
 ): void {
   const L = config.layers;
   const H = config.hiddenSize;
-  const tokens = graph.addInput("tokens", DataType.INT64, [TIME, BATCH]);
-  const stateH = graph.addInput("state_h", DataType.FLOAT, [L, BATCH, H]);
   const cellState = hasCellState(config);
-  const stateC = cellState ? graph.addInput("state_c", DataType.FLOAT, [L, BATCH, H]) : undefined;
-  const stack = addLstmStack(
-    graph,
-    store,
-    config,
-    source,
-    compute,
-    { tokens, stateH, stateC },
-    true,
-  );
+  const inputs = addStackInputs(graph, config, false);
+  const stack = addLstmStack(graph, store, config, source, compute, inputs, true);
   const tied = config.tieWeights ? stack.embedding : undefined;
   addDecoder(graph, store, source, stack.sequence!, "logits", tied);
   addStateOutput(graph, stack.finalH, "state_h_out");
@@ -321,22 +336,8 @@ function buildClassifier(
   compute: ComputeMode,
 ): void {
   const L = config.layers;
-  const H = config.hiddenSize;
-  const tokens = graph.addInput("tokens", DataType.INT64, [TIME, BATCH]);
-  const lengths = graph.addInput("lengths", DataType.INT32, [BATCH]);
-  const stateH = graph.addInput("state_h", DataType.FLOAT, [L, BATCH, H]);
-  const stateC = hasCellState(config)
-    ? graph.addInput("state_c", DataType.FLOAT, [L, BATCH, H])
-    : undefined;
-  const stack = addLstmStack(
-    graph,
-    store,
-    config,
-    source,
-    compute,
-    { tokens, stateH, stateC, lengths },
-    false,
-  );
+  const inputs = addStackInputs(graph, config, true);
+  const stack = addLstmStack(graph, store, config, source, compute, inputs, false);
   // The final state honours the lengths: it is each sequence's state at its last token.
   const [last] = graph.addNode(
     "Squeeze",

@@ -21,7 +21,7 @@
  */
 
 import { GraphBuilder, intAttr } from "./builder.ts";
-import type { GruLayerInputs, GruLayerOutputs, GruLayerWeights } from "./gru_layers.ts";
+import type { GruLayerBuilder, GruLayerWeights } from "./gru_layers.ts";
 import { DataType } from "./proto.ts";
 import {
   addSparseProduct,
@@ -35,7 +35,7 @@ import {
   swapLastAxes,
   widenGates,
 } from "./sparse_scan.ts";
-import { int64Constant, type WeightStore } from "./storage.ts";
+import { int64Constant } from "./storage.ts";
 
 /** The nonzeros of a GRU layer as the Scan cell's `4H` rows (see the module doc), rows ascending. */
 export function gruCooGates(weights: GruLayerWeights): CooGates {
@@ -61,13 +61,7 @@ export function gruCooGates(weights: GruLayerWeights): CooGates {
 }
 
 /** A GRU layer as a `Scan` over sparse gate products (see the module doc). */
-export function addGruScanLayer(
-  graph: GraphBuilder,
-  store: WeightStore,
-  weights: GruLayerWeights,
-  inputs: GruLayerInputs,
-  needY: boolean,
-): GruLayerOutputs {
+export const addGruScanLayer: GruLayerBuilder = (graph, store, weights, inputs, needY) => {
   const { index: l, hidden: H } = weights;
   const p = `gru.${l}`;
   const coo = cooConstants(graph, store, p, gruCooGates(weights));
@@ -113,4 +107,4 @@ export function addGruScanLayer(
   const hOut = batchMajor(graph, hLast, `${p}.Y_h`);
   const y = needY ? swapLastAxes(graph, ys, `${p}.out`) : undefined;
   return { y, h: hOut };
-}
+};
