@@ -25,8 +25,8 @@ import {
   denseGrowthGradients,
   type ParitySettings,
   randomBatch,
-  randomParams,
 } from "./tfjs_parity.ts";
+import { randomParams } from "../random_params.ts";
 
 await useBackend("wasm");
 

@@ -14,8 +14,9 @@ import { Rng } from "../../src/core/rng.ts";
 import { classifierForward } from "../../src/model/classifier.ts";
 import { crossEntropy, languageModelForward, zeroState } from "../../src/model/language_model.ts";
 import { toVariables } from "../../src/model/params.ts";
-import { type ModelConfig, paramSpecs, sizeOf } from "../../src/spec/config.ts";
+import { type ModelConfig, paramSpecs } from "../../src/spec/config.ts";
 import type { HostParams } from "../../src/spec/params.ts";
+import { randomParams } from "../random_params.ts";
 import type { Kernels } from "../../src/engine/kernels.ts";
 import { type EngineBatch, Network } from "../../src/engine/network.ts";
 
@@ -27,16 +28,6 @@ export interface ParitySettings {
   sparsity: number;
   /** Relative tolerance of each gradient entry (to the largest of its tensor). */
   tolerance: number;
-}
-
-/** Every parameter of `model`, normal with standard deviation `scale`. */
-export function randomParams(model: ModelConfig, rng: Rng, scale: number): HostParams {
-  const params: HostParams = {};
-  for (const spec of paramSpecs(model)) {
-    const data = Float32Array.from({ length: sizeOf(spec.shape) }, () => scale * rng.normal());
-    params[spec.name] = { shape: spec.shape, data };
-  }
-  return params;
 }
 
 /** Uniform masks of `sparsity`; `all` makes the embedding and decoder sparse too. */
