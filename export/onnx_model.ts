@@ -177,7 +177,7 @@ function addLstmStack(
   config: ModelConfig,
   source: HostParams,
   compute: ComputeMode,
-  inputs: { tokens: string; stateH: string; stateC?: string; lengths?: string },
+  inputs: StackInputs,
   needSequence: boolean,
 ): LstmStack {
   const H = config.hiddenSize;
@@ -205,71 +205,49 @@ function addLstmStack(
   let sequence: string | undefined;
   for (let l = 0; l < L; l++) {
     const wantY = l < L - 1 || needSequence;
-    const inputSize = l === 0 ? config.embedSize : H;
+    const shape = { index: l, inputSize: l === 0 ? config.embedSize : H, hidden: H };
+    const param = (name: string) => source[`${config.cell}.${l}.${name}`].data;
+    const layerInputs = { x, h0: initialH[l], c0: initialC[l]!, lengths: inputs.lengths };
+    let out: { y?: string; h: string; c?: string };
     switch (config.cell) {
-      case "lstm": {
-        const out = LAYER_BUILDERS[compute](
+      case "lstm":
+        out = LAYER_BUILDERS[compute](
           graph,
           store,
-          {
-            index: l,
-            inputSize,
-            hidden: H,
-            W: source[`lstm.${l}.W`].data,
-            R: source[`lstm.${l}.R`].data,
-            b: source[`lstm.${l}.b`].data,
-          },
-          { x, h0: initialH[l], c0: initialC[l]!, lengths: inputs.lengths },
+          { ...shape, W: param("W"), R: param("R"), b: param("b") },
+          layerInputs,
           wantY,
         );
-        finalH.push(out.h);
-        finalC.push(out.c);
-        if (wantY) x = sequence = out.y!;
         break;
-      }
-      case "gru": {
-        const p = `gru.${l}`;
-        const out = GRU_LAYER_BUILDERS[compute]!(
+      case "gru":
+        out = GRU_LAYER_BUILDERS[compute]!(
           graph,
           store,
-          {
-            index: l,
-            inputSize,
-            hidden: H,
-            W: source[`${p}.W`].data,
-            R: source[`${p}.R`].data,
-            b: source[`${p}.b`].data,
-            bR: source[`${p}.bR`].data,
-          },
+          { ...shape, W: param("W"), R: param("R"), b: param("b"), bR: param("bR") },
           { x, h0: initialH[l], lengths: inputs.lengths },
           wantY,
         );
-        finalH.push(out.h);
-        if (wantY) x = sequence = out.y!;
         break;
-      }
       case "rhn": {
         const micro = Array.from({ length: recurrenceDepth(config) }, (_, k) => k);
-        const out = RHN_LAYER_BUILDERS[compute]!(
+        out = RHN_LAYER_BUILDERS[compute]!(
           graph,
           store,
           {
-            index: l,
-            inputSize,
-            hidden: H,
-            W: source[`rhn.${l}.W`].data,
-            R: micro.map((k) => source[`rhn.${l}.R.${k}`].data),
-            b: micro.map((k) => source[`rhn.${l}.b.${k}`].data),
+            ...shape,
+            W: param("W"),
+            R: micro.map((k) => param(`R.${k}`)),
+            b: micro.map((k) => param(`b.${k}`)),
           },
-          { x, h0: initialH[l], c0: initialC[l]!, lengths: inputs.lengths },
+          layerInputs,
           wantY,
         );
-        finalH.push(out.h);
-        finalC.push(out.c);
-        if (wantY) x = sequence = out.y!;
         break;
       }
     }
+    finalH.push(out.h);
+    if (out.c !== undefined) finalC.push(out.c);
+    if (wantY) x = sequence = out.y!;
   }
   return { embedding, sequence, finalH, finalC };
 }
@@ -304,6 +282,31 @@ function addStateOutput(graph: GraphBuilder, perLayer: string[], output: string)
   else graph.addNode("Concat", perLayer, [output], { axis: intAttr(0) });
 }
 
+/** What {@link addLstmStack} reads from the graph's inputs. */
+interface StackInputs {
+  tokens: string;
+  stateH: string;
+  stateC?: string;
+  lengths?: string;
+}
+
+/**
+ * Declares the graph inputs: `tokens`, `lengths` when `withLengths`,
+ * `state_h`, and `state_c` for a cell that has one.
+ */
+function addStackInputs(
+  graph: GraphBuilder,
+  config: ModelConfig,
+  withLengths: boolean,
+): StackInputs {
+  const dims = [config.layers, BATCH, config.hiddenSize];
+  const tokens = graph.addInput("tokens", DataType.INT64, [TIME, BATCH]);
+  const lengths = withLengths ? graph.addInput("lengths", DataType.INT32, [BATCH]) : undefined;
+  const stateH = graph.addInput("state_h", DataType.FLOAT, dims);
+  const stateC = hasCellState(config) ? graph.addInput("state_c", DataType.FLOAT, dims) : undefined;
+  return { tokens, stateH, stateC, lengths };
+}
+
 function buildLanguageModel(
   graph: GraphBuilder,
   store: WeightStore,
@@ -313,19 +316,9 @@ function buildLanguageModel(
 ): void {
   const L = config.layers;
   const H = config.hiddenSize;
-  const tokens = graph.addInput("tokens", DataType.INT64, [TIME, BATCH]);
-  const stateH = graph.addInput("state_h", DataType.FLOAT, [L, BATCH, H]);
   const cellState = hasCellState(config);
-  const stateC = cellState ? graph.addInput("state_c", DataType.FLOAT, [L, BATCH, H]) : undefined;
-  const stack = addLstmStack(
-    graph,
-    store,
-    config,
-    source,
-    compute,
-    { tokens, stateH, stateC },
-    true,
-  );
+  const inputs = addStackInputs(graph, config, false);
+  const stack = addLstmStack(graph, store, config, source, compute, inputs, true);
   const tied = config.tieWeights ? stack.embedding : undefined;
   addDecoder(graph, store, source, stack.sequence!, "logits", tied);
   addStateOutput(graph, stack.finalH, "state_h_out");
@@ -343,22 +336,8 @@ function buildClassifier(
   compute: ComputeMode,
 ): void {
   const L = config.layers;
-  const H = config.hiddenSize;
-  const tokens = graph.addInput("tokens", DataType.INT64, [TIME, BATCH]);
-  const lengths = graph.addInput("lengths", DataType.INT32, [BATCH]);
-  const stateH = graph.addInput("state_h", DataType.FLOAT, [L, BATCH, H]);
-  const stateC = hasCellState(config)
-    ? graph.addInput("state_c", DataType.FLOAT, [L, BATCH, H])
-    : undefined;
-  const stack = addLstmStack(
-    graph,
-    store,
-    config,
-    source,
-    compute,
-    { tokens, stateH, stateC, lengths },
-    false,
-  );
+  const inputs = addStackInputs(graph, config, true);
+  const stack = addLstmStack(graph, store, config, source, compute, inputs, false);
   // The final state honours the lengths: it is each sequence's state at its last token.
   const [last] = graph.addNode(
     "Squeeze",

@@ -7,27 +7,14 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  classify,
-  DEFAULT_CLASSIFIER_CONFIG,
-  DEFAULT_LM_CONFIG,
-  exportBundle,
-  generate,
-  loadCheckpoint,
-  openBundle,
-  score,
-  sparseConfigFor,
-  streamStep,
-  train,
-} from "../mod.ts";
+import { classify, exportBundle, generate, loadCheckpoint, score, streamStep } from "../mod.ts";
 import { buildOnnx } from "../export/onnx_model.ts";
 import { runClassifier, runLanguageModel } from "../src/infer/onnx_runtime.ts";
 import type { HostParams } from "../src/spec/params.ts";
 import { referenceClassifierForward, referenceLmForward } from "../src/spec/reference.ts";
 import { UserError } from "../src/spec/errors.ts";
-import { maxAbsDiff, REPO_ROOT, withTempDir } from "./helpers.ts";
-
-const quiet = () => {};
+import { trainE2eClassifier, trainE2eLm, withBundle } from "./e2e_helpers.ts";
+import { maxAbsDiff, withTempDir } from "./helpers.ts";
 
 const BUNDLE_FILES = ["metadata.json", "model.onnx", "vocab.json"];
 
@@ -63,26 +50,10 @@ async function assertCorruptExportRefused(checkpoint: string, out: string, dir: 
   assert.deepEqual(after, before);
 }
 
-/** A few steps of everything: small enough for a test, sparse enough for sparse storage. */
-const SHORT_RUN = {
-  epochs: 2,
-  maxSteps: 3,
-  batchSize: 8,
-  logEvery: 0,
-  sparse: sparseConfigFor("strnn", { sparsity: 0.8 }),
-};
-
 Deno.test("language model: train, export, run in onnxruntime, score and generate", async () => {
   await withTempDir(async (dir) => {
     const checkpoint = join(dir, "lm.sparrow");
-    const { metrics } = await train({
-      ...DEFAULT_LM_CONFIG,
-      ...SHORT_RUN,
-      data: join(REPO_ROOT, "fixtures/tinylm"),
-      out: checkpoint,
-      model: { cell: "lstm", embedSize: 16, hiddenSize: 16, layers: 2, dropout: 0.1 },
-      bptt: 10,
-    }, quiet);
+    const { metrics } = await trainE2eLm(checkpoint, { cell: "lstm" });
     assert.ok(Number.isFinite(metrics.valid_ppl) && Number.isFinite(metrics.test_ppl));
 
     const out = join(dir, "bundle");
@@ -96,16 +67,16 @@ Deno.test("language model: train, export, run in onnxruntime, score and generate
     // Independently of the exporter's check: onnxruntime on the written file
     // reproduces the checkpoint's weights run by the reference forward pass.
     const ckpt = await loadCheckpoint(checkpoint);
-    if (ckpt.meta.model.kind !== "lm") throw new Error("expected a language model");
+    const model = ckpt.meta.model;
+    if (model.kind !== "lm") throw new Error("expected a language model");
     assert.deepEqual(JSON.parse(await Deno.readTextFile(join(out, "vocab.json"))), ckpt.meta.vocab);
-    const bundle = await openBundle(out);
-    try {
+    await withBundle(out, async (bundle) => {
       const text = "the company said\nthe fund plans to add N jobs";
       const ids = text.split("\n").flatMap((line) => [...line.split(" "), "<eos>"])
         .map((w) => bundle.vocab.encode(w));
       const tokens = ids.map((id) => [id]);
       const { logits } = await runLanguageModel(bundle.session, tokens);
-      const expected = referenceLmForward(ckpt.meta.model, ckpt.params, tokens).logits;
+      const expected = referenceLmForward(model, ckpt.params, tokens).logits;
       assert.ok(maxAbsDiff(logits, expected) <= 1e-4);
 
       const { perplexity, tokens: scored } = await score(bundle, text);
@@ -116,23 +87,14 @@ Deno.test("language model: train, export, run in onnxruntime, score and generate
       assert.ok(words.every((w) => ckpt.meta.vocab.includes(w)));
       const step = await streamStep(bundle, "the");
       assert.equal(step.next.length, 3);
-    } finally {
-      await bundle.session.release();
-    }
+    });
   });
 });
 
 Deno.test("classifier: train, export, run in onnxruntime and classify", async () => {
   await withTempDir(async (dir) => {
     const checkpoint = join(dir, "classifier.sparrow");
-    const { metrics } = await train({
-      ...DEFAULT_CLASSIFIER_CONFIG,
-      ...SHORT_RUN,
-      data: join(REPO_ROOT, "fixtures/sentiment"),
-      out: checkpoint,
-      model: { cell: "lstm", embedSize: 16, hiddenSize: 16, layers: 1, dropout: 0.1 },
-      maxLength: 30,
-    }, quiet);
+    const { metrics } = await trainE2eClassifier(checkpoint, { cell: "lstm" });
     assert.ok(metrics.test_acc >= 0 && metrics.test_acc <= 1);
 
     const out = join(dir, "bundle");
@@ -141,10 +103,10 @@ Deno.test("classifier: train, export, run in onnxruntime and classify", async ()
     assert.ok(metadata.parity.maxAbsDiff <= 1e-4);
     await assertCorruptExportRefused(checkpoint, out, dir);
     const ckpt = await loadCheckpoint(checkpoint);
-    if (ckpt.meta.model.kind !== "classifier") throw new Error("expected a classifier");
+    const model = ckpt.meta.model;
+    if (model.kind !== "classifier") throw new Error("expected a classifier");
 
-    const bundle = await openBundle(out);
-    try {
+    await withBundle(out, async (bundle) => {
       const reviews = [
         "I really enjoyed the performances and the story was moving.",
         "This is not a good film: the plot was tedious.",
@@ -160,10 +122,8 @@ Deno.test("classifier: train, export, run in onnxruntime and classify", async ()
       // onnxruntime on padded sequences of different lengths equals the reference.
       const sequences = [[2, 3, 4, 5, 6, 7], [8], [9, 10, 11]];
       const { logits } = await runClassifier(bundle.session, sequences);
-      const expected = referenceClassifierForward(ckpt.meta.model, ckpt.params, sequences);
+      const expected = referenceClassifierForward(model, ckpt.params, sequences);
       assert.ok(maxAbsDiff(logits, expected) <= 1e-4);
-    } finally {
-      await bundle.session.release();
-    }
+    });
   });
 });

@@ -8,48 +8,20 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  classify,
-  DEFAULT_CLASSIFIER_CONFIG,
-  DEFAULT_LM_CONFIG,
-  exportBundle,
-  generate,
-  loadCheckpoint,
-  openBundle,
-  score,
-  sparseConfigFor,
-  streamStep,
-  train,
-} from "../mod.ts";
+import { classify, exportBundle, generate, loadCheckpoint, score, streamStep } from "../mod.ts";
 import { buildOnnx } from "../export/onnx_model.ts";
 import { checkOnnxModel } from "../export/onnx/check.ts";
 import { STORAGE_MODES } from "../export/onnx/storage.ts";
 import { openSession, runClassifier, runLanguageModel } from "../src/infer/onnx_runtime.ts";
 import { referenceClassifierForward, referenceLmForward } from "../src/spec/reference.ts";
 import { UserError } from "../src/spec/errors.ts";
-import { maxAbsDiff, REPO_ROOT, withTempDir } from "./helpers.ts";
-
-const quiet = () => {};
-
-const SHORT_RUN = {
-  epochs: 2,
-  maxSteps: 3,
-  batchSize: 8,
-  logEvery: 0,
-  sparse: sparseConfigFor("strnn", { sparsity: 0.8 }),
-};
+import { trainE2eClassifier, trainE2eLm, withBundle } from "./e2e_helpers.ts";
+import { maxAbsDiff, withTempDir } from "./helpers.ts";
 
 Deno.test("gru language model: train, export, stream in onnxruntime, score and generate", async () => {
   await withTempDir(async (dir) => {
     const checkpoint = join(dir, "lm.sparrow");
-    await train({
-      ...DEFAULT_LM_CONFIG,
-      ...SHORT_RUN,
-      data: join(REPO_ROOT, "fixtures/tinylm"),
-      out: checkpoint,
-      model: { cell: "gru", embedSize: 16, hiddenSize: 16, layers: 2, dropout: 0.1 },
-      bptt: 10,
-    }, quiet);
+    await trainE2eLm(checkpoint, { cell: "gru" });
     const ckpt = await loadCheckpoint(checkpoint);
     const model = ckpt.meta.model;
     if (model.kind !== "lm") throw new Error("expected a language model");
@@ -62,8 +34,7 @@ Deno.test("gru language model: train, export, stream in onnxruntime, score and g
     assert.equal(gates.length, 4);
     assert.ok(gates.every((l) => Math.abs(l.sparsity - 0.8) < 0.02), JSON.stringify(gates));
 
-    const bundle = await openBundle(out);
-    try {
+    await withBundle(out, async (bundle) => {
       // The graph carries h only.
       assert.deepEqual([...bundle.session.inputNames].sort(), ["state_h", "tokens"]);
       const text = "the company said\nthe fund plans to add N jobs";
@@ -124,9 +95,7 @@ Deno.test("gru language model: train, export, stream in onnxruntime, score and g
           }
         }
       }
-    } finally {
-      await bundle.session.release();
-    }
+    });
 
     // int8 (LSTM only) is refused in one line that names the fix.
     assert.throws(() => buildOnnx(model, ckpt.params, { compute: "int8" }), (err: unknown) => {
@@ -141,31 +110,24 @@ Deno.test("gru language model: train, export, stream in onnxruntime, score and g
 Deno.test("gru classifier: train, export, run in onnxruntime and classify", async () => {
   await withTempDir(async (dir) => {
     const checkpoint = join(dir, "classifier.sparrow");
-    await train({
-      ...DEFAULT_CLASSIFIER_CONFIG,
-      ...SHORT_RUN,
-      data: join(REPO_ROOT, "fixtures/sentiment"),
-      out: checkpoint,
-      model: { cell: "gru", embedSize: 16, hiddenSize: 16, layers: 1, dropout: 0.1 },
-      maxLength: 30,
-    }, quiet);
+    await trainE2eClassifier(checkpoint, { cell: "gru" });
     const out = join(dir, "bundle");
     const metadata = await exportBundle(checkpoint, out);
     assert.ok(metadata.parity.maxAbsDiff <= 1e-4);
     const ckpt = await loadCheckpoint(checkpoint);
-    if (ckpt.meta.model.kind !== "classifier") throw new Error("expected a classifier");
-    const bundle = await openBundle(out);
-    try {
+    const model = ckpt.meta.model;
+    if (model.kind !== "classifier") throw new Error("expected a classifier");
+    await withBundle(out, async (bundle) => {
       const results = await classify(bundle, ["A moving story.", "Dull."]);
       for (const r of results) assert.ok(ckpt.meta.labels!.includes(r.label));
       // Padded sequences of different lengths equal the reference.
       const sequences = [[2, 3, 4, 5, 6, 7], [8], [9, 10, 11]];
       const { logits } = await runClassifier(bundle.session, sequences);
-      const expected = referenceClassifierForward(ckpt.meta.model, ckpt.params, sequences);
+      const expected = referenceClassifierForward(model, ckpt.params, sequences);
       assert.ok(maxAbsDiff(logits, expected) <= 1e-4);
       // The Scan freezes each sequence's state past its length, as the GRU op does.
       const scan = await openSession(
-        buildOnnx(ckpt.meta.model, ckpt.params, { compute: "sparse-scan" }).bytes,
+        buildOnnx(model, ckpt.params, { compute: "sparse-scan" }).bytes,
       );
       try {
         const { logits } = await runClassifier(scan, sequences);
@@ -173,8 +135,6 @@ Deno.test("gru classifier: train, export, run in onnxruntime and classify", asyn
       } finally {
         await scan.release();
       }
-    } finally {
-      await bundle.session.release();
-    }
+    });
   });
 });

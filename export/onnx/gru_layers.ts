@@ -15,14 +15,11 @@
  */
 
 import { type GraphBuilder, intAttr } from "./builder.ts";
+import type { LayerShape } from "./lstm_layers.ts";
 import { int64Constant, type WeightStore } from "./storage.ts";
 
 /** One GRU layer's trained parameters, Keras layout (gates z, r, n). */
-export interface GruLayerWeights {
-  /** Layer number, used in value names. */
-  index: number;
-  inputSize: number;
-  hidden: number;
+export interface GruLayerWeights extends LayerShape {
   /** `[inputSize, 3H]`. */
   W: Float32Array;
   /** `[H, 3H]`. */
@@ -79,13 +76,7 @@ export function gruOnnxBias(b: Float32Array, bR: Float32Array, hidden: number): 
 }
 
 /** A layer as the standard ONNX `GRU` operator. */
-export function addGruOpLayer(
-  graph: GraphBuilder,
-  store: WeightStore,
-  weights: GruLayerWeights,
-  inputs: GruLayerInputs,
-  needY: boolean,
-): GruLayerOutputs {
+export const addGruOpLayer: GruLayerBuilder = (graph, store, weights, inputs, needY) => {
   const { index: l, inputSize, hidden: H } = weights;
   const p = `gru.${l}`;
   const W = store.weight(`${p}.W`, transposeGates(weights.W, inputSize, H), [1, 3 * H, inputSize]);
@@ -102,4 +93,4 @@ export function addGruOpLayer(
   const axis = int64Constant(graph, "axis_1", [1]);
   const [out] = graph.addNode("Squeeze", [y, axis], [graph.uniqueName(`${p}.out`)]);
   return { y: out, h };
-}
+};

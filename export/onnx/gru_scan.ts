@@ -20,12 +20,22 @@
  * @module
  */
 
-import { graphAttr, GraphBuilder, intAttr, intsAttr } from "./builder.ts";
-import type { GruLayerInputs, GruLayerOutputs, GruLayerWeights } from "./gru_layers.ts";
+import { GraphBuilder, intAttr } from "./builder.ts";
+import type { GruLayerBuilder, GruLayerWeights } from "./gru_layers.ts";
 import { DataType } from "./proto.ts";
-import { stepMask } from "./sparse_scan.ts";
-import { int64Constant, type WeightStore } from "./storage.ts";
-import type { CooGates } from "./sparse_scan.ts";
+import {
+  addSparseProduct,
+  addStepScan,
+  batchMajor,
+  batchSize,
+  cooConstants,
+  type CooGates,
+  featureMajor,
+  stepMask,
+  swapLastAxes,
+  widenGates,
+} from "./sparse_scan.ts";
+import { int64Constant } from "./storage.ts";
 
 /** The nonzeros of a GRU layer as the Scan cell's `4H` rows (see the module doc), rows ascending. */
 export function gruCooGates(weights: GruLayerWeights): CooGates {
@@ -51,54 +61,19 @@ export function gruCooGates(weights: GruLayerWeights): CooGates {
 }
 
 /** A GRU layer as a `Scan` over sparse gate products (see the module doc). */
-export function addGruScanLayer(
-  graph: GraphBuilder,
-  store: WeightStore,
-  weights: GruLayerWeights,
-  inputs: GruLayerInputs,
-  needY: boolean,
-): GruLayerOutputs {
+export const addGruScanLayer: GruLayerBuilder = (graph, store, weights, inputs, needY) => {
   const { index: l, hidden: H } = weights;
   const p = `gru.${l}`;
-  const coo = gruCooGates(weights);
-  const nnz = coo.rows.length;
-
-  const rows1 = store.indices(`${p}.rows`, coo.rows, "coo", true);
-  const rows =
-    graph.addNode("Reshape", [rows1, int64Constant(graph, `${p}.rows_shape`, [nnz, 1])], [
-      graph.uniqueName(`${p}.rows2d`),
-    ])[0];
-  const cols = store.indices(`${p}.cols`, coo.cols, "coo");
-  const values = store.values(`${p}.values`, coo.values, [nnz, 1], "coo");
+  const coo = cooConstants(graph, store, p, gruCooGates(weights));
   const biasData = new Float32Array(4 * H);
   biasData.set(weights.b);
   biasData.set(weights.bR, 3 * H);
   const bias = store.values(`${p}.b`, biasData, [4 * H, 1], "dense");
 
   // The state as [H, B] and the input as [T, in, B], as in the LSTM's Scan.
-  const axis0 = int64Constant(graph, "axis_0", [0]);
-  const [h0bh] = graph.addNode("Squeeze", [inputs.h0, axis0], [graph.uniqueName(`${p}.h0.bh`)]);
-  const [h0] = graph.addNode("Transpose", [h0bh], [graph.uniqueName(`${p}.h0`)], {
-    perm: intsAttr([1, 0]),
-  });
-  const [xs] = graph.addNode("Transpose", [inputs.x], [graph.uniqueName(`${p}.x_fm`)], {
-    perm: intsAttr([0, 2, 1]),
-  });
-  const [batch] = graph.addNode("Shape", [h0], [graph.uniqueName(`${p}.batch`)], {
-    start: intAttr(1),
-    end: intAttr(2),
-  });
-  const widen = (value: string, count: number, name: string) => {
-    const [shape] = graph.addNode(
-      "Concat",
-      [int64Constant(graph, `${name}.rows`, [count]), batch],
-      [graph.uniqueName(`${name}.shape`)],
-      { axis: intAttr(0) },
-    );
-    return graph.addNode("Expand", [value, shape], [graph.uniqueName(name)])[0];
-  };
-  const valuesB = widen(values, nnz, `${p}.values_b`);
-  const biasB = widen(bias, 4 * H, `${p}.bias_b`);
+  const h0 = featureMajor(graph, inputs.h0, `${p}.h0`);
+  const xs = swapLastAxes(graph, inputs.x, `${p}.x_fm`);
+  const gates = widenGates(graph, batchSize(graph, h0, p), coo, bias, 4 * H, p);
   const split = int64Constant(graph, `${p}.gate_split`, [2 * H, H, H]);
   const mask = inputs.lengths ? stepMask(graph, inputs.x, inputs.lengths, p) : undefined;
 
@@ -108,11 +83,7 @@ export function addGruScanLayer(
   const x = body.addInput(n("x"), DataType.FLOAT);
   const valid = mask ? body.addInput(n("valid"), DataType.BOOL) : undefined;
   const [u] = body.addNode("Concat", [x, h], [n("u")], { axis: intAttr(0) });
-  const [picked] = body.addNode("Gather", [u, cols], [n("picked")], { axis: intAttr(0) });
-  const [products] = body.addNode("Mul", [picked, valuesB], [n("products")]);
-  const [a] = body.addNode("ScatterND", [biasB, rows, products], [n("a")], {
-    reduction: { type: "string", value: "add" },
-  });
+  const a = addSparseProduct(body, n, u, gates, "", "a");
   const [aZr, aXn, aHn] = body.addNode("Split", [a, split], [n("a_zr"), n("a_xn"), n("a_hn")], {
     axis: intAttr(0),
   });
@@ -125,29 +96,15 @@ export function addGruScanLayer(
   const [kept] = body.addNode("Mul", [z, diff], [n("z_diff")]);
   let [hNext] = body.addNode("Add", [cand, kept], [n("h_next")]);
   if (valid) [hNext] = body.addNode("Where", [valid, hNext, h], [n("h_kept")]);
-  body.addOutput(hNext, DataType.FLOAT);
-  if (needY) {
-    const [y] = body.addNode("Identity", [hNext], [n("y")]);
-    body.addOutput(y, DataType.FLOAT);
-  }
 
-  const outputs = [graph.uniqueName(`${p}.h_fm`)];
-  if (needY) outputs.push(graph.uniqueName(`${p}.y_fm`));
-  const [hLast, ys] = graph.addNode(
-    "Scan",
-    mask ? [h0, xs, mask] : [h0, xs],
-    outputs,
-    { body: graphAttr(body.buildGraph()), num_scan_inputs: intAttr(mask ? 2 : 1) },
-    { name: p },
-  );
-  const [hBatch] = graph.addNode("Transpose", [hLast], [graph.uniqueName(`${p}.Y_h.bh`)], {
-    perm: intsAttr([1, 0]),
+  const [hLast, ys] = addStepScan(graph, p, body, n, {
+    initial: [h0],
+    next: [hNext],
+    final: [`${p}.h_fm`],
+    scanned: mask ? [xs, mask] : [xs],
+    y: needY ? `${p}.y_fm` : undefined,
   });
-  const [hOut] = graph.addNode("Unsqueeze", [hBatch, axis0], [graph.uniqueName(`${p}.Y_h`)]);
-  const y = needY
-    ? graph.addNode("Transpose", [ys], [graph.uniqueName(`${p}.out`)], {
-      perm: intsAttr([0, 2, 1]),
-    })[0]
-    : undefined;
+  const hOut = batchMajor(graph, hLast, `${p}.Y_h`);
+  const y = needY ? swapLastAxes(graph, ys, `${p}.out`) : undefined;
   return { y, h: hOut };
-}
+};

@@ -20,12 +20,16 @@ import { gateBias, gateColumns, gateRows, ONNX_GATE_ORDER } from "./gates.ts";
 import { quantizeColumns } from "./quantize.ts";
 import { int64Constant, type WeightStore } from "./storage.ts";
 
-/** One layer's trained parameters, Keras layout (gates i, f, c, o). */
-export interface LstmLayerWeights {
+/** Which layer, and its sizes: what the weights of every cell's layer start with. */
+export interface LayerShape {
   /** Layer number, used in value names. */
   index: number;
   inputSize: number;
   hidden: number;
+}
+
+/** One layer's trained parameters, Keras layout (gates i, f, c, o). */
+export interface LstmLayerWeights extends LayerShape {
   /** `[inputSize, 4H]`. */
   W: Float32Array;
   /** `[H, 4H]`. */

@@ -28,18 +28,23 @@
  * @module
  */
 
-import { graphAttr, GraphBuilder, intAttr, intsAttr } from "./builder.ts";
-import type { LstmLayerInputs, LstmLayerOutputs } from "./lstm_layers.ts";
+import { GraphBuilder, intAttr, intsAttr } from "./builder.ts";
+import type { LayerShape, LstmLayerInputs, LstmLayerOutputs } from "./lstm_layers.ts";
 import { DataType } from "./proto.ts";
 import { int64Constant, type WeightStore } from "./storage.ts";
-import { stepMask } from "./sparse_scan.ts";
+import {
+  addSparseProduct,
+  addStepScan,
+  batchSize,
+  cooConstants,
+  type CooGates,
+  stepMask,
+  swapLastAxes,
+  widenGates,
+} from "./sparse_scan.ts";
 
 /** One RHN layer's trained parameters, spec layout (`h` columns, then `t`). */
-export interface RhnLayerWeights {
-  /** Layer number, used in value names. */
-  index: number;
-  inputSize: number;
-  hidden: number;
+export interface RhnLayerWeights extends LayerShape {
   /** `[inputSize, 2H]`. */
   W: Float32Array;
   /** Per micro-layer, `[H, 2H]`. */
@@ -108,26 +113,20 @@ function addRhnScan(
   const valid = mask ? body.addInput(n("valid"), DataType.BOOL) : undefined;
   let next = step(body, n, s, x);
   if (valid) [next] = body.addNode("Where", [valid, next, s], [n("s_kept")]);
-  body.addOutput(next, DataType.FLOAT);
-  if (needY) {
-    const [y] = body.addNode("Identity", [next], [n("y")]);
-    body.addOutput(y, DataType.FLOAT);
-  }
-
-  const outputs = [graph.uniqueName(`${p}.s_last`)];
-  if (needY) outputs.push(graph.uniqueName(`${p}.ys`));
-  const [sLast, ys] = graph.addNode(
-    "Scan",
-    mask ? [s0, xs, mask] : [s0, xs],
-    outputs,
-    { body: graphAttr(body.buildGraph()), num_scan_inputs: intAttr(mask ? 2 : 1) },
-    { name: p },
-  );
-  const toBatchMajor = (value: string, perm: number[], name: string) =>
-    graph.addNode("Transpose", [value], [graph.uniqueName(name)], { perm: intsAttr(perm) })[0];
-  const lastBh = layout === "bh" ? sLast : toBatchMajor(sLast, [1, 0], `${p}.s_last_bh`);
+  const [sLast, ys] = addStepScan(graph, p, body, n, {
+    initial: [s0],
+    next: [next],
+    final: [`${p}.s_last`],
+    scanned: mask ? [xs, mask] : [xs],
+    y: needY ? `${p}.ys` : undefined,
+  });
+  const lastBh = layout === "bh"
+    ? sLast
+    : graph.addNode("Transpose", [sLast], [graph.uniqueName(`${p}.s_last_bh`)], {
+      perm: intsAttr([1, 0]),
+    })[0];
   const [h] = graph.addNode("Unsqueeze", [lastBh, axis0], [graph.uniqueName(`${p}.Y_h`)]);
-  const y = needY ? (layout === "bh" ? ys : toBatchMajor(ys, [0, 2, 1], `${p}.out`)) : undefined;
+  const y = needY ? (layout === "bh" ? ys : swapLastAxes(graph, ys, `${p}.out`)) : undefined;
   // No cell state: c passes through.
   const [c] = graph.addNode("Identity", [inputs.c0], [graph.uniqueName(`${p}.Y_c`)]);
   return { y, h, c };
@@ -159,19 +158,12 @@ export const addRhnDenseLayer: RhnLayerBuilder = (graph, store, weights, inputs,
   });
 };
 
-/** A matrix's nonzeros as COO over the rows of its transpose, rows ascending. */
-interface Coo {
-  rows: number[];
-  cols: number[];
-  values: Float32Array;
-}
-
 /**
  * The nonzeros of `[M_0; M_1; …]` (each `[in_i, G]`, spec layout) seen as
  * one `[G, Σ in_i]` matrix: row = output, column = input offset by the
  * blocks before it.
  */
-function cooOf(blocks: { M: Float32Array; rows: number }[], G: number): Coo {
+function cooOf(blocks: { M: Float32Array; rows: number }[], G: number): CooGates {
   const rows: number[] = [], cols: number[] = [], values: number[] = [];
   for (let r = 0; r < G; r++) {
     let offset = 0;
@@ -196,57 +188,23 @@ export const addRhnSparseScanLayer: RhnLayerBuilder = (graph, store, weights, in
   const p = `rhn.${l}`;
   const D = weights.R.length;
   const G = 2 * H;
-  const [batch] = graph.addNode("Shape", [inputs.h0], [graph.uniqueName(`${p}.batch`)], {
-    start: intAttr(1),
-    end: intAttr(2),
-  });
-  // Per run, values and biases widened to the batch (a same-shape Mul is fast).
-  const widen = (value: string, count: number, name: string) => {
-    const [shape] = graph.addNode(
-      "Concat",
-      [int64Constant(graph, `${name}.rows`, [count]), batch],
-      [graph.uniqueName(`${name}.shape`)],
-      { axis: intAttr(0) },
-    );
-    return graph.addNode("Expand", [value, shape], [graph.uniqueName(name)])[0];
-  };
+  const batch = batchSize(graph, inputs.h0, p);
+  // Per run, values and biases widened to the batch.
   const micro = weights.R.map((R, k) => {
     const name = `${p}.${k}`;
-    const coo = cooOf(
-      k === 0 ? [{ M: weights.W, rows: I }, { M: R, rows: H }] : [{ M: R, rows: H }],
-      G,
-    );
-    const nnz = coo.rows.length;
-    const rows1 = store.indices(`${name}.rows`, coo.rows, "coo", true);
-    const [rows] = graph.addNode(
-      "Reshape",
-      [rows1, int64Constant(graph, `${name}.rows_shape`, [nnz, 1])],
-      [graph.uniqueName(`${name}.rows2d`)],
-    );
-    const cols = store.indices(`${name}.cols`, coo.cols, "coo");
-    const values = store.values(`${name}.values`, coo.values, [nnz, 1], "coo");
+    const blocks = k === 0 ? [{ M: weights.W, rows: I }, { M: R, rows: H }] : [{ M: R, rows: H }];
+    const coo = cooConstants(graph, store, name, cooOf(blocks, G));
     const bias = store.values(`${name}.b`, weights.b[k], [G, 1], "dense");
-    return {
-      rows,
-      cols,
-      values: widen(values, nnz, `${name}.values_b`),
-      bias: widen(bias, G, `${name}.bias_b`),
-    };
+    return widenGates(graph, batch, coo, bias, G, name);
   });
-  const [xs] = graph.addNode("Transpose", [inputs.x], [graph.uniqueName(`${p}.x_fm`)], {
-    perm: intsAttr([0, 2, 1]),
-  });
+  const xs = swapLastAxes(graph, inputs.x, `${p}.x_fm`);
   const split = int64Constant(graph, `${p}.gate_split`, [H, H]);
   return addRhnScan(graph, inputs, p, "hb", xs, needY, (body, n, s0, x) => {
     let s = s0;
     for (let k = 0; k < D; k++) {
       const m = micro[k];
       const u = k === 0 ? body.addNode("Concat", [x, s], [n("u")], { axis: intAttr(0) })[0] : s;
-      const [picked] = body.addNode("Gather", [u, m.cols], [n(`picked${k}`)], { axis: intAttr(0) });
-      const [products] = body.addNode("Mul", [picked, m.values], [n(`products${k}`)]);
-      const [z] = body.addNode("ScatterND", [m.bias, m.rows, products], [n(`z${k}`)], {
-        reduction: { type: "string", value: "add" },
-      });
+      const z = addSparseProduct(body, n, u, m, `${k}`, `z${k}`);
       const [zH, zT] = body.addNode("Split", [z, split], [n(`zh${k}`), n(`zt${k}`)], {
         axis: intAttr(0),
       });

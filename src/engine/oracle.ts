@@ -121,6 +121,76 @@ function embedBackward(E: CsrN, tokens: Int32Array, dOut: StridedN, N: number, g
   for (let k = 0; k < grad.length; k++) grad[k] += sums[k];
 }
 
+/** The state entering step `t` at `[j][b]`: `h0` first, then step `t − 1`'s column of `h`. */
+function previousState(
+  h0: Vec,
+  h: Vec,
+  t: number,
+  B: number,
+  ld: number,
+  j: number,
+  b: number,
+): number {
+  return t === 0 ? h0[j * B + b] : h[j * ld + (t - 1) * B + b];
+}
+
+/** `out = zx_t + R·h_{t-1}` (`[rows][B]`); without `zx`, `R·h_{t-1}`. */
+function recurrentForward(
+  R: CsrN,
+  rows: number,
+  zx: Vec | null,
+  h0: Vec,
+  h: Vec,
+  t: number,
+  B: number,
+  ld: number,
+  out: Float64Array,
+): void {
+  for (let r = 0; r < rows; r++) {
+    for (let b = 0; b < B; b++) {
+      let sum = zx === null ? 0 : zx[r * ld + t * B + b];
+      for (let k = R.rowPtr[r]; k < R.rowPtr[r + 1]; k++) {
+        sum += R.values[k] * previousState(h0, h, t, B, ld, R.colIdx[k], b);
+      }
+      out[r * B + b] = sum;
+    }
+  }
+}
+
+/** `dh_{t-1} += Rᵀ·d_t` and `dR += d_t ⊗ h_{t-1}`, for `d` `[rows][T·B]`. */
+function recurrentBackward(
+  R: CsrN,
+  rows: number,
+  d: Vec,
+  h0: Vec,
+  h: Vec,
+  t: number,
+  B: number,
+  ld: number,
+  dhPrev: Float64Array,
+  dR: Vec,
+): void {
+  for (let r = 0; r < rows; r++) {
+    for (let k = R.rowPtr[r]; k < R.rowPtr[r + 1]; k++) {
+      const j = R.colIdx[k];
+      let sum = 0;
+      for (let b = 0; b < B; b++) {
+        const g = d[r * ld + t * B + b];
+        dhPrev[j * B + b] += R.values[k] * g;
+        sum += g * previousState(h0, h, t, B, ld, j, b);
+      }
+      dR[k] += sum;
+    }
+  }
+}
+
+/** Each sequence's state after the last of `T` steps (`h0` when there are none), `[H][B]`. */
+function finalState(h0: Vec, h: Vec, T: number, B: number, H: number, out: Vec): void {
+  for (let j = 0; j < H; j++) {
+    for (let b = 0; b < B; b++) out[j * B + b] = previousState(h0, h, T, B, T * B, j, b);
+  }
+}
+
 function lstmForward(
   R: CsrN,
   zx: Vec,
@@ -138,18 +208,7 @@ function lstmForward(
   const ld = T * B;
   const z = new Float64Array(4 * H * B);
   for (let t = 0; t < T; t++) {
-    // z = zx_t + R·h_{t-1}
-    for (let r = 0; r < 4 * H; r++) {
-      for (let b = 0; b < B; b++) {
-        let sum = zx[r * ld + t * B + b];
-        for (let k = R.rowPtr[r]; k < R.rowPtr[r + 1]; k++) {
-          const j = R.colIdx[k];
-          const hPrev = t === 0 ? h0[j * B + b] : h[j * ld + (t - 1) * B + b];
-          sum += R.values[k] * hPrev;
-        }
-        z[r * B + b] = sum;
-      }
-    }
+    recurrentForward(R, 4 * H, zx, h0, h, t, B, ld, z);
     for (let j = 0; j < H; j++) {
       for (let b = 0; b < B; b++) {
         const col = t * B + b;
@@ -173,12 +232,8 @@ function lstmForward(
       }
     }
   }
-  for (let j = 0; j < H; j++) {
-    for (let b = 0; b < B; b++) {
-      hT[j * B + b] = T === 0 ? h0[j * B + b] : h[j * ld + (T - 1) * B + b];
-      cT[j * B + b] = T === 0 ? c0[j * B + b] : cache.c[j * ld + (T - 1) * B + b];
-    }
-  }
+  finalState(h0, h, T, B, H, hT);
+  finalState(c0, cache.c, T, B, H, cT);
 }
 
 function lstmBackward(
@@ -233,20 +288,7 @@ function lstmBackward(
         dh[j * ld + col] = dht;
       }
     }
-    // dh_{t-1} += Rᵀ·dz_t; dR += dz_t ⊗ h_{t-1}
-    for (let r = 0; r < 4 * H; r++) {
-      for (let k = R.rowPtr[r]; k < R.rowPtr[r + 1]; k++) {
-        const j = R.colIdx[k];
-        let sum = 0;
-        for (let b = 0; b < B; b++) {
-          const d = dz[r * ld + t * B + b];
-          const hPrev = t === 0 ? h0[j * B + b] : h[j * ld + (t - 1) * B + b];
-          dhPrev[j * B + b] += R.values[k] * d;
-          sum += d * hPrev;
-        }
-        dR[k] += sum;
-      }
-    }
+    recurrentBackward(R, 4 * H, dz, h0, h, t, B, ld, dhPrev, dR);
     dhCur.set(dhPrev);
   }
   for (let i = 0; i < H * B; i++) {
@@ -277,16 +319,7 @@ function gruForward(
   // a = R·h_{t-1}, [3H][B]
   const a = new Float64Array(3 * H * B);
   for (let t = 0; t < T; t++) {
-    const hPrev = (j: number, b: number) => t === 0 ? h0[j * B + b] : h[j * ld + (t - 1) * B + b];
-    for (let r = 0; r < 3 * H; r++) {
-      for (let b = 0; b < B; b++) {
-        let sum = 0;
-        for (let k = R.rowPtr[r]; k < R.rowPtr[r + 1]; k++) {
-          sum += R.values[k] * hPrev(R.colIdx[k], b);
-        }
-        a[r * B + b] = sum;
-      }
-    }
+    recurrentForward(R, 3 * H, null, h0, h, t, B, ld, a);
     for (let j = 0; j < H; j++) {
       for (let b = 0; b < B; b++) {
         const col = t * B + b;
@@ -298,18 +331,14 @@ function gruForward(
         cache.gates[(H + j) * ld + col] = r;
         cache.gates[(2 * H + j) * ld + col] = n;
         cache.gates[(3 * H + j) * ld + col] = hn;
-        const hp = hPrev(j, b);
+        const hp = previousState(h0, h, t, B, ld, j, b);
         const hNew = n + z * (hp - n);
         const m = stepMask === null ? 1 : stepMask[col];
         h[j * ld + col] = hp + m * (hNew - hp);
       }
     }
   }
-  for (let j = 0; j < H; j++) {
-    for (let b = 0; b < B; b++) {
-      hT[j * B + b] = T === 0 ? h0[j * B + b] : h[j * ld + (T - 1) * B + b];
-    }
-  }
+  finalState(h0, h, T, B, H, hT);
 }
 
 function gruBackward(
@@ -333,7 +362,6 @@ function gruBackward(
   const dhCur = Float64Array.from(dhT.subarray(0, H * B));
   const dhPrev = new Float64Array(H * B);
   for (let t = T - 1; t >= 0; t--) {
-    const hPrev = (j: number, b: number) => t === 0 ? h0[j * B + b] : h[j * ld + (t - 1) * B + b];
     for (let j = 0; j < H; j++) {
       for (let b = 0; b < B; b++) {
         const col = t * B + b;
@@ -345,7 +373,7 @@ function gruBackward(
         const hn = cache.gates[(3 * H + j) * ld + col];
         const dhNew = m * dht;
         const dn = dhNew * (1 - z) * (1 - n * n);
-        const dzg = dhNew * (hPrev(j, b) - n) * z * (1 - z);
+        const dzg = dhNew * (previousState(h0, h, t, B, ld, j, b) - n) * z * (1 - z);
         const drg = dn * hn * r * (1 - r);
         dz[j * ld + col] = dzg;
         dz[(H + j) * ld + col] = drg;
@@ -358,19 +386,7 @@ function gruBackward(
         dh[j * ld + col] = dht;
       }
     }
-    // dh_{t-1} += Rᵀ·da_t; dR += da_t ⊗ h_{t-1}
-    for (let r = 0; r < 3 * H; r++) {
-      for (let k = R.rowPtr[r]; k < R.rowPtr[r + 1]; k++) {
-        const j = R.colIdx[k];
-        let sum = 0;
-        for (let b = 0; b < B; b++) {
-          const d = da[r * ld + t * B + b];
-          dhPrev[j * B + b] += R.values[k] * d;
-          sum += d * hPrev(j, b);
-        }
-        dR[k] += sum;
-      }
-    }
+    recurrentBackward(R, 3 * H, da, h0, h, t, B, ld, dhPrev, dR);
     dhCur.set(dhPrev);
   }
   for (let i = 0; i < H * B; i++) dh0[i] = dhCur[i];

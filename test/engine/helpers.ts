@@ -13,6 +13,26 @@ export type Alloc = (length: number) => Vec;
 /** Allocates an int buffer. */
 export type AllocInt = (length: number) => Int32Array;
 
+/** A plain float64 buffer, as the oracle's tests allocate. */
+export const f64 = (n: number): Float64Array => new Float64Array(n);
+/** A plain int32 buffer. */
+export const i32 = (n: number): Int32Array => new Int32Array(n);
+
+/** Central differences of `loss` in each entry of `param`. */
+export function numericGrad(param: Vec, loss: () => number, eps = 1e-6): Float64Array {
+  const g = new Float64Array(param.length);
+  for (let i = 0; i < param.length; i++) {
+    const saved = param[i];
+    param[i] = saved + eps;
+    const plus = loss();
+    param[i] = saved - eps;
+    const minus = loss();
+    param[i] = saved;
+    g[i] = (plus - minus) / (2 * eps);
+  }
+  return g;
+}
+
 /** Fills `x` with uniform values in [lo, hi). */
 export function fillUniform(rng: Rng, x: Vec, lo = -1, hi = 1): Vec {
   for (let i = 0; i < x.length; i++) x[i] = rng.uniform(lo, hi);

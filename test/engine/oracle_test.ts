@@ -1,25 +1,7 @@
 import assert from "node:assert/strict";
 import { Rng } from "../../src/core/rng.ts";
-import { type LstmCacheN, oracleOps as K, type Vec } from "../../src/engine/oracle.ts";
-import { assertClose, dot, fillUniform, randomCsr } from "./helpers.ts";
-
-const f64 = (n: number) => new Float64Array(n);
-const i32 = (n: number) => new Int32Array(n);
-
-/** Central differences of `loss` in each entry of `param`. */
-function numericGrad(param: Vec, loss: () => number, eps = 1e-6): Float64Array {
-  const g = new Float64Array(param.length);
-  for (let i = 0; i < param.length; i++) {
-    const saved = param[i];
-    param[i] = saved + eps;
-    const plus = loss();
-    param[i] = saved - eps;
-    const minus = loss();
-    param[i] = saved;
-    g[i] = (plus - minus) / (2 * eps);
-  }
-  return g;
-}
+import { type LstmCacheN, oracleOps as K } from "../../src/engine/oracle.ts";
+import { assertClose, dot, f64, fillUniform, i32, numericGrad, randomCsr } from "./helpers.ts";
 
 Deno.test("oracle csr kernels: gradients of a scalar loss match finite differences", () => {
   const rng = new Rng(1);

@@ -3,11 +3,12 @@ import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../src/backend/backend.ts";
 import { Rng } from "../../src/core/rng.ts";
 import { classifierForward } from "../../src/model/classifier.ts";
-import { type ClassifierConfig, paramSpecs, sizeOf } from "../../src/spec/config.ts";
+import type { ClassifierConfig } from "../../src/spec/config.ts";
 import { toVariables } from "../../src/model/params.ts";
 import type { HostParams } from "../../src/spec/params.ts";
 import { referenceClassifierForward } from "../../src/spec/reference.ts";
 import { maxAbsDiff } from "../helpers.ts";
+import { randomParams } from "../random_params.ts";
 
 await useBackend("wasm");
 
@@ -23,16 +24,7 @@ const CLASSIFIER: ClassifierConfig = {
 };
 
 function randomWeights(seed: number): HostParams {
-  const rng = new Rng(seed);
-  const params: HostParams = {};
-  for (const spec of paramSpecs(CLASSIFIER)) {
-    const data = Float32Array.from(
-      { length: sizeOf(spec.shape) },
-      () => (rng.next() < 0.3 ? 0 : 0.7 * rng.normal()),
-    );
-    params[spec.name] = { shape: spec.shape, data };
-  }
-  return params;
+  return randomParams(CLASSIFIER, new Rng(seed), 0.7, 0.3);
 }
 
 /** Time-major padded tokens; padding positions hold random ids that must not matter. */

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../src/backend/backend.ts";
 import { Rng } from "../../src/core/rng.ts";
-import { paramSpecs, sizeOf } from "../../src/spec/config.ts";
 import {
   crossEntropy,
   embed,
@@ -14,21 +13,13 @@ import { toVariables } from "../../src/model/params.ts";
 import type { HostParams } from "../../src/spec/params.ts";
 import { referenceLmForward } from "../../src/spec/reference.ts";
 import { maxAbsDiff, SMALL_LM } from "../helpers.ts";
+import { randomParams } from "../random_params.ts";
 
 await useBackend("wasm");
 
 /** Weights with nonzero biases and some exact zeros, like a trained sparse model. */
 function randomWeights(seed: number): HostParams {
-  const rng = new Rng(seed);
-  const params: HostParams = {};
-  for (const spec of paramSpecs(SMALL_LM)) {
-    const data = Float32Array.from(
-      { length: sizeOf(spec.shape) },
-      () => (rng.next() < 0.3 ? 0 : 0.6 * rng.normal()),
-    );
-    params[spec.name] = { shape: spec.shape, data };
-  }
-  return params;
+  return randomParams(SMALL_LM, new Rng(seed), 0.6, 0.3);
 }
 
 function randomTokens(rng: Rng, T: number, B: number): number[][] {

@@ -5,27 +5,13 @@ import {
   referenceLmForward,
 } from "../../src/spec/reference.ts";
 import type { HostParams } from "../../src/spec/params.ts";
-import {
-  type ClassifierConfig,
-  type LanguageModelConfig,
-  type ModelConfig,
-  paramSpecs,
-  sizeOf,
-} from "../../src/spec/config.ts";
+import type { ClassifierConfig, LanguageModelConfig, ModelConfig } from "../../src/spec/config.ts";
 import { Rng } from "../../src/core/rng.ts";
 import { UserError } from "../../src/spec/errors.ts";
+import { randomParams } from "../random_params.ts";
 
 function randomWeights(config: ModelConfig, seed: number): HostParams {
-  const rng = new Rng(seed);
-  const weights: HostParams = {};
-  for (const spec of paramSpecs(config)) {
-    const data = Float32Array.from(
-      { length: sizeOf(spec.shape) },
-      () => rng.normal() * 0.7,
-    );
-    weights[spec.name] = { shape: spec.shape, data };
-  }
-  return weights;
+  return randomParams(config, new Rng(seed), 0.7);
 }
 
 function lm(layers: number, vocabSize = 13): LanguageModelConfig {

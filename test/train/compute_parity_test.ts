@@ -8,34 +8,8 @@
 import assert from "node:assert/strict";
 import { methodNames } from "../../src/core/methods.ts";
 import { train } from "../../src/train/train.ts";
-import type { TrainResult } from "../../src/train/train.ts";
-import { maxAbsDiff, tinyClassifierConfig, tinyLmConfig, withTempDir } from "../helpers.ts";
-
-function relativeDiff(a: number, b: number): number {
-  return Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-12);
-}
-
-function assertSameRun(sparse: TrainResult, masked: TrainResult, what: string): void {
-  const a = sparse.checkpoint.meta.progress.history;
-  const b = masked.checkpoint.meta.progress.history;
-  assert.equal(a.length, b.length);
-  for (let e = 0; e < a.length; e++) {
-    for (const key of Object.keys(b[e]).filter((k) => k !== "seconds")) {
-      assert.ok(
-        relativeDiff(a[e][key], b[e][key]) <= 1e-5,
-        `${what}: epoch ${e + 1} ${key} sparse ${a[e][key]} vs masked ${b[e][key]}`,
-      );
-    }
-  }
-  for (const [name, mask] of Object.entries(masked.checkpoint.masks)) {
-    assert.deepEqual(sparse.checkpoint.masks[name], mask, `${what}: mask of ${name}`);
-  }
-  for (const [name, p] of Object.entries(masked.checkpoint.params)) {
-    const scale = Math.max(...p.data.map(Math.abs));
-    const diff = maxAbsDiff(sparse.checkpoint.params[name].data, p.data);
-    assert.ok(diff <= 1e-4 * scale, `${what}: ${name} differs by ${diff} (scale ${scale})`);
-  }
-}
+import { tinyClassifierConfig, tinyLmConfig, withTempDir } from "../helpers.ts";
+import { assertSameRun } from "./same_run.ts";
 
 for (const kind of ["lm", "classifier"] as const) {
   Deno.test(`sparse and masked compute give the same ${kind} run for every method`, async () => {

@@ -11,14 +11,9 @@ import type { MethodName } from "../../src/core/methods.ts";
 import { paramSpecs, sizeOf } from "../../src/spec/config.ts";
 import { type Checkpoint, decodeCheckpoint } from "../../src/spec/checkpoint.ts";
 import type { TrainConfig } from "../../src/train/config.ts";
-import { train, type TrainResult } from "../../src/train/train.ts";
-import {
-  maxAbsDiff,
-  tinyClassifierConfig,
-  tinyLmConfig,
-  type TinyOverrides,
-  withTempDir,
-} from "../helpers.ts";
+import { train } from "../../src/train/train.ts";
+import { tinyClassifierConfig, tinyLmConfig, type TinyOverrides, withTempDir } from "../helpers.ts";
+import { assertSameRun } from "./same_run.ts";
 
 const METHODS: MethodName[] = ["strnn", "set", "rigl", "snfs", "gmp"];
 
@@ -156,23 +151,3 @@ Deno.test("gru lm with tied weights and variational dropout: both compute paths 
     assertSameRun(await run("sparse", 3), masked, "tied gru on 3 threads");
   });
 });
-
-function assertSameRun(sparse: TrainResult, masked: TrainResult, what: string): void {
-  const a = sparse.checkpoint.meta.progress.history;
-  const b = masked.checkpoint.meta.progress.history;
-  assert.equal(a.length, b.length);
-  for (let e = 0; e < a.length; e++) {
-    for (const key of Object.keys(b[e]).filter((k) => k !== "seconds")) {
-      const diff = Math.abs(a[e][key] - b[e][key]) / Math.max(Math.abs(b[e][key]), 1e-12);
-      assert.ok(diff <= 1e-5, `${what}: epoch ${e + 1} ${key} ${a[e][key]} vs ${b[e][key]}`);
-    }
-  }
-  for (const [name, mask] of Object.entries(masked.checkpoint.masks)) {
-    assert.deepEqual(sparse.checkpoint.masks[name], mask, `${what}: mask of ${name}`);
-  }
-  for (const [name, p] of Object.entries(masked.checkpoint.params)) {
-    const scale = Math.max(...p.data.map(Math.abs));
-    const diff = maxAbsDiff(sparse.checkpoint.params[name].data, p.data);
-    assert.ok(diff <= 1e-4 * scale, `${what}: ${name} differs by ${diff} (scale ${scale})`);
-  }
-}

@@ -10,8 +10,9 @@ import { countActive } from "../../src/core/mask.ts";
 import type { MethodName } from "../../src/core/methods.ts";
 import { paramSpecs } from "../../src/spec/config.ts";
 import { DEFAULT_OPTIMIZER } from "../../src/spec/optimizer.ts";
-import { train, type TrainResult } from "../../src/train/train.ts";
-import { maxAbsDiff, tinyClassifierConfig, tinyLmConfig, withTempDir } from "../helpers.ts";
+import { train } from "../../src/train/train.ts";
+import { tinyClassifierConfig, tinyLmConfig, withTempDir } from "../helpers.ts";
+import { assertSameRun } from "./same_run.ts";
 
 const RHN_LM = { cell: "rhn" as const, depth: 3, embedSize: 8, hiddenSize: 8, layers: 2 };
 
@@ -55,27 +56,6 @@ Deno.test("RHN LM: every sparse method keeps exact nonzero counts through prune 
     }
   });
 });
-
-function assertSameRun(a: TrainResult, b: TrainResult, what: string): void {
-  const ha = a.checkpoint.meta.progress.history, hb = b.checkpoint.meta.progress.history;
-  for (let e = 0; e < hb.length; e++) {
-    for (const key of Object.keys(hb[e]).filter((k) => k !== "seconds")) {
-      const x = ha[e][key], y = hb[e][key];
-      assert.ok(
-        Math.abs(x - y) <= 1e-5 * Math.max(Math.abs(x), Math.abs(y)),
-        `${what}: ${key} ${x} vs ${y}`,
-      );
-    }
-  }
-  for (const [name, mask] of Object.entries(b.checkpoint.masks)) {
-    assert.deepEqual(a.checkpoint.masks[name], mask, `${what}: mask of ${name}`);
-  }
-  for (const [name, p] of Object.entries(b.checkpoint.params)) {
-    const scale = Math.max(...p.data.map(Math.abs));
-    const diff = maxAbsDiff(a.checkpoint.params[name].data, p.data);
-    assert.ok(diff <= 1e-4 * scale, `${what}: ${name} differs by ${diff}`);
-  }
-}
 
 for (const kind of ["lm", "classifier"] as const) {
   Deno.test(`RHN ${kind}: sparse and masked compute give the same run`, async () => {
