@@ -168,7 +168,7 @@ export function classifierTask(
   const { kept: train, heldOut } = data.valid
     ? { kept: data.train, heldOut: data.valid }
     : holdOut(data.train, config.validFraction, new Rng(config.seed));
-  const valid = firstTexts(heldOut, config.evalMaxTokens);
+  const valid = sampleTexts(heldOut, config.evalMaxTokens);
   const summary = summarizeClassification(data, { train, valid: heldOut }, {
     format: loaded.format,
     split: loaded.split ?? (data.valid ? undefined : {
@@ -233,18 +233,27 @@ function cappedNote(what: string): string {
 }
 
 /**
- * The first texts of `split` holding at most `maxTokens` tokens together (at
- * least one text); all of them when `maxTokens` is 0.
+ * Texts of `split` holding at most `maxTokens` tokens together (at least one
+ * text), in their order; all of them when `maxTokens` is 0. They are drawn
+ * in a fixed random order, not taken from the front: a split stored class
+ * by class (IMDB's) would otherwise be validated on one class only.
  */
-export function firstTexts(split: ClassificationSplit, maxTokens: number): ClassificationSplit {
+export function sampleTexts(split: ClassificationSplit, maxTokens: number): ClassificationSplit {
   if (maxTokens <= 0) return split;
+  const order = new Rng(0).shuffle(Int32Array.from(split.texts, (_, i) => i));
   let n = 0, tokens = 0;
-  for (const text of split.texts) {
-    tokens += text.length;
+  for (const i of order) {
+    tokens += split.texts[i].length;
     if (tokens > maxTokens && n > 0) break;
     n++;
   }
-  return n === split.texts.length
-    ? split
-    : { texts: split.texts.slice(0, n), labels: split.labels.slice(0, n) };
+  if (n === split.texts.length) return split;
+  const chosen = order.subarray(0, n).sort();
+  return {
+    texts: Array.from(chosen, (i) => split.texts[i]),
+    labels: Int32Array.from(chosen, (i) => split.labels[i]),
+    ...(split.fullLengths
+      ? { fullLengths: Int32Array.from(chosen, (i) => split.fullLengths![i]) }
+      : {}),
+  };
 }

@@ -7,7 +7,7 @@ import { writeFileAtomic } from "../../src/spec/atomic.ts";
 import { DEFAULT_LM_CONFIG, type TrainConfig, validateConfig } from "../../src/train/config.ts";
 import { settingChanges } from "../../src/train/resume.ts";
 import { evaluationCompute, learningRateAt } from "../../src/train/selection.ts";
-import { type Batch, loadTask } from "../../src/train/tasks.ts";
+import { type Batch, loadTask, sampleTexts } from "../../src/train/tasks.ts";
 import { train } from "../../src/train/train.ts";
 import { configFromFlags, trainCommand } from "../../cli/train.ts";
 import {
@@ -255,6 +255,19 @@ Deno.test("--eval-max-tokens caps each epoch's validation, never the test split"
   // The classifier keeps whole texts: at least one, however long.
   const one = await loadTask(tinyClassifierConfig("x.sparrow", { evalMaxTokens: 1 }));
   assert.equal(tokensOf(one.evalBatches("valid")).sequences, 1);
+});
+
+Deno.test("--eval-max-tokens samples a classifier's validation across a split stored by class", () => {
+  // 100 negative texts, then 100 positive ones, as IMDB's held-out reviews come.
+  const texts = Array.from({ length: 200 }, () => new Int32Array(10));
+  const labels = Int32Array.from({ length: 200 }, (_, i) => (i < 100 ? 0 : 1));
+  const sample = sampleTexts({ texts, labels }, 400);
+  assert.equal(sample.texts.length, 40);
+  const positives = sample.labels.reduce((n, l) => n + l, 0);
+  assert.ok(positives >= 10 && positives <= 30, `${positives} of 40 positive`);
+  // The same texts every time, in the split's order.
+  assert.deepEqual(sampleTexts({ texts, labels }, 400).labels, sample.labels);
+  assert.deepEqual([...sample.labels], [...sample.labels].sort());
 });
 
 Deno.test("--valid-fraction holds that share of the training texts out", async () => {
