@@ -85,7 +85,8 @@ export interface TrainConfig {
   lrPlateau: number;
   /**
    * Tokens each epoch's validation evaluates at most (0 = all): the first
-   * ones (LM) or a fixed random sample of texts (classifier). The test split is always whole.
+   * ones (LM) or a fixed random sample of texts (classifier). The test
+   * split is always whole.
    */
   evalMaxTokens: number;
   /** Share of the training texts a classifier holds out when its data has no valid split. */
