@@ -15,7 +15,7 @@ import type { RedistributeName } from "../core/redistribute.ts";
 import type { ScheduleName } from "../core/schedule.ts";
 import { type MethodName, methodPreset } from "../core/methods.ts";
 import { check } from "../spec/errors.ts";
-import { CELL_TYPES, type CellType, type VariationalRates } from "../spec/config.ts";
+import { CELL_TYPES, type LanguageModelConfig } from "../spec/config.ts";
 import { COMPUTE_MODES, type ComputeMode } from "./compute.ts";
 import { checkInput, DEFAULT_INPUT, type InputConfig } from "../data/input.ts";
 import { DEFAULT_OPTIMIZER, type OptimizerConfig } from "../spec/optimizer.ts";
@@ -50,19 +50,8 @@ export interface TrainConfig {
   input: InputConfig;
   /** Checkpoint path; written after every epoch. */
   out: string;
-  model: {
-    cell: CellType;
-    embedSize: number;
-    hiddenSize: number;
-    layers: number;
-    /** Micro-layers per step of an RHN (`--depth`); unset for other cells. */
-    depth?: number;
-    dropout: number;
-    /** The LM's decoder is the embedding's transpose (`--tie-weights`); unset = untied. */
-    tieWeights?: boolean;
-    /** Variational dropout rates of the LM (`--dropout-embedding/-input/-hidden/-output`). */
-    variational?: VariationalRates;
-  };
+  /** The model's shape, as the language model's config has it (minus what the data decides). */
+  model: Omit<LanguageModelConfig, "kind" | "vocabSize">;
   sparse: SparseConfig;
   epochs: number;
   batchSize: number;
