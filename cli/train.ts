@@ -50,7 +50,7 @@ export function trainCommand(): Command {
   const lm = DEFAULT_LM_CONFIG;
   const command = new Command("train")
     .description(
-      "Train a sparse LSTM from scratch (ST-RNN: fixed nonzero count, prune and regrow every epoch).\n" +
+      "Train a sparse LSTM, GRU or RHN from scratch (ST-RNN: fixed nonzero count, prune and regrow every epoch).\n" +
         "Defaults train a language model on the bundled fixtures/tinylm in seconds.",
     )
     .addOption(
@@ -145,8 +145,8 @@ export function trainCommand(): Command {
       new Option("--cell <type>", "recurrent cell").choices(CELL_TYPES).default("lstm"),
     )
     .option("--embed-size <n>", `embedding size ${byTask((c) => c.model.embedSize)}`, integer)
-    .option("--hidden-size <n>", `LSTM hidden size ${byTask((c) => c.model.hiddenSize)}`, integer)
-    .option("--layers <n>", `LSTM layers ${byTask((c) => c.model.layers)}`, integer)
+    .option("--hidden-size <n>", `hidden size ${byTask((c) => c.model.hiddenSize)}`, integer)
+    .option("--layers <n>", `recurrent layers ${byTask((c) => c.model.layers)}`, integer)
     .option(
       "--depth <n>",
       `micro-layers per step of --cell rhn (default ${DEFAULT_RHN_DEPTH})`,
