@@ -10,7 +10,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import type { LstmState } from "./lstm.ts";
+import { type LstmState, projectInputs } from "./lstm.ts";
 import { fusedRecurrence, fusedRecurrenceActive, GRU_CELL } from "./fused_webgpu.ts";
 
 /** The four parameters of one GRU layer. */
@@ -37,12 +37,9 @@ export function gruLayer(
   /** Per step `[B, 1]` of 1 (a real token) or 0 (padding: the state is kept). */
   stepMasks?: tf.Tensor2D[],
 ): { outputs: tf.Tensor3D; final: LstmState } {
-  const [T, B, inputSize] = inputs.shape;
+  const [T, B] = inputs.shape;
   const H = weights.R.shape[0];
-  const projected = tf.reshape(
-    tf.add(tf.matMul(tf.reshape(inputs, [T * B, inputSize]), weights.W), weights.b),
-    [T, B, 3 * H],
-  ) as tf.Tensor3D;
+  const projected = projectInputs(inputs, weights.W, weights.b);
   if (T > 0 && fusedRecurrenceActive()) {
     // The fused kernel takes a recurrent bias for every gate; only n's is a parameter.
     const bR = tf.concat([tf.zeros([2 * H]), weights.bR]);

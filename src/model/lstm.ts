@@ -31,6 +31,18 @@ export interface LstmState {
   c: tf.Tensor2D;
 }
 
+/**
+ * Every step's input term of a layer's gates at once, `x·W + b`, as
+ * `[T, B, gates·H]`: one matrix product instead of one per step.
+ */
+export function projectInputs(inputs: tf.Tensor3D, W: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor3D {
+  const [T, B, inputSize] = inputs.shape;
+  return tf.reshape(
+    tf.add(tf.matMul(tf.reshape(inputs, [T * B, inputSize]), W), b),
+    [T, B, W.shape[1]],
+  ) as tf.Tensor3D;
+}
+
 /** Runs one LSTM layer over `[T, B, inputSize]` inputs. */
 export function lstmLayer(
   inputs: tf.Tensor3D,
@@ -43,12 +55,9 @@ export function lstmLayer(
    */
   stepMasks?: tf.Tensor2D[],
 ): { outputs: tf.Tensor3D; final: LstmState } {
-  const [T, B, inputSize] = inputs.shape;
+  const [T, B] = inputs.shape;
   const H = weights.R.shape[0];
-  const projected = tf.reshape(
-    tf.add(tf.matMul(tf.reshape(inputs, [T * B, inputSize]), weights.W), weights.b),
-    [T, B, 4 * H],
-  ) as tf.Tensor3D;
+  const projected = projectInputs(inputs, weights.W, weights.b);
   // The recurrence returns [T + 2, B, H]: the T outputs, then the final h and c.
   // On webgpu the fused WGSL recurrence (./fused_webgpu.ts) replaces the op-by-op one.
   const run = fusedRecurrenceActive()
