@@ -170,6 +170,11 @@ export function trainCommand(): Command {
       integer,
     )
     .option(
+      "--keep <end>",
+      "which tokens of a longer text are kept: first or last (Keras keeps the last) " +
+        "(classifier, default: first)",
+    )
+    .option(
       "--max-vocab <n>",
       `largest vocabulary; rarer words become <unk>, 0 = all ${byTask((c) => c.maxVocab)}`,
       integer,
@@ -350,6 +355,7 @@ export function configFromFlags(
     batchSize: pick(flags.batchSize, base.batchSize),
     bptt: flags.bptt,
     maxLength: pick(flags.maxLength, base.maxLength),
+    keep: pick(flags.keep, base.keep),
     maxVocab: pick(flags.maxVocab, base.maxVocab),
     weightInit: flags.weightInit,
     optimizer: {

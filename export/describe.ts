@@ -94,7 +94,7 @@ export function textRule(kind: ModelConfig["kind"], meta: Checkpoint["meta"]): s
     "take as tokens the runs of letters, digits and combining marks (an apostrophe ' or \u2019 " +
     "may join two runs: don't) and every other non-space character on its own",
     ...(typeof settings.maxLength === "number"
-      ? [`keep the first ${settings.maxLength} tokens`]
+      ? [`keep the ${settings.keep === "last" ? "last" : "first"} ${settings.maxLength} tokens`]
       : []),
     unknown,
   ];

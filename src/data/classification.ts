@@ -29,6 +29,15 @@ import { type SourceLocation, UNK, Vocabulary } from "./vocab.ts";
 /** The padding token, id 0. */
 export const PAD = "<pad>";
 
+/**
+ * Which tokens a text longer than `maxLength` keeps. Keras's `pad_sequences`
+ * keeps the last ones by default; a review's verdict is often at its end.
+ */
+export type TokensKept = "first" | "last";
+
+/** The values of {@link TokensKept}, for validating user input. */
+export const TOKENS_KEPT: readonly TokensKept[] = ["first", "last"];
+
 /** The special tokens of a classification vocabulary, in id order. */
 export const CLASSIFICATION_SPECIALS: readonly string[] = [PAD, UNK];
 
@@ -41,8 +50,10 @@ export interface ClassificationOptions {
   maxVocab?: number;
   /** Words seen fewer times than this in training map to `<unk>`. */
   minCount?: number;
-  /** Texts longer than this many tokens keep only their first `maxLength`. */
+  /** Texts longer than this many tokens keep only `maxLength` of them. */
   maxLength?: number;
+  /** Which end of a cut text is kept: its first tokens (the default) or its last. */
+  keep?: TokensKept;
   /** Tokenizer settings; {@link DEFAULT_TEXT_SETTINGS} unless given. */
   text?: TextSettings;
 }
@@ -72,11 +83,23 @@ export interface ClassificationData {
   text: TextSettings;
   /** The truncation length used, if any, to save with the model. */
   maxLength?: number;
+  /** Which end of a cut text was kept, when it was the last tokens. */
+  keep?: TokensKept;
   /** Where the data came from, for a run's record. */
   source: string;
   train: ClassificationSplit;
   valid?: ClassificationSplit;
   test: ClassificationSplit;
+}
+
+/** The tokens of a text that a model sees: all, or `maxLength` of them from the end `keep` names. */
+export function cutTokens<T extends { length: number; slice(start?: number, end?: number): T }>(
+  tokens: T,
+  maxLength: number | undefined,
+  keep: TokensKept = "first",
+): T {
+  if (maxLength === undefined || tokens.length <= maxLength) return tokens;
+  return keep === "last" ? tokens.slice(tokens.length - maxLength) : tokens.slice(0, maxLength);
 }
 
 /** Paths of `label<TAB>text` files; `valid` is optional. */
@@ -222,7 +245,11 @@ export class ClassificationBuilder {
 
   /** Validates `options` and starts an empty dataset. */
   constructor(options: ClassificationOptions = {}) {
-    const { maxLength } = options;
+    const { maxLength, keep } = options;
+    check(
+      keep === undefined || TOKENS_KEPT.includes(keep),
+      `--keep must be one of ${TOKENS_KEPT.join(", ")}, got ${keep}`,
+    );
     if (maxLength !== undefined) {
       check(
         Number.isInteger(maxLength) && maxLength >= 1,
@@ -338,9 +365,7 @@ export class ClassificationBuilder {
     const toVocab = Int32Array.from(this.#words, (word) => vocab.encode(word));
     const encode = (list: PendingExample[]): ClassificationSplit => ({
       texts: list.map((example) => {
-        const kept = this.#options.maxLength === undefined
-          ? example.words
-          : example.words.subarray(0, this.#options.maxLength);
+        const kept = cutTokens(example.words, this.#options.maxLength, this.#options.keep);
         return kept.map((id) => toVocab[id]);
       }),
       labels: Int32Array.from(list, (example) => labelIds.get(example.label)!),
@@ -354,6 +379,7 @@ export class ClassificationBuilder {
       notes: [...this.#notes],
       text: { ...this.#text },
       ...(this.#options.maxLength !== undefined ? { maxLength: this.#options.maxLength } : {}),
+      ...(this.#options.keep === "last" ? { keep: "last" as const } : {}),
       source,
       train: encode(train),
       ...(valid.length > 0 ? { valid: encode(valid) } : {}),

@@ -57,6 +57,8 @@ export interface DataSummary {
   vocabSize: number;
   /** The cut length of texts (classifier). */
   maxLength?: number;
+  /** Whether a cut text keeps its last tokens rather than its first (classifier). */
+  keep?: "last";
   train: SplitSummary;
   valid?: SplitSummary;
   test?: SplitSummary;
@@ -134,6 +136,7 @@ export function summarizeClassification(
     ...(details.split ? { split: details.split } : {}),
     vocabSize: data.vocab.size,
     ...(data.maxLength !== undefined ? { maxLength: data.maxLength } : {}),
+    ...(data.keep === "last" ? { keep: "last" as const } : {}),
     train,
     ...(valid ? { valid } : {}),
     test,
@@ -181,7 +184,9 @@ function classWarnings(summary: DataSummary): string[] {
   if (summary.maxLength !== undefined && cut! > examples! / 2) {
     out.push(
       `${cut} of ${examples} training texts are longer than --max-length ${summary.maxLength} and are cut; ` +
-        `raise --max-length (the median is ${summary.train.median} tokens) unless their starts say enough`,
+        `raise --max-length (the median is ${summary.train.median} tokens) unless their ${
+          summary.keep === "last" ? "ends" : "starts"
+        } say enough`,
     );
   }
   return out;
@@ -255,7 +260,9 @@ export function formatSummary(s: DataSummary): string[] {
   }
   lines.push(
     `  vocabulary ${s.vocabSize}` +
-      (s.maxLength !== undefined ? `; texts cut at ${s.maxLength} tokens` : ""),
+      (s.maxLength !== undefined
+        ? `; texts cut to their ${s.keep === "last" ? "last" : "first"} ${s.maxLength} tokens`
+        : ""),
   );
   if (classifier) {
     for (const n of names) {

@@ -13,6 +13,7 @@ import { splitLines } from "../data/files.ts";
 import { EOS, lineWords } from "../data/lm.ts";
 import { charTokens, isCharTokenizer } from "../data/chars.ts";
 import { parseTextSettings, splitWords, tokenize } from "../data/text.ts";
+import { cutTokens } from "../data/classification.ts";
 import { Vocabulary } from "../data/vocab.ts";
 import { check, UserError } from "../spec/errors.ts";
 import type { ModelConfig } from "../spec/config.ts";
@@ -310,8 +311,12 @@ function encodeChars(bundle: Bundle, text: string, source: string): number[] {
 /** Token ids of classifier text, tokenised with the settings saved at training. */
 export function encodeClassifierText(bundle: Bundle, text: string): number[] {
   const settings = parseTextSettings(bundle.metadata.tokenizer);
-  const maxLength = Number(bundle.metadata.tokenizer?.maxLength ?? Infinity);
-  const ids = tokenize(text, settings).map((w) => bundle.vocab.encode(w)).slice(0, maxLength);
+  const { maxLength, keep } = bundle.metadata.tokenizer ?? {};
+  const ids = cutTokens(
+    tokenize(text, settings).map((w) => bundle.vocab.encode(w)),
+    typeof maxLength === "number" ? maxLength : undefined,
+    keep === "last" ? "last" : "first",
+  );
   return ids.length > 0
     ? ids
     : [bundle.vocab.encode(bundle.vocab.unkToken ?? bundle.vocab.tokens[0])];

@@ -119,10 +119,11 @@ async function readLabelled(
   input: InputConfig,
   seed: number,
 ): Promise<Loaded<ClassificationData>> {
-  const maxLength = bundle.metadata.tokenizer?.maxLength;
+  const { maxLength, keep } = bundle.metadata.tokenizer ?? {};
   const options = {
     text: parseTextSettings(bundle.metadata.tokenizer),
     ...(typeof maxLength === "number" ? { maxLength } : {}),
+    ...(keep === "last" ? { keep: "last" as const } : {}),
   };
   return await loadClassificationTest(path, input, options, seed);
 }

@@ -18,6 +18,7 @@ import { check } from "../spec/errors.ts";
 import { CELL_TYPES, type LanguageModelConfig } from "../spec/config.ts";
 import { COMPUTE_MODES, type ComputeMode } from "./compute.ts";
 import { checkInput, DEFAULT_INPUT, type InputConfig } from "../data/input.ts";
+import { TOKENS_KEPT, type TokensKept } from "../data/classification.ts";
 import { DEFAULT_OPTIMIZER, type OptimizerConfig } from "../spec/optimizer.ts";
 
 /** How the sparse topology is initialised and evolved. */
@@ -59,6 +60,8 @@ export interface TrainConfig {
   bptt: number;
   /** Longest sequence in tokens (classifier); longer ones are cut. */
   maxLength: number;
+  /** Which tokens a cut text keeps (classifier): its first or its last `maxLength`. */
+  keep: TokensKept;
   /** Largest vocabulary, rarer words becoming `<unk>` (0 = all training words). */
   maxVocab: number;
   /** How fresh weights are scaled (src/core/init.ts). */
@@ -141,6 +144,7 @@ export const DEFAULT_LM_CONFIG: TrainConfig = {
   batchSize: 16,
   bptt: 20,
   maxLength: 0,
+  keep: "first",
   maxVocab: 0,
   weightInit: "dense",
   optimizer: DEFAULT_OPTIMIZER.adam,
@@ -276,6 +280,10 @@ export function validateConfig(c: TrainConfig): void {
   positiveInt(c.batchSize, "--batch-size");
   if (c.task === "lm") positiveInt(c.bptt, "--bptt");
   else positiveInt(c.maxLength, "--max-length");
+  check(
+    TOKENS_KEPT.includes(c.keep),
+    `--keep must be one of ${TOKENS_KEPT.join(", ")}, got ${c.keep}`,
+  );
   check(
     (WEIGHT_INITS as readonly string[]).includes(c.weightInit),
     `--weight-init must be one of ${WEIGHT_INITS.join(", ")}, got ${c.weightInit}`,

@@ -60,6 +60,7 @@ const FLAGS: Record<string, string> = {
   batchSize: "--batch-size",
   bptt: "--bptt",
   maxLength: "--max-length",
+  keep: "--keep",
   maxVocab: "--max-vocab",
   weightInit: "--weight-init",
   "optimizer.name": "--optimizer",
@@ -90,6 +91,7 @@ const FLAGS: Record<string, string> = {
 const VALUE_BEFORE_THE_SETTING_EXISTED: Record<string, unknown> = {
   "model.cell": "lstm",
   weightInit: "dense",
+  keep: "first",
   "input.unit": "word",
   "input.format": "auto",
   "input.textColumn": "",

@@ -91,6 +91,7 @@ export async function loadTask(config: TrainConfig): Promise<Task> {
   }
   const options = {
     maxLength: config.maxLength,
+    keep: config.keep,
     ...(config.maxVocab > 0 ? { maxVocab: config.maxVocab } : {}),
   };
   return classifierTask(
@@ -195,7 +196,11 @@ export function classifierTask(
     model,
     vocab: [...data.vocab.tokens],
     labels: data.labels,
-    tokenizer: { ...data.text, maxLength: data.maxLength },
+    tokenizer: {
+      ...data.text,
+      maxLength: data.maxLength,
+      ...(data.keep === "last" ? { keep: "last" } : {}),
+    },
     summary: [
       ...formatSummary(summary),
       ...(data.valid && config.validFraction !== DEFAULT_VALID_FRACTION

@@ -7,6 +7,7 @@ import {
   batchCount,
   classificationBatches,
   type ClassificationSplit,
+  cutTokens,
   describeClassificationData,
   holdOut,
   PAD,
@@ -90,6 +91,37 @@ Deno.test("maxLength truncates, maxVocab and minCount shrink the vocabulary", as
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("keep: last keeps a long text's last maxLength tokens; short texts are whole", async () => {
+  const dir = await tempDataset({
+    "train.tsv": TRAIN,
+    "test.tsv": "neg\tnot good fun\npos\tfun\n",
+  });
+  try {
+    const first = await readClassificationData(dir, { maxLength: 2 });
+    const last = await readClassificationData(dir, { maxLength: 2, keep: "last" });
+    const id = (w: string) => last.vocab.encode(w);
+    assert.deepEqual([...first.test.texts[0]], [id("not"), id("good")]);
+    assert.deepEqual([...last.test.texts[0]], [id("good"), id("fun")]);
+    assert.deepEqual([...last.test.texts[1]], [id("fun")]);
+    assert.equal(last.keep, "last");
+    assert.equal(first.keep, undefined);
+    await assert.rejects(
+      () => readClassificationData(dir, { maxLength: 2, keep: "end" as "last" }),
+      rejectsWith(/--keep must be one of first, last, got end/),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cutTokens keeps either end of arrays and typed arrays", () => {
+  assert.deepEqual(cutTokens([1, 2, 3, 4], 2), [1, 2]);
+  assert.deepEqual(cutTokens([1, 2, 3, 4], 2, "last"), [3, 4]);
+  assert.deepEqual([...cutTokens(Int32Array.of(1, 2, 3), 5, "last")], [1, 2, 3]);
+  assert.deepEqual([...cutTokens(Int32Array.of(1, 2, 3), 1, "last")], [3]);
+  assert.deepEqual(cutTokens([1, 2], undefined, "last"), [1, 2]);
 });
 
 Deno.test("batches are time-major, padded with 0, with lengths and labels", async () => {

@@ -96,6 +96,22 @@ Deno.test("inference on exported bundles", async (t) => {
       },
     );
 
+    await t.step("a classifier keeps the end of a long text its tokenizer names", () => {
+      const words = clsCkpt.meta.vocab.filter((w) => /^[a-z]+$/.test(w)).slice(0, 5);
+      const saved = cls.metadata.tokenizer;
+      try {
+        cls.metadata.tokenizer = { ...saved, maxLength: 3 };
+        const first = encodeClassifierText(cls, words.join(" "));
+        cls.metadata.tokenizer = { ...saved, maxLength: 3, keep: "last" };
+        const last = encodeClassifierText(cls, words.join(" "));
+        const ids = words.map((w) => cls.vocab.encode(w));
+        assert.deepEqual(first, ids.slice(0, 3));
+        assert.deepEqual(last, ids.slice(2));
+      } finally {
+        cls.metadata.tokenizer = saved;
+      }
+    });
+
     await t.step("classify gives one result per text; no known word means no label", async () => {
       const known = clsCkpt.meta.vocab.find((w) => /^[a-z]+$/.test(w))!;
       const texts = [`${known} ${known}`, "", "   ", "zzqx qqzy", known];
