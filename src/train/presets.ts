@@ -39,6 +39,8 @@ export interface PresetSettings {
   batchSize?: number;
   bptt?: number;
   maxLength?: number;
+  /** Which tokens of a longer text the classifier keeps. */
+  keep?: TrainConfig["keep"];
   maxVocab?: number;
   optimizer?: { name?: "sgd" | "adam"; momentum?: number };
   learningRate?: number;
@@ -77,6 +79,7 @@ export const PRESET_SETTING_FLAGS: Readonly<Record<string, string>> = {
   batchSize: "--batch-size",
   bptt: "--bptt",
   maxLength: "--max-length",
+  keep: "--keep",
   maxVocab: "--max-vocab",
   "optimizer.name": "--optimizer",
   "optimizer.momentum": "--momentum",
@@ -169,13 +172,18 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     },
   },
   imdb: {
-    description: "the paper's Table 4 IMDB classifier: embedding and hidden 256, 100 words, " +
+    description:
+      "the paper's Table 4 IMDB classifier: embedding and hidden 256, the last 100 words, " +
       "vocabulary 20,000, Adam 5e-4, batch 256, ST-LSTM at ε = 10 with a sparse embedding",
     settings: {
       task: "classifier",
       model: { cell: "lstm", embedSize: 256, hiddenSize: 256, layers: 1 },
       sparse: { epsilon: 10, sparseEmbedding: true },
       maxLength: 100,
+      // Keras's pad_sequences keeps a review's last 100 words, where its verdict
+      // tends to be: the dense model's test accuracy is 84.3% so, 78.7% keeping
+      // the first 100 (docs/results/fidelity.md).
+      keep: "last",
       maxVocab: 20000,
       batchSize: 256,
       optimizer: { name: "adam" },

@@ -75,6 +75,7 @@ Deno.test("presets: imdb's ε and sparse embedding apply to sparse methods only"
   assert.equal(sparse.epsilon, 10);
   assert.equal(sparse.sparseEmbedding, true);
   assert.equal(sparse.maxLength, 100);
+  assert.equal(sparse.keep, "last");
   assert.equal(sparse.batchSize, 256);
   assert.equal(sparse.lr, 5e-4);
   const dense = run("--method", "dense");
@@ -82,6 +83,7 @@ Deno.test("presets: imdb's ε and sparse embedding apply to sparse methods only"
   assert.equal(dense.sparseEmbedding, false);
   // A sparsity given on the command line replaces the preset's ε.
   assert.equal(run("--sparsity", "0.9").epsilon, undefined);
+  assert.equal(run("--keep", "first").keep, "first");
 });
 
 Deno.test("presets: this build applies a preset fully or names every flag it lacks", () => {
