@@ -10,7 +10,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import { type LstmState, projectInputs } from "./lstm.ts";
+import { type LstmState, projectInputs, stepSlices, unpackRecurrence } from "./lstm.ts";
 import { fusedRecurrence, fusedRecurrenceActive, GRU_CELL } from "./fused_webgpu.ts";
 
 /** The four parameters of one GRU layer. */
@@ -50,18 +50,10 @@ export function gruLayer(
       initial.c,
       bR,
     );
-    const [outputs, h, c] = tf.split(packed, [T, 1, 1], 0);
-    // c is initial.c's values, but a new tensor: callers dispose the state they replace.
-    return {
-      outputs: outputs as tf.Tensor3D,
-      final: { h: tf.reshape(h, [B, H]) as tf.Tensor2D, c: tf.reshape(c, [B, H]) as tf.Tensor2D },
-    };
+    // The final c is initial.c's values, but a new tensor: callers dispose the state they replace.
+    return unpackRecurrence(packed, T, B, H);
   }
-  // Slices, not unstack: tfjs's gradient of a one-step unstack fails (it stacks a lone tensor).
-  const steps = Array.from(
-    { length: T },
-    (_, t) => tf.reshape(tf.slice(projected, [t, 0, 0], [1, B, 3 * H]), [B, 3 * H]) as tf.Tensor2D,
-  );
+  const steps = stepSlices(projected);
   let h = initial.h;
   const outputs: tf.Tensor2D[] = [];
   for (let t = 0; t < T; t++) {

@@ -32,15 +32,27 @@ export interface LstmState {
 }
 
 /**
- * Every step's input term of a layer's gates at once, `x·W + b`, as
+ * Every step's input term of a layer's gates at once, `x·W + b` (or `x·W`
+ * for a layer whose biases sit elsewhere, as an RHN's), as
  * `[T, B, gates·H]`: one matrix product instead of one per step.
  */
-export function projectInputs(inputs: tf.Tensor3D, W: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor3D {
+export function projectInputs(inputs: tf.Tensor3D, W: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor3D {
   const [T, B, inputSize] = inputs.shape;
-  return tf.reshape(
-    tf.add(tf.matMul(tf.reshape(inputs, [T * B, inputSize]), W), b),
-    [T, B, W.shape[1]],
-  ) as tf.Tensor3D;
+  const xW = tf.matMul(tf.reshape(inputs, [T * B, inputSize]), W);
+  return tf.reshape(b ? tf.add(xW, b) : xW, [T, B, W.shape[1]]) as tf.Tensor3D;
+}
+
+/**
+ * The T steps of `[T, B, W]` as `[B, W]` tensors, for an op-by-op
+ * recurrence. Slices, not unstack: tfjs's gradient of a one-step unstack
+ * fails (it stacks a lone tensor).
+ */
+export function stepSlices(x: tf.Tensor3D): tf.Tensor2D[] {
+  const [T, B, W] = x.shape;
+  return Array.from(
+    { length: T },
+    (_, t) => tf.reshape(tf.slice(x, [t, 0, 0], [1, B, W]), [B, W]) as tf.Tensor2D,
+  );
 }
 
 /** Runs one LSTM layer over `[T, B, inputSize]` inputs. */
@@ -63,7 +75,16 @@ export function lstmLayer(
   const run = fusedRecurrenceActive()
     ? fusedRecurrence(LSTM_CELL, stepMasks)
     : recurrence(stepMasks);
-  const packed = run(projected, weights.R, initial.h, initial.c);
+  return unpackRecurrence(run(projected, weights.R, initial.h, initial.c), T, B, H);
+}
+
+/** A recurrence's `[T + 2, B, H]` result (the T outputs, then the final h and c) taken apart. */
+export function unpackRecurrence(
+  packed: tf.Tensor,
+  T: number,
+  B: number,
+  H: number,
+): { outputs: tf.Tensor3D; final: LstmState } {
   const [outputs, h, c] = tf.split(packed, [T, 1, 1], 0);
   return {
     outputs: outputs as tf.Tensor3D,

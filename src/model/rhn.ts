@@ -10,7 +10,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import type { LstmState } from "./lstm.ts";
+import { type LstmState, projectInputs, stepSlices } from "./lstm.ts";
 import { fusedRecurrence, fusedRecurrenceActive, RHN_CELL } from "./fused_webgpu.ts";
 
 /** The parameters of one RHN layer. */
@@ -38,21 +38,13 @@ export function rhnLayer(
   stepMasks?: tf.Tensor2D[],
   hiddenMask?: tf.Tensor2D,
 ): { outputs: tf.Tensor3D; final: LstmState } {
-  const [T, B, inputSize] = inputs.shape;
-  const H = weights.R[0].shape[0];
-  const xW = tf.reshape(tf.matMul(tf.reshape(inputs, [T * B, inputSize]), weights.W), [
-    T,
-    B,
-    2 * H,
-  ]);
+  const T = inputs.shape[0];
+  // Micro-layer 0 alone sees the input; every micro-layer has its own bias.
+  const xW = projectInputs(inputs, weights.W);
   if (T > 0 && fusedRecurrenceActive()) {
-    return fusedRhn(xW as tf.Tensor3D, weights, initial, stepMasks, hiddenMask);
+    return fusedRhn(xW, weights, initial, stepMasks, hiddenMask);
   }
-  // Slices, not unstack: tfjs's gradient of a one-step unstack fails (it stacks a lone tensor).
-  const projected = Array.from(
-    { length: T },
-    (_, t) => tf.reshape(tf.slice(xW, [t, 0, 0], [1, B, 2 * H]), [B, 2 * H]) as tf.Tensor2D,
-  );
+  const projected = stepSlices(xW);
   let s = initial.h;
   const outputs: tf.Tensor2D[] = [];
   for (let t = 0; t < T; t++) {
