@@ -35,8 +35,16 @@ export const PAD = "<pad>";
  */
 export type TokensKept = "first" | "last";
 
-/** The values of {@link TokensKept}, for validating user input. */
+/** The values of {@link TokensKept}. */
 export const TOKENS_KEPT: readonly TokensKept[] = ["first", "last"];
+
+/** Refuses a `keep` that is not one of {@link TOKENS_KEPT}, naming `--keep`. */
+export function checkTokensKept(keep: string): void {
+  check(
+    (TOKENS_KEPT as readonly string[]).includes(keep),
+    `--keep must be one of ${TOKENS_KEPT.join(", ")}, got ${keep}`,
+  );
+}
 
 /** The special tokens of a classification vocabulary, in id order. */
 export const CLASSIFICATION_SPECIALS: readonly string[] = [PAD, UNK];
@@ -246,10 +254,7 @@ export class ClassificationBuilder {
   /** Validates `options` and starts an empty dataset. */
   constructor(options: ClassificationOptions = {}) {
     const { maxLength, keep } = options;
-    check(
-      keep === undefined || TOKENS_KEPT.includes(keep),
-      `--keep must be one of ${TOKENS_KEPT.join(", ")}, got ${keep}`,
-    );
+    if (keep !== undefined) checkTokensKept(keep);
     if (maxLength !== undefined) {
       check(
         Number.isInteger(maxLength) && maxLength >= 1,

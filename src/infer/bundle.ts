@@ -13,7 +13,7 @@ import { splitLines } from "../data/files.ts";
 import { EOS, lineWords } from "../data/lm.ts";
 import { charTokens, isCharTokenizer } from "../data/chars.ts";
 import { parseTextSettings, splitWords, tokenize } from "../data/text.ts";
-import { cutTokens } from "../data/classification.ts";
+import { cutTokens, type TokensKept } from "../data/classification.ts";
 import { Vocabulary } from "../data/vocab.ts";
 import { check, UserError } from "../spec/errors.ts";
 import type { ModelConfig } from "../spec/config.ts";
@@ -308,14 +308,23 @@ function encodeChars(bundle: Bundle, text: string, source: string): number[] {
   });
 }
 
+/** How a classifier's texts were cut at training (`maxLength` and `keep`), as its bundle says. */
+export function textCut(bundle: Bundle): { maxLength?: number; keep?: TokensKept } {
+  const { maxLength, keep } = bundle.metadata.tokenizer ?? {};
+  return {
+    ...(typeof maxLength === "number" ? { maxLength } : {}),
+    ...(keep === "last" ? { keep: "last" as const } : {}),
+  };
+}
+
 /** Token ids of classifier text, tokenised with the settings saved at training. */
 export function encodeClassifierText(bundle: Bundle, text: string): number[] {
   const settings = parseTextSettings(bundle.metadata.tokenizer);
-  const { maxLength, keep } = bundle.metadata.tokenizer ?? {};
+  const { maxLength, keep } = textCut(bundle);
   const ids = cutTokens(
     tokenize(text, settings).map((w) => bundle.vocab.encode(w)),
-    typeof maxLength === "number" ? maxLength : undefined,
-    keep === "last" ? "last" : "first",
+    maxLength,
+    keep,
   );
   return ids.length > 0
     ? ids

@@ -42,7 +42,7 @@ import {
 import { batchify, EOS, lineWords } from "../data/lm.ts";
 import { parseTextSettings } from "../data/text.ts";
 import { check, UserError } from "../spec/errors.ts";
-import { type Bundle, isCharModel } from "./bundle.ts";
+import { type Bundle, isCharModel, textCut } from "./bundle.ts";
 import { type LmState, runClassifier, runLanguageModel } from "./onnx_runtime.ts";
 
 /** A classifier bundle's evaluation. */
@@ -119,12 +119,7 @@ async function readLabelled(
   input: InputConfig,
   seed: number,
 ): Promise<Loaded<ClassificationData>> {
-  const { maxLength, keep } = bundle.metadata.tokenizer ?? {};
-  const options = {
-    text: parseTextSettings(bundle.metadata.tokenizer),
-    ...(typeof maxLength === "number" ? { maxLength } : {}),
-    ...(keep === "last" ? { keep: "last" as const } : {}),
-  };
+  const options = { text: parseTextSettings(bundle.metadata.tokenizer), ...textCut(bundle) };
   return await loadClassificationTest(path, input, options, seed);
 }
 

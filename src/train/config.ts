@@ -18,7 +18,7 @@ import { check } from "../spec/errors.ts";
 import { CELL_TYPES, type LanguageModelConfig } from "../spec/config.ts";
 import { COMPUTE_MODES, type ComputeMode } from "./compute.ts";
 import { checkInput, DEFAULT_INPUT, type InputConfig } from "../data/input.ts";
-import { TOKENS_KEPT, type TokensKept } from "../data/classification.ts";
+import { checkTokensKept, type TokensKept } from "../data/classification.ts";
 import { DEFAULT_OPTIMIZER, type OptimizerConfig } from "../spec/optimizer.ts";
 
 /** How the sparse topology is initialised and evolved. */
@@ -280,10 +280,7 @@ export function validateConfig(c: TrainConfig): void {
   positiveInt(c.batchSize, "--batch-size");
   if (c.task === "lm") positiveInt(c.bptt, "--bptt");
   else positiveInt(c.maxLength, "--max-length");
-  check(
-    TOKENS_KEPT.includes(c.keep),
-    `--keep must be one of ${TOKENS_KEPT.join(", ")}, got ${c.keep}`,
-  );
+  checkTokensKept(c.keep);
   check(
     (WEIGHT_INITS as readonly string[]).includes(c.weightInit),
     `--weight-init must be one of ${WEIGHT_INITS.join(", ")}, got ${c.weightInit}`,
